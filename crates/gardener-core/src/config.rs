@@ -1,0 +1,361 @@
+//! `gardener.toml`: every key has a default, unknown keys are errors, and every
+//! error names the file, the line and the key. The service files are rendered
+//! from this config, so settings here survive reinstalls and upgrades.
+
+mod template;
+pub(crate) mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bytesize::ByteSize;
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use template::TEMPLATE;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[ollama]`: the model server.
+    pub ollama: OllamaConfig,
+    /// `[app]`: the Codebase Gardener app.
+    pub app: AppConfig,
+    /// `[paths]`: where Gardener keeps its own files.
+    pub paths: PathsConfig,
+    /// `[services]`: how the service manager runs both services.
+    pub services: ServicesConfig,
+    /// `[install]`: installer limits.
+    pub install: InstallConfig,
+}
+
+/// `[ollama]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OllamaConfig {
+    /// The `ollama` executable; found on PATH and in the usual install places
+    /// when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<PathBuf>,
+    /// Address Ollama listens on (`OLLAMA_HOST`); must be loopback.
+    pub host: String,
+    /// Where models are stored (`OLLAMA_MODELS`).
+    pub models_dir: PathBuf,
+    /// Use an Ollama that Gardener did not install (Ollama.app, `brew
+    /// services`) instead of installing the Ollama service.
+    pub external: bool,
+    /// systemd `MemoryHigh=` for Ollama (unset: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_high: Option<ByteSize>,
+    /// systemd `MemoryMax=` for Ollama (unset: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_max: Option<ByteSize>,
+    /// Extra environment for Ollama, merged over the defaults; an empty value
+    /// removes a default.
+    #[serde(deserialize_with = "merge_ollama_env")]
+    pub env: BTreeMap<String, String>,
+}
+
+/// `[app]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppConfig {
+    /// The app's command line (program found on PATH when not absolute).
+    pub command: Vec<String>,
+    /// Working directory of the app.
+    pub working_dir: PathBuf,
+    /// URL that answers 2xx when the app is healthy; must be loopback.
+    pub health_url: String,
+    /// systemd `MemoryHigh=` for the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_high: Option<ByteSize>,
+    /// systemd `MemoryMax=` for the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_max: Option<ByteSize>,
+    /// Extra environment for the app, merged over the defaults; an empty value
+    /// removes a default. `CODEBASE_GARDENER_OLLAMA_BASE_URL` is derived from
+    /// `[ollama] host` unless set here.
+    #[serde(deserialize_with = "merge_app_env")]
+    pub env: BTreeMap<String, String>,
+}
+
+/// `[paths]`: unset keys take the platform defaults (see [`crate::Paths`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PathsConfig {
+    /// Gardener's own data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<PathBuf>,
+    /// The services' log files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<PathBuf>,
+    /// Where backups are written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backups: Option<PathBuf>,
+}
+
+/// `[services]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// Seconds before a crashed service is started again (at least 2).
+    pub restart_delay_secs: u32,
+}
+
+/// `[install]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstallConfig {
+    /// Installing refuses to start with less free disk than this.
+    pub min_free_disk: ByteSize,
+    /// How long installing waits for both services to answer their health checks.
+    pub health_timeout_secs: u64,
+}
+
+/// Default Ollama address.
+pub const DEFAULT_OLLAMA_HOST: &str = "127.0.0.1:11434";
+
+impl Default for OllamaConfig {
+    fn default() -> Self {
+        Self {
+            binary: None,
+            host: DEFAULT_OLLAMA_HOST.into(),
+            models_dir: PathBuf::from("~/.ollama/models"),
+            external: false,
+            memory_high: None,
+            memory_max: None,
+            env: default_ollama_env(),
+        }
+    }
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            command: ["codebase-gardener", "serve", "--host", "127.0.0.1", "--port", "7860"]
+                .map(String::from)
+                .to_vec(),
+            working_dir: PathBuf::from("~"),
+            health_url: "http://127.0.0.1:7860/".into(),
+            memory_high: Some(ByteSize::gib(2)),
+            memory_max: Some(ByteSize::gib(3)),
+            env: default_app_env(),
+        }
+    }
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        Self {
+            restart_delay_secs: 5,
+        }
+    }
+}
+
+impl Default for InstallConfig {
+    fn default() -> Self {
+        Self {
+            min_free_disk: ByteSize::gib(2),
+            health_timeout_secs: 60,
+        }
+    }
+}
+
+fn default_ollama_env() -> BTreeMap<String, String> {
+    // At most two models resident, as the deployment this replaces ran; flash
+    // attention and a q8 KV cache roughly halve context memory on small machines.
+    [
+        ("OLLAMA_KEEP_ALIVE", "5m"),
+        ("OLLAMA_MAX_LOADED_MODELS", "2"),
+        ("OLLAMA_FLASH_ATTENTION", "1"),
+        ("OLLAMA_KV_CACHE_TYPE", "q8_0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn default_app_env() -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "CODEBASE_GARDENER_DATA_DIR".to_owned(),
+        "~/.codebase-gardener".to_owned(),
+    )])
+}
+
+fn merge_env<'de, D: Deserializer<'de>>(
+    de: D,
+    mut base: BTreeMap<String, String>,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    let user = BTreeMap::<String, String>::deserialize(de)?;
+    for (k, v) in user {
+        if v.is_empty() {
+            base.remove(&k);
+        } else {
+            base.insert(k, v);
+        }
+    }
+    Ok(base)
+}
+
+fn merge_ollama_env<'de, D: Deserializer<'de>>(
+    de: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    merge_env(de, default_ollama_env())
+}
+
+fn merge_app_env<'de, D: Deserializer<'de>>(de: D) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    merge_env(de, default_app_env())
+}
+
+/// A config problem, located as precisely as possible.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file exists but could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key, or a value of the wrong type.
+    #[error("{}: {message}", location(path, *line, *column, key.as_deref()))]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// Dotted key (`ollama.host`), when known.
+        key: Option<String>,
+        /// What is wrong and, where possible, what to write instead.
+        message: String,
+    },
+}
+
+fn location(path: &Path, line: Option<usize>, column: Option<usize>, key: Option<&str>) -> String {
+    let mut s = path.display().to_string();
+    if let Some(line) = line {
+        s.push_str(&format!(":{line}"));
+        if let Some(column) = column {
+            s.push_str(&format!(":{column}"));
+        }
+    }
+    if let Some(key) = key {
+        s.push_str(&format!(": key `{key}`"));
+    }
+    s
+}
+
+/// Result alias for this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// 1-based line and column of a byte offset.
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let before = source.get(..offset.min(source.len())).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Config {
+    /// Parses and validates `source`, read from `path` (used in messages only).
+    pub fn parse(source: &str, path: &Path) -> Result<Self> {
+        let invalid = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
+            let (line, column) = match span {
+                Some(span) => {
+                    let (l, c) = line_col(source, span.start);
+                    (Some(l), Some(c))
+                }
+                None => (None, None),
+            };
+            Error::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key,
+                message,
+            }
+        };
+        let de = toml::Deserializer::parse(source)
+            .map_err(|e| invalid(e.span(), None, e.message().to_owned()))?;
+        let config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let key = (!key.is_empty() && key != ".").then_some(key);
+            let inner = e.inner();
+            invalid(inner.span(), key, friendly(inner.message()))
+        })?;
+        validate::validate(&config).map_err(|v| {
+            invalid(validate::span_of(source, &v.key), Some(v.key), v.message)
+        })?;
+        Ok(config)
+    }
+
+    /// Reads `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(source) => Self::parse(&source, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(Error::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Sets `[ollama] external = true` in the file at `path` (written from
+    /// the template when absent), keeping its comments and layout.
+    pub fn set_external_ollama(path: &Path) -> Result<()> {
+        let source = match std::fs::read_to_string(path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => TEMPLATE.to_owned(),
+            Err(source) => return Err(Error::Read { path: path.to_path_buf(), source }),
+        };
+        // Parse first so a broken file is reported, not rewritten.
+        Self::parse(&source, path)?;
+        let mut doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| Error::Invalid {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message: e.message().to_owned(),
+        })?;
+        doc["ollama"]["external"] = toml_edit::value(true);
+        let text = doc.to_string();
+        Self::parse(&text, path)?;
+        let write = |source| Error::Write { path: path.to_path_buf(), source };
+        if let Some(dir) = path.parent() {
+            crate::fsutil::create_dir(dir, 0o700).map_err(write)?;
+        }
+        crate::fsutil::atomic_write(path, text.as_bytes(), 0o600).map_err(write)
+    }
+
+    /// The config as TOML, with every key (the effective configuration).
+    pub fn to_toml(&self) -> String {
+        // Serialization of these plain types cannot fail; fall back to Debug
+        // rather than panic if it ever did.
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Rewords serde's messages where they would puzzle a person editing a file.
+fn friendly(message: &str) -> String {
+    let m = message.replace("unknown field", "unknown key");
+    if m.contains("expected parsable string") {
+        return format!("{m} (write sizes like \"512MiB\" or \"4GiB\")");
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests;

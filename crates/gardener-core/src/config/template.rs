@@ -1,0 +1,67 @@
+//! The commented `gardener.toml` written at install when none exists: every
+//! key with its default, commented out, so people see what they can change.
+
+/// Text of a fresh config file. Uncommenting every `# key = value` line gives
+/// the defaults (a test checks this).
+pub const TEMPLATE: &str = r#"# Gardener configuration.
+# Every key is optional; the commented values are the defaults.
+# After changing this file run `gardener install` to apply it to the services.
+
+[ollama]
+# The ollama executable. Found on PATH, in /opt/homebrew/bin, /usr/local/bin
+# and inside /Applications/Ollama.app when not set.
+# e.g. binary = "/usr/local/bin/ollama"
+# Address Ollama listens on (OLLAMA_HOST). Only loopback addresses are allowed.
+# host = "127.0.0.1:11434"
+# Where models are stored (OLLAMA_MODELS).
+# models_dir = "~/.ollama/models"
+# Set to true to use an Ollama you run yourself (Ollama.app, brew services)
+# instead of the one Gardener installs.
+# external = false
+# Linux only: soft and hard memory limits (systemd MemoryHigh/MemoryMax).
+# Memory-mapped models count against them; leave unset unless you know the
+# size of the largest model you load.
+# e.g. memory_high = "6GiB"
+# e.g. memory_max = "8GiB"
+
+[ollama.env]
+# Extra environment for Ollama, merged over these defaults.
+# An empty value ("") removes a default.
+# OLLAMA_FLASH_ATTENTION = "1"
+# OLLAMA_KEEP_ALIVE = "5m"
+# OLLAMA_KV_CACHE_TYPE = "q8_0"
+# OLLAMA_MAX_LOADED_MODELS = "2"
+
+[app]
+# The Codebase Gardener command line. The program is looked up on PATH.
+# command = ["codebase-gardener", "serve", "--host", "127.0.0.1", "--port", "7860"]
+# working_dir = "~"
+# health_url = "http://127.0.0.1:7860/"
+# Linux only: soft and hard memory limits.
+# memory_high = "2GiB"
+# memory_max = "3GiB"
+
+[app.env]
+# CODEBASE_GARDENER_DATA_DIR = "~/.codebase-gardener"
+# CODEBASE_GARDENER_OLLAMA_BASE_URL is derived from [ollama] host unless set.
+
+[paths]
+# Gardener's own data, the services' logs and backups. Platform defaults:
+# Linux: ~/.local/share/gardener, ~/.local/state/gardener/logs,
+#        ~/.local/share/gardener/backups
+# macOS: ~/Library/Application Support/Gardener, ~/Library/Logs/Gardener,
+#        ~/Library/Application Support/Gardener/Backups
+# e.g. data = "/srv/gardener"
+# e.g. logs = "/var/tmp/gardener-logs"
+# e.g. backups = "/Volumes/Backup/gardener"
+
+[services]
+# Seconds before a crashed service is started again (at least 2).
+# restart_delay_secs = 5
+
+[install]
+# Installing refuses to start with less free disk than this.
+# min_free_disk = "2GiB"
+# How long installing waits for both services to become healthy.
+# health_timeout_secs = 60
+"#;

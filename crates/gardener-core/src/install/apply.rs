@@ -1,0 +1,282 @@
+//! Carrying out a plan. Every change is journalled first; if a later step
+//! fails (a command, or a service that never becomes healthy) the journal is
+//! replayed backwards so the machine is left as it was.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::plan::{Change, Outcome, Plan, Step};
+use super::{Context, Error, Result};
+use crate::fsutil::{self, atomic_write, create_dir, mode_of, set_mode};
+use crate::health::{self, Health};
+use crate::paths::Platform;
+use crate::services::{Action, ServiceId, ServiceManager, ServiceState};
+
+/// How long one manager action may take (launchd's bootout is asynchronous).
+const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Live progress, for a terminal or the app.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Progress {
+    /// A step is starting.
+    Started {
+        /// 0-based index in the plan.
+        index: usize,
+        /// What it does.
+        description: String,
+    },
+    /// A step finished.
+    Finished {
+        /// 0-based index in the plan.
+        index: usize,
+        /// `done`, `unchanged` or `healthy`.
+        result: String,
+    },
+}
+
+/// What applying did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplyReport {
+    /// False when the machine already matched the plan.
+    pub changed: bool,
+    /// One line per change made.
+    pub done: Vec<String>,
+    /// The final health of each service.
+    pub health: BTreeMap<ServiceId, Health>,
+}
+
+enum Undo {
+    RemoveDir(PathBuf),
+    SetMode(PathBuf, u32),
+    RestoreFile(PathBuf, Option<(Vec<u8>, u32)>),
+    Service(ServiceId, ServiceState),
+}
+
+/// Describes a step in one line.
+pub fn describe(step: &Step) -> String {
+    match step {
+        Step::Check(c) => format!("check: {}", c.title),
+        Step::Dir { path, mode, change } => format!("{} directory {} ({mode})", verb(*change), path.display()),
+        Step::File { path, mode, change, purpose, .. } => format!("{} {} ({mode}): {purpose}", verb(*change), path.display()),
+        Step::Remove { path, purpose } => format!("remove {}: {purpose}", path.display()),
+        Step::Command { argv, .. } => format!("run {}", crate::services::Invocation(argv.clone())),
+        Step::WaitHealthy { service, url, timeout_secs } => {
+            format!("wait up to {timeout_secs} s for {} to answer {url}", service.display_name())
+        }
+    }
+}
+
+fn verb(change: Change) -> &'static str {
+    match change {
+        Change::Create => "create",
+        Change::Update => "update",
+        Change::Unchanged => "keep",
+    }
+}
+
+fn snapshot(path: &Path) -> Result<Option<(Vec<u8>, u32)>> {
+    match mode_of(path).map_err(Error::io("inspect", path))? {
+        Some(mode) => Ok(Some((std::fs::read(path).map_err(Error::io("read", path))?, mode))),
+        None => Ok(None),
+    }
+}
+
+fn parse_mode(mode: &str) -> u32 {
+    u32::from_str_radix(mode, 8).unwrap_or(0o600)
+}
+
+/// The last `n` lines of a log file, for explaining a failure.
+pub(crate) fn tail(path: &Path, n: usize) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Polls `id`'s health URL until it answers 2xx or `timeout` passes.
+pub(crate) fn wait_healthy(ctx: &Context, id: ServiceId, url: &str, timeout: Duration) -> Result<Health> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let h = health::probe(url, Duration::from_secs(2));
+        if h.healthy {
+            return Ok(h);
+        }
+        if Instant::now() >= deadline {
+            let (_, stderr_log) = ctx.log_files(id);
+            let log = tail(&stderr_log, 10);
+            let mut detail = h.error.unwrap_or_else(|| "no answer".into());
+            if !log.is_empty() {
+                detail.push_str(&format!("\nlast lines of {}:\n{log}", stderr_log.display()));
+            }
+            return Err(Error::Unhealthy { service: id, secs: timeout.as_secs(), detail });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+struct Applier<'a> {
+    ctx: &'a Context,
+    manager: &'a dyn ServiceManager,
+    journal: Vec<Undo>,
+    done: Vec<String>,
+    health: BTreeMap<ServiceId, Health>,
+    ran: Vec<(Option<ServiceId>, Option<Action>)>,
+}
+
+impl Applier<'_> {
+    fn step(&mut self, step: &Step) -> Result<&'static str> {
+        match step {
+            Step::Check(_) => Ok("ok"),
+            Step::Dir { change: Change::Unchanged, .. } | Step::File { change: Change::Unchanged, .. } => Ok("unchanged"),
+            Step::Dir { path, mode, change } => {
+                let mode = parse_mode(mode);
+                if *change == Change::Update {
+                    if let Some(old) = mode_of(path).map_err(Error::io("inspect", path))? {
+                        self.journal.push(Undo::SetMode(path.clone(), old));
+                    }
+                    set_mode(path, mode).map_err(Error::io("set permissions of", path))?;
+                } else {
+                    let missing: Vec<PathBuf> = path.ancestors().take_while(|p| !p.exists()).map(Path::to_path_buf).collect();
+                    create_dir(path, mode).map_err(Error::io("create directory", path))?;
+                    self.journal.extend(missing.into_iter().rev().map(Undo::RemoveDir));
+                }
+                Ok("done")
+            }
+            Step::File { path, mode, content, .. } => {
+                let old = snapshot(path)?;
+                self.journal.push(Undo::RestoreFile(path.clone(), old));
+                atomic_write(path, content.as_bytes(), parse_mode(mode)).map_err(Error::io("write", path))?;
+                Ok("done")
+            }
+            Step::Remove { path, .. } => {
+                if path.is_dir() {
+                    std::fs::remove_dir_all(path).map_err(Error::io("remove", path))?;
+                } else if path.exists() {
+                    let old = snapshot(path)?;
+                    self.journal.push(Undo::RestoreFile(path.clone(), old));
+                    std::fs::remove_file(path).map_err(Error::io("remove", path))?;
+                }
+                if let Some(dir) = path.parent() {
+                    let _ = fsutil::sync_dir(dir);
+                }
+                Ok("done")
+            }
+            Step::Command { service, action, .. } => {
+                // One manager action may be several commands: run it once.
+                if self.ran.contains(&(*service, *action)) {
+                    return Ok("done");
+                }
+                self.ran.push((*service, *action));
+                match (service, action) {
+                    (Some(id), Some(action)) => {
+                        let before = self.manager.status(*id)?.state;
+                        self.journal.push(Undo::Service(*id, before));
+                        self.manager.run(*action, *id, ACTION_TIMEOUT)?;
+                    }
+                    _ => self.manager.reload()?,
+                }
+                Ok("done")
+            }
+            Step::WaitHealthy { service, url, timeout_secs } => {
+                let h = wait_healthy(self.ctx, *service, url, Duration::from_secs(*timeout_secs))?;
+                self.health.insert(*service, h);
+                Ok("healthy")
+            }
+        }
+    }
+
+    /// Replays the journal backwards; returns what could not be undone.
+    fn undo(&mut self) -> (Vec<String>, Vec<String>) {
+        let mut undone = Vec::new();
+        let mut problems = Vec::new();
+        let journal = std::mem::take(&mut self.journal);
+        let mut note = |r: std::result::Result<(), String>, what: String| match r {
+            Ok(()) => undone.push(what),
+            Err(e) => problems.push(format!("{what}: {e}")),
+        };
+        // New services stop first, so nothing runs from files about to go.
+        for u in journal.iter().rev() {
+            if let Undo::Service(id, ServiceState::NotInstalled) = u {
+                note(self.manager.run(Action::Deactivate, *id, ACTION_TIMEOUT).map_err(|e| e.to_string()), format!("stopped {}", id.display_name()));
+            }
+        }
+        let mut files = false;
+        for u in journal.iter().rev() {
+            match u {
+                Undo::RemoveDir(p) => match std::fs::remove_dir(p) {
+                    // A service may have logged there before failing: keep it to read.
+                    Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+                        note(Ok(()), format!("kept {} (it holds files worth reading)", p.display()));
+                    }
+                    r => note(r.map_err(|e| e.to_string()), format!("removed {}", p.display())),
+                },
+                Undo::SetMode(p, m) => note(set_mode(p, *m).map_err(|e| e.to_string()), format!("restored permissions of {}", p.display())),
+                Undo::RestoreFile(p, old) => {
+                    files = true;
+                    let r = match old {
+                        Some((bytes, mode)) => atomic_write(p, bytes, *mode),
+                        None => std::fs::remove_file(p).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }),
+                    };
+                    note(r.map_err(|e| e.to_string()), format!("restored {}", p.display()));
+                }
+                Undo::Service(..) => {}
+            }
+        }
+        if files {
+            note(self.manager.reload().map_err(|e| e.to_string()), "reloaded the service manager".into());
+        }
+        // Services that ran before run again, from their restored files.
+        for u in &journal {
+            if let Undo::Service(id, ServiceState::Running | ServiceState::Starting) = u {
+                note(self.manager.run(Action::Activate, *id, ACTION_TIMEOUT).map_err(|e| e.to_string()), format!("restarted {}", id.display_name()));
+            }
+        }
+        (undone, problems)
+    }
+}
+
+/// Applies `plan` on this machine, reporting each step to `progress`. On
+/// failure, everything this run changed is undone before the error returns.
+pub fn apply(ctx: &Context, plan: &Plan, manager: &dyn ServiceManager, progress: &mut dyn FnMut(Progress)) -> Result<ApplyReport> {
+    if plan.platform != Platform::current() {
+        return Err(Error::OtherPlatform { plan: plan.platform, here: Platform::current() });
+    }
+    if plan.blocked() {
+        let failures = plan
+            .checks()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .map(|c| match &c.fix {
+                Some(fix) => format!("  ✗ {}: {}\n    fix: {fix}", c.title, c.detail),
+                None => format!("  ✗ {}: {}", c.title, c.detail),
+            })
+            .collect();
+        return Err(Error::Blocked { failures });
+    }
+    let mut a = Applier { ctx, manager, journal: Vec::new(), done: Vec::new(), health: BTreeMap::new(), ran: Vec::new() };
+    for (index, step) in plan.steps.iter().enumerate() {
+        if matches!(step, Step::Check(_)) {
+            continue;
+        }
+        let description = describe(step);
+        progress(Progress::Started { index, description: description.clone() });
+        match a.step(step) {
+            Ok(result) => {
+                if result == "done" {
+                    a.done.push(description);
+                }
+                progress(Progress::Finished { index, result: result.into() });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "install step failed, undoing");
+                let (undone, problems) = a.undo();
+                return Err(Error::RolledBack { error: Box::new(error), undone, problems });
+            }
+        }
+    }
+    Ok(ApplyReport { changed: !a.done.is_empty(), done: a.done, health: a.health })
+}

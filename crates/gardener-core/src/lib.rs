@@ -1,0 +1,17 @@
+//! Gardener's behaviour without any UI: configuration, platform paths, service
+//! definitions and managers (launchd, systemd), and the installer.
+//!
+//! The CLI and the menu-bar app are thin layers over this crate.
+
+pub mod config;
+pub mod fsutil;
+pub mod health;
+pub mod install;
+pub mod paths;
+pub mod services;
+
+pub use config::Config;
+pub use paths::{Paths, Platform};
+
+/// Gardener's version, as recorded in generated files.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
