@@ -106,7 +106,10 @@ mod tests {
             inv.to_string(),
             "launchctl bootstrap gui/501 '/Users/a b/x.plist'"
         );
-        assert_eq!(Invocation::new(["echo", "it's"]).to_string(), r"echo 'it'\''s'");
+        assert_eq!(
+            Invocation::new(["echo", "it's"]).to_string(),
+            r"echo 'it'\''s'"
+        );
         assert_eq!(Invocation::new(["x", ""]).to_string(), "x ''");
     }
 

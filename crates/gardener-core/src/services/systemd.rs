@@ -1,0 +1,402 @@
+//! systemd user units: unit files, and `systemctl --user` with the failures
+//! that only mean "already done" told apart from real ones.
+
+mod show;
+mod unit;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use show::{PROPERTIES, parse_show, status_from_show};
+pub use unit::{quote_always, quote_word, render_unit, valid_env_name};
+
+use super::{
+    Action, Error, Invocation, Output, Result, Runner, ServiceId, ServiceManager, ServiceSpec,
+    ServiceStatus,
+};
+use crate::paths::Platform;
+
+/// `systemctl` exits 5 when the unit is not loaded (`Unit … not loaded.`).
+const NOT_LOADED: i32 = 5;
+
+/// Drives systemd user units through `systemctl --user`.
+pub struct Systemd {
+    service_dir: PathBuf,
+    runner: Box<dyn Runner>,
+}
+
+impl Systemd {
+    /// A manager for units in `service_dir` (`$XDG_CONFIG_HOME/systemd/user`).
+    pub fn new(service_dir: PathBuf, runner: Box<dyn Runner>) -> Self {
+        Self {
+            service_dir,
+            runner,
+        }
+    }
+
+    fn systemctl(&self, args: &[&str]) -> Invocation {
+        Invocation::new(
+            ["systemctl", "--user"]
+                .into_iter()
+                .chain(args.iter().copied()),
+        )
+    }
+
+    fn exec(&self, inv: &Invocation) -> Result<Output> {
+        self.runner.run(inv).map_err(|source| Error::Spawn {
+            program: inv.program().to_owned(),
+            source,
+        })
+    }
+
+    fn exec_ok(&self, inv: &Invocation) -> Result<()> {
+        let out = self.exec(inv)?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(command_error(inv, &out))
+        }
+    }
+}
+
+impl ServiceManager for Systemd {
+    fn platform(&self) -> Platform {
+        Platform::Linux
+    }
+
+    fn file_path(&self, id: ServiceId) -> PathBuf {
+        self.service_dir.join(id.unit_name())
+    }
+
+    fn render(&self, spec: &ServiceSpec) -> Result<String> {
+        render_unit(spec)
+    }
+
+    fn reload_commands(&self) -> Vec<Invocation> {
+        vec![self.systemctl(&["daemon-reload"])]
+    }
+
+    fn reload(&self) -> Result<()> {
+        self.reload_commands()
+            .iter()
+            .try_for_each(|inv| self.exec_ok(inv))
+    }
+
+    /// Activate restarts rather than starts, so that a changed unit file
+    /// takes effect in a running service as well as starting a stopped one.
+    fn commands(&self, action: Action, id: ServiceId) -> Vec<Invocation> {
+        let unit = id.unit_name();
+        match action {
+            Action::Activate => vec![
+                self.systemctl(&["enable", unit]),
+                self.systemctl(&["restart", unit]),
+            ],
+            Action::Start => vec![self.systemctl(&["start", unit])],
+            Action::Stop => vec![self.systemctl(&["stop", unit])],
+            Action::Restart => vec![self.systemctl(&["restart", unit])],
+            Action::Deactivate => vec![self.systemctl(&["disable", "--now", unit])],
+        }
+    }
+
+    /// Runs exactly [`ServiceManager::commands`]. `systemctl` itself waits
+    /// for each job to finish (bounded by the unit's own start and stop
+    /// timeouts), so `timeout` is not needed here. Stopping or deactivating
+    /// a unit systemd does not know succeeds: it is as stopped as it gets.
+    fn run(&self, action: Action, id: ServiceId, _timeout: Duration) -> Result<()> {
+        for inv in self.commands(action, id) {
+            let out = self.exec(&inv)?;
+            if out.success() {
+                continue;
+            }
+            let already_gone =
+                matches!(action, Action::Stop | Action::Deactivate) && unit_unknown(&out);
+            if already_gone {
+                tracing::debug!(command = %inv, "unit not known to systemd; nothing to stop");
+                continue;
+            }
+            return Err(command_error(&inv, &out));
+        }
+        Ok(())
+    }
+
+    fn status(&self, id: ServiceId) -> Result<ServiceStatus> {
+        let inv = self.systemctl(&["show", "-p", PROPERTIES, id.unit_name()]);
+        let out = self.exec(&inv)?;
+        if !out.success() {
+            return Err(command_error(&inv, &out));
+        }
+        status_from_show(id, &out.stdout).map_err(|message| Error::Parse {
+            command: inv.to_string(),
+            message,
+        })
+    }
+}
+
+/// `Unit x.service not loaded.` (exit 5) from stop, `Unit file x.service does
+/// not exist.` (exit 1) from disable.
+fn unit_unknown(out: &Output) -> bool {
+    out.code == Some(NOT_LOADED)
+        || out.stderr.contains("not loaded")
+        || out.stderr.contains("does not exist")
+}
+
+/// A failed `systemctl` call with what it printed; a missing user manager
+/// gets a hint, since that is the usual first-run problem on servers.
+fn command_error(inv: &Invocation, out: &Output) -> Error {
+    let printed = [out.stderr.trim(), out.stdout.trim()]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .map_or_else(
+            || match out.code {
+                None => "killed by a signal".to_owned(),
+                Some(code) => format!("exit status {code}"),
+            },
+            str::to_owned,
+        );
+    let message = if printed.contains("Failed to connect to bus") {
+        format!(
+            "{printed} (no systemd user manager is reachable: log in, or run \
+             `loginctl enable-linger` for headless use, and check XDG_RUNTIME_DIR)"
+        )
+    } else {
+        printed
+    };
+    Error::Command {
+        command: inv.to_string(),
+        code: out.code.unwrap_or(-1),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::testing::ScriptedRunner;
+    use crate::services::{LastExit, ServiceState};
+
+    const UNIT: &str = "gardener-ollama.service";
+    const LONG: Duration = Duration::from_secs(5);
+
+    fn manager(r: &ScriptedRunner) -> Systemd {
+        Systemd::new("/home/ann/.config/systemd/user".into(), r.boxed())
+    }
+
+    fn argvs(invs: Vec<Invocation>) -> Vec<String> {
+        invs.iter().map(Invocation::to_string).collect()
+    }
+
+    #[test]
+    fn paths() {
+        let m = manager(&ScriptedRunner::new());
+        assert_eq!(m.platform(), Platform::Linux);
+        assert_eq!(
+            m.file_path(ServiceId::Ollama),
+            PathBuf::from("/home/ann/.config/systemd/user/gardener-ollama.service")
+        );
+        assert_eq!(
+            m.file_path(ServiceId::App),
+            PathBuf::from("/home/ann/.config/systemd/user/gardener-app.service")
+        );
+    }
+
+    #[test]
+    fn commands_for_every_action() {
+        let m = manager(&ScriptedRunner::new());
+        let cmds = |a| argvs(m.commands(a, ServiceId::Ollama));
+        assert_eq!(
+            argvs(m.reload_commands()),
+            ["systemctl --user daemon-reload"]
+        );
+        assert_eq!(
+            cmds(Action::Activate),
+            [
+                format!("systemctl --user enable {UNIT}"),
+                format!("systemctl --user restart {UNIT}")
+            ]
+        );
+        assert_eq!(
+            cmds(Action::Start),
+            [format!("systemctl --user start {UNIT}")]
+        );
+        assert_eq!(
+            cmds(Action::Stop),
+            [format!("systemctl --user stop {UNIT}")]
+        );
+        assert_eq!(
+            cmds(Action::Restart),
+            [format!("systemctl --user restart {UNIT}")]
+        );
+        assert_eq!(
+            cmds(Action::Deactivate),
+            [format!("systemctl --user disable --now {UNIT}")]
+        );
+    }
+
+    #[test]
+    fn run_executes_exactly_the_commands() {
+        for action in [
+            Action::Activate,
+            Action::Start,
+            Action::Stop,
+            Action::Restart,
+            Action::Deactivate,
+        ] {
+            let r = ScriptedRunner::new();
+            let m = manager(&r);
+            for inv in m.commands(action, ServiceId::Ollama) {
+                let argv: Vec<&str> = inv.0.iter().map(String::as_str).collect();
+                r.expect(&argv, 0, "", "Created symlink …\n");
+            }
+            m.run(action, ServiceId::Ollama, LONG).unwrap();
+            r.assert_done();
+        }
+    }
+
+    #[test]
+    fn reload_runs_daemon_reload() {
+        let r = ScriptedRunner::new();
+        r.expect(&["systemctl", "--user", "daemon-reload"], 0, "", "");
+        manager(&r).reload().unwrap();
+        r.assert_done();
+    }
+
+    #[test]
+    fn activate_stops_at_the_first_failure() {
+        let r = ScriptedRunner::new();
+        r.expect(
+            &["systemctl", "--user", "enable", UNIT],
+            1,
+            "",
+            "Failed to enable unit: Unit file gardener-ollama.service does not exist.\n",
+        );
+        let err = manager(&r)
+            .run(Action::Activate, ServiceId::Ollama, LONG)
+            .unwrap_err();
+        r.assert_done();
+        let Error::Command {
+            command,
+            code,
+            message,
+        } = err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!(command, format!("systemctl --user enable {UNIT}"));
+        assert_eq!(code, 1);
+        assert!(message.contains("does not exist"), "{message}");
+    }
+
+    #[test]
+    fn deactivate_of_an_unknown_unit_is_fine() {
+        let r = ScriptedRunner::new();
+        r.expect(
+            &["systemctl", "--user", "disable", "--now", UNIT],
+            1,
+            "",
+            "Failed to disable unit: Unit file gardener-ollama.service does not exist.\n",
+        );
+        manager(&r)
+            .run(Action::Deactivate, ServiceId::Ollama, LONG)
+            .unwrap();
+        r.assert_done();
+    }
+
+    #[test]
+    fn stop_of_an_unloaded_unit_is_fine() {
+        let r = ScriptedRunner::new();
+        r.expect(
+            &["systemctl", "--user", "stop", UNIT],
+            5,
+            "",
+            "Failed to stop gardener-ollama.service: Unit gardener-ollama.service not loaded.\n",
+        );
+        manager(&r)
+            .run(Action::Stop, ServiceId::Ollama, LONG)
+            .unwrap();
+    }
+
+    #[test]
+    fn start_of_an_unknown_unit_is_an_error() {
+        let r = ScriptedRunner::new();
+        r.expect(
+            &["systemctl", "--user", "start", UNIT],
+            5,
+            "",
+            "Failed to start gardener-ollama.service: Unit gardener-ollama.service not found.\n",
+        );
+        let err = manager(&r)
+            .run(Action::Start, ServiceId::Ollama, LONG)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Command { code: 5, message, .. } if message.contains("not found")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_user_manager_gets_a_hint() {
+        let r = ScriptedRunner::new();
+        r.expect(
+            &["systemctl", "--user", "daemon-reload"],
+            1,
+            "",
+            "Failed to connect to bus: No medium found\n",
+        );
+        let err = manager(&r).reload().unwrap_err().to_string();
+        assert!(
+            err.contains("No medium found") && err.contains("enable-linger"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_systemctl_is_a_spawn_error() {
+        let r = ScriptedRunner::new();
+        r.expect_spawn_error(
+            &["systemctl", "--user", "restart", UNIT],
+            std::io::ErrorKind::NotFound,
+        );
+        let err = manager(&r)
+            .run(Action::Restart, ServiceId::Ollama, LONG)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Spawn { program, .. } if program == "systemctl"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn status_asks_for_the_properties_it_parses() {
+        let show = ["systemctl", "--user", "show", "-p", PROPERTIES, UNIT];
+        let r = ScriptedRunner::new();
+        r.expect(
+            &show,
+            0,
+            include_str!("systemd/testdata/auto_restart_signal.txt"),
+            "",
+        );
+        let s = manager(&r).status(ServiceId::Ollama).unwrap();
+        assert_eq!(s.id, ServiceId::Ollama);
+        assert_eq!(s.state, ServiceState::Starting);
+        assert_eq!(s.last_exit, Some(LastExit::Signal { signal: 9 }));
+
+        r.expect(&show, 0, include_str!("systemd/testdata/unknown.txt"), "");
+        assert_eq!(
+            manager(&r).status(ServiceId::Ollama).unwrap(),
+            ServiceStatus::not_installed(ServiceId::Ollama)
+        );
+
+        r.expect(&show, 1, "", "Failed to connect to bus: No medium found\n");
+        assert!(matches!(
+            manager(&r).status(ServiceId::Ollama),
+            Err(Error::Command { .. })
+        ));
+
+        r.expect(&show, 0, "nonsense\n", "");
+        assert!(matches!(
+            manager(&r).status(ServiceId::Ollama),
+            Err(Error::Parse { .. })
+        ));
+        r.assert_done();
+    }
+}
