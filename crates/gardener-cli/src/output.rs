@@ -28,7 +28,11 @@ pub struct CliError {
 impl CliError {
     /// A usage error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: "usage", message: message.into(), exit: USAGE }
+        Self {
+            code: "usage",
+            message: message.into(),
+            exit: USAGE,
+        }
     }
 }
 
@@ -93,7 +97,11 @@ fn change_word(c: Change) -> &'static str {
 
 /// The whole plan: every step, every file's full content, every command.
 pub fn print_plan(plan: &Plan) {
-    println!("Install plan for {} (config: {})", plan.platform, plan.config_file.display());
+    println!(
+        "Install plan for {} (config: {})",
+        plan.platform,
+        plan.config_file.display()
+    );
     let mut section = "";
     for step in &plan.steps {
         let title = match step {
@@ -103,25 +111,50 @@ pub fn print_plan(plan: &Plan) {
             Step::Command { .. } => "Commands",
             Step::WaitHealthy { .. } => "Then",
         };
-        if title != section && !(title == "Commands" && section == "Then") && !(title == "Then" && section == "Commands") {
+        if title != section
+            && !(title == "Commands" && section == "Then")
+            && !(title == "Then" && section == "Commands")
+        {
             println!("\n{title}");
             section = title;
         }
         match step {
             Step::Check(c) => print_check(c),
-            Step::Dir { path, mode, change } => println!("  {} {} ({mode})", change_word(*change), path.display()),
-            Step::File { path, mode, content, change, purpose } => {
-                println!("  {} {} ({mode}) — {purpose}", change_word(*change), path.display());
+            Step::Dir { path, mode, change } => {
+                println!("  {} {} ({mode})", change_word(*change), path.display())
+            }
+            Step::File {
+                path,
+                mode,
+                content,
+                change,
+                purpose,
+            } => {
+                println!(
+                    "  {} {} ({mode}) — {purpose}",
+                    change_word(*change),
+                    path.display()
+                );
                 for line in content.lines() {
                     println!("      │ {line}");
                 }
             }
             Step::Remove { path, purpose } => println!("  remove {} — {purpose}", path.display()),
             Step::Command { argv, purpose, .. } => {
-                println!("  $ {}    # {purpose}", gardener_core::services::Invocation(argv.clone()));
+                println!(
+                    "  $ {}    # {purpose}",
+                    gardener_core::services::Invocation(argv.clone())
+                );
             }
-            Step::WaitHealthy { service, url, timeout_secs } => {
-                println!("  wait up to {timeout_secs} s for {} to answer {url}", service.display_name());
+            Step::WaitHealthy {
+                service,
+                url,
+                timeout_secs,
+            } => {
+                println!(
+                    "  wait up to {timeout_secs} s for {} to answer {url}",
+                    service.display_name()
+                );
             }
         }
     }
@@ -145,20 +178,30 @@ pub fn print_reports(reports: &[ServiceReport]) {
         if let Some(exit) = &r.last_exit {
             parts.push(match exit {
                 gardener_core::services::LastExit::Code { code } => format!("last exit {code}"),
-                gardener_core::services::LastExit::Signal { signal } => format!("last killed by signal {signal}"),
+                gardener_core::services::LastExit::Signal { signal } => {
+                    format!("last killed by signal {signal}")
+                }
             });
         }
         match r.healthy {
             Some(true) => parts.push("healthy".into()),
-            Some(false) => parts.push(format!("unhealthy ({})", r.health_error.as_deref().unwrap_or("no answer"))),
+            Some(false) => parts.push(format!(
+                "unhealthy ({})",
+                r.health_error.as_deref().unwrap_or("no answer")
+            )),
             None => {}
         }
         println!("{:<7} {}", r.id.as_str(), parts.join(" · "));
         let drift = match r.drift {
             install::Drift::InSync => "service file matches the config".to_owned(),
-            install::Drift::Modified => format!("DRIFT: {} differs from what the config renders; `gardener install` repairs it", r.file.display()),
+            install::Drift::Modified => format!(
+                "DRIFT: {} differs from what the config renders; `gardener install` repairs it",
+                r.file.display()
+            ),
             install::Drift::Missing => "not installed: run `gardener install`".to_owned(),
-            install::Drift::NotManaged => "not managed by Gardener ([ollama] external = true)".to_owned(),
+            install::Drift::NotManaged => {
+                "not managed by Gardener ([ollama] external = true)".to_owned()
+            }
         };
         println!("        {} · {drift}", r.unit);
     }

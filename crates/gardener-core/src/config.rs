@@ -132,9 +132,16 @@ impl Default for OllamaConfig {
 impl Default for AppConfig {
     fn default() -> Self {
         Self {
-            command: ["codebase-gardener", "serve", "--host", "127.0.0.1", "--port", "7860"]
-                .map(String::from)
-                .to_vec(),
+            command: [
+                "codebase-gardener",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "7860",
+            ]
+            .map(String::from)
+            .to_vec(),
             working_dir: PathBuf::from("~"),
             health_url: "http://127.0.0.1:7860/".into(),
             memory_high: Some(ByteSize::gib(2)),
@@ -203,7 +210,9 @@ fn merge_ollama_env<'de, D: Deserializer<'de>>(
     merge_env(de, default_ollama_env())
 }
 
-fn merge_app_env<'de, D: Deserializer<'de>>(de: D) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+fn merge_app_env<'de, D: Deserializer<'de>>(
+    de: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
     merge_env(de, default_app_env())
 }
 
@@ -271,22 +280,23 @@ fn line_col(source: &str, offset: usize) -> (usize, usize) {
 impl Config {
     /// Parses and validates `source`, read from `path` (used in messages only).
     pub fn parse(source: &str, path: &Path) -> Result<Self> {
-        let invalid = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
-            let (line, column) = match span {
-                Some(span) => {
-                    let (l, c) = line_col(source, span.start);
-                    (Some(l), Some(c))
+        let invalid =
+            |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
+                let (line, column) = match span {
+                    Some(span) => {
+                        let (l, c) = line_col(source, span.start);
+                        (Some(l), Some(c))
+                    }
+                    None => (None, None),
+                };
+                Error::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    key,
+                    message,
                 }
-                None => (None, None),
             };
-            Error::Invalid {
-                path: path.to_path_buf(),
-                line,
-                column,
-                key,
-                message,
-            }
-        };
         let de = toml::Deserializer::parse(source)
             .map_err(|e| invalid(e.span(), None, e.message().to_owned()))?;
         let config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -295,9 +305,8 @@ impl Config {
             let inner = e.inner();
             invalid(inner.span(), key, friendly(inner.message()))
         })?;
-        validate::validate(&config).map_err(|v| {
-            invalid(validate::span_of(source, &v.key), Some(v.key), v.message)
-        })?;
+        validate::validate(&config)
+            .map_err(|v| invalid(validate::span_of(source, &v.key), Some(v.key), v.message))?;
         Ok(config)
     }
 
@@ -319,21 +328,32 @@ impl Config {
         let source = match std::fs::read_to_string(path) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => TEMPLATE.to_owned(),
-            Err(source) => return Err(Error::Read { path: path.to_path_buf(), source }),
+            Err(source) => {
+                return Err(Error::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         };
         // Parse first so a broken file is reported, not rewritten.
         Self::parse(&source, path)?;
-        let mut doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| Error::Invalid {
-            path: path.to_path_buf(),
-            line: None,
-            column: None,
-            key: None,
-            message: e.message().to_owned(),
-        })?;
+        let mut doc: toml_edit::DocumentMut =
+            source
+                .parse()
+                .map_err(|e: toml_edit::TomlError| Error::Invalid {
+                    path: path.to_path_buf(),
+                    line: None,
+                    column: None,
+                    key: None,
+                    message: e.message().to_owned(),
+                })?;
         doc["ollama"]["external"] = toml_edit::value(true);
         let text = doc.to_string();
         Self::parse(&text, path)?;
-        let write = |source| Error::Write { path: path.to_path_buf(), source };
+        let write = |source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(dir) = path.parent() {
             crate::fsutil::create_dir(dir, 0o700).map_err(write)?;
         }

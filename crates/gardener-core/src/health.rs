@@ -142,7 +142,11 @@ mod tests {
 
     #[test]
     fn refused_connection_says_so() {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let h = probe(&format!("http://127.0.0.1:{port}/"), Duration::from_secs(2));
         assert!(!h.healthy);
         assert!(h.error.unwrap().contains("refused"));

@@ -56,7 +56,9 @@ impl FromStr for Platform {
         match s {
             "macos" | "darwin" => Ok(Self::Macos),
             "linux" => Ok(Self::Linux),
-            other => Err(format!("unknown platform `{other}` (expected `macos` or `linux`)")),
+            other => Err(format!(
+                "unknown platform `{other}` (expected `macos` or `linux`)"
+            )),
         }
     }
 }

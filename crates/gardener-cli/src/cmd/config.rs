@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use gardener_core::install::Context;
 use gardener_core::Platform;
+use gardener_core::install::Context;
 
-use crate::output::{self, CliError};
 use crate::Globals;
+use crate::output::{self, CliError};
 
 /// The config subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -25,11 +25,15 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     match args {
         Args::Path => {
             if g.json {
-                output::print_json(&serde_json::json!({ "path": ctx.config_file, "exists": ctx.config_exists }));
+                output::print_json(
+                    &serde_json::json!({ "path": ctx.config_file, "exists": ctx.config_exists }),
+                );
             } else {
                 println!("{}", ctx.config_file.display());
                 if !ctx.config_exists {
-                    eprintln!("(does not exist yet: defaults apply; `gardener install` writes a commented one)");
+                    eprintln!(
+                        "(does not exist yet: defaults apply; `gardener install` writes a commented one)"
+                    );
                 }
             }
         }
@@ -43,11 +47,16 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         Args::Validate => {
             // Loading already validated it; reaching here means it is valid.
             if g.json {
-                output::print_json(&serde_json::json!({ "path": ctx.config_file, "exists": ctx.config_exists, "valid": true }));
+                output::print_json(
+                    &serde_json::json!({ "path": ctx.config_file, "exists": ctx.config_exists, "valid": true }),
+                );
             } else if ctx.config_exists {
                 println!("✓ {} is valid", ctx.config_file.display());
             } else {
-                println!("✓ no config file at {}: defaults apply", ctx.config_file.display());
+                println!(
+                    "✓ no config file at {}: defaults apply",
+                    ctx.config_file.display()
+                );
             }
         }
     }

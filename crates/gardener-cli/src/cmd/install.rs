@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use gardener_core::install::{self, Context, PreflightOptions, Progress};
 use gardener_core::{Config, Platform};
 
-use crate::output::{self, CliError};
 use crate::Globals;
+use crate::output::{self, CliError};
 
 /// Platforms `--platform` accepts.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -51,7 +51,9 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     }
     let mut ctx = Context::load(g.config.as_deref(), platform)?;
     let manager = ctx.manager();
-    let mut opts = PreflightOptions { use_running_ollama: args.use_running_ollama };
+    let mut opts = PreflightOptions {
+        use_running_ollama: args.use_running_ollama,
+    };
     let mut plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
 
     if args.dry_run {
@@ -64,39 +66,66 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     }
 
     // An Ollama we did not install holds the port: offer to use it.
-    let external_found = plan.checks().any(|c| c.id == "ollama-port" && c.detail.contains("did not install"));
-    if external_found && !ctx.config.ollama.external && !g.json && !args.yes {
-        if output::confirm("An Ollama that Gardener did not install is already running. Use it instead of installing a second one?", true) == Some(true) {
-            opts.use_running_ollama = true;
-            plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
-        }
+    let external_found = plan
+        .checks()
+        .any(|c| c.id == "ollama-port" && c.detail.contains("did not install"));
+    if external_found
+        && !ctx.config.ollama.external
+        && !g.json
+        && !args.yes
+        && output::confirm(
+            "An Ollama that Gardener did not install is already running. Use it instead of installing a second one?",
+            true,
+        ) == Some(true)
+    {
+        opts.use_running_ollama = true;
+        plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
     }
     if opts.use_running_ollama && !plan.manage_ollama && !ctx.config.ollama.external {
         Config::set_external_ollama(&ctx.config_file)?;
         ctx = Context::load(g.config.as_deref(), platform)?;
         plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
         if !g.json {
-            println!("Set `[ollama] external = true` in {}.", ctx.config_file.display());
+            println!(
+                "Set `[ollama] external = true` in {}.",
+                ctx.config_file.display()
+            );
         }
     }
 
     if plan.blocked() {
         // apply() refuses a blocked plan and explains each failure.
-        return Err(install::apply(&ctx, &plan, manager.as_ref(), &mut |_| {}).map(|_| ()).err().map_or_else(
-            || CliError::usage("preflight failed"),
-            CliError::from,
-        ));
+        return Err(install::apply(&ctx, &plan, manager.as_ref(), &mut |_| {})
+            .map(|_| ())
+            .err()
+            .map_or_else(|| CliError::usage("preflight failed"), CliError::from));
     }
     if !plan.is_noop() && !args.yes {
-        let changes = plan.steps.iter().filter(|s| !matches!(s, install::Step::Check(_) | install::Step::WaitHealthy { .. })).count();
-        let question = format!("Apply {changes} change{} (see them with --dry-run)?", if changes == 1 { "" } else { "s" });
+        let changes = plan
+            .steps
+            .iter()
+            .filter(|s| {
+                !matches!(
+                    s,
+                    install::Step::Check(_) | install::Step::WaitHealthy { .. }
+                )
+            })
+            .count();
+        let question = format!(
+            "Apply {changes} change{} (see them with --dry-run)?",
+            if changes == 1 { "" } else { "s" }
+        );
         match output::confirm(&question, false) {
             Some(true) => {}
             Some(false) => {
                 println!("Nothing was changed.");
                 return Ok(ExitCode::from(output::FAILED));
             }
-            None => return Err(CliError::usage("not a terminal, so cannot ask before changing the system: pass --yes")),
+            None => {
+                return Err(CliError::usage(
+                    "not a terminal, so cannot ask before changing the system: pass --yes",
+                ));
+            }
         }
     }
 
@@ -121,7 +150,11 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         }));
     } else {
         if report.changed {
-            println!("Installed: {} change{} made.", report.done.len(), if report.done.len() == 1 { "" } else { "s" });
+            println!(
+                "Installed: {} change{} made.",
+                report.done.len(),
+                if report.done.len() == 1 { "" } else { "s" }
+            );
         } else {
             println!("Nothing to change: everything was already installed as configured.");
         }

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
+use gardener_core::Platform;
 use gardener_core::install::{self, Context};
 use gardener_core::services::{Action, ServiceId};
-use gardener_core::Platform;
 
-use crate::output::{self, CliError};
 use crate::Globals;
+use crate::output::{self, CliError};
 
 /// Which service (both when omitted).
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

@@ -3,11 +3,11 @@
 
 use std::process::ExitCode;
 
-use gardener_core::install::{self, Context};
 use gardener_core::Platform;
+use gardener_core::install::{self, Context};
 
-use crate::output::{self, CliError};
 use crate::Globals;
+use crate::output::{self, CliError};
 
 /// `gardener uninstall` options.
 #[derive(Debug, clap::Args)]
@@ -45,14 +45,22 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes {
-        let what = if args.purge { "Stop and remove the services, and delete Gardener's config, data and logs?" } else { "Stop and remove the services (data is kept)?" };
+        let what = if args.purge {
+            "Stop and remove the services, and delete Gardener's config, data and logs?"
+        } else {
+            "Stop and remove the services (data is kept)?"
+        };
         match output::confirm(what, false) {
             Some(true) => {}
             Some(false) => {
                 println!("Nothing was changed.");
                 return Ok(ExitCode::from(output::FAILED));
             }
-            None => return Err(CliError::usage("not a terminal, so cannot ask before removing services: pass --yes")),
+            None => {
+                return Err(CliError::usage(
+                    "not a terminal, so cannot ask before removing services: pass --yes",
+                ));
+            }
         }
     }
     let report = install::apply(&ctx, &plan, manager.as_ref(), &mut |_| {})?;
@@ -62,7 +70,9 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         .map(|p| p.display().to_string())
         .collect();
     if g.json {
-        output::print_json(&serde_json::json!({ "changed": report.changed, "done": report.done, "kept": kept }));
+        output::print_json(
+            &serde_json::json!({ "changed": report.changed, "done": report.done, "kept": kept }),
+        );
     } else {
         for line in &report.done {
             println!("  ✓ {line}");
@@ -71,7 +81,9 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         if !kept.is_empty() {
             println!("Kept: {}", kept.join(", "));
             if !args.purge {
-                println!("(`gardener uninstall --purge` also removes config, data and logs; backups are always kept.)");
+                println!(
+                    "(`gardener uninstall --purge` also removes config, data and logs; backups are always kept.)"
+                );
             }
         }
     }

@@ -18,14 +18,20 @@ fn empty_file_gives_defaults() {
     assert_eq!(c, Config::default());
     assert_eq!(c.ollama.host, "127.0.0.1:11434");
     assert_eq!(c.app.command[0], "codebase-gardener");
-    assert_eq!(c.app.env["CODEBASE_GARDENER_DATA_DIR"], "~/.codebase-gardener");
+    assert_eq!(
+        c.app.env["CODEBASE_GARDENER_DATA_DIR"],
+        "~/.codebase-gardener"
+    );
     assert_eq!(c.ollama.env["OLLAMA_MAX_LOADED_MODELS"], "2");
 }
 
 #[test]
 fn missing_file_gives_defaults() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(Config::load(&dir.path().join("nope.toml")).unwrap(), Config::default());
+    assert_eq!(
+        Config::load(&dir.path().join("nope.toml")).unwrap(),
+        Config::default()
+    );
 }
 
 #[test]
@@ -49,19 +55,28 @@ fn template_uncommented_equals_defaults() {
 #[test]
 fn unknown_key_names_file_line_and_key() {
     let e = err("[ollama]\nhots = \"127.0.0.1:1\"\n");
-    assert!(e.starts_with("/etc/gardener.toml:2:1: key `ollama.hots`: unknown key `hots`"), "{e}");
+    assert!(
+        e.starts_with("/etc/gardener.toml:2:1: key `ollama.hots`: unknown key `hots`"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unknown_table_is_an_error() {
     let e = err("[olama]\n");
-    assert!(e.contains(":1:") && e.contains("unknown key `olama`"), "{e}");
+    assert!(
+        e.contains(":1:") && e.contains("unknown key `olama`"),
+        "{e}"
+    );
 }
 
 #[test]
 fn wrong_type_names_the_key() {
     let e = err("[services]\nrestart_delay_secs = \"soon\"\n");
-    assert!(e.contains(":2:") && e.contains("`services.restart_delay_secs`"), "{e}");
+    assert!(
+        e.contains(":2:") && e.contains("`services.restart_delay_secs`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -88,14 +103,18 @@ fn localhost_and_ipv6_loopback_are_accepted() {
 #[test]
 fn remote_health_url_is_refused() {
     let e = err("[app]\nhealth_url = \"http://example.com/\"\n");
-    assert!(e.contains("key `app.health_url`") && e.contains("not on this machine"), "{e}");
+    assert!(
+        e.contains("key `app.health_url`") && e.contains("not on this machine"),
+        "{e}"
+    );
     let e = err("[app]\nhealth_url = \"ftp://127.0.0.1/\"\n");
     assert!(e.contains("http://"), "{e}");
 }
 
 #[test]
 fn env_tables_merge_over_defaults_and_empty_removes() {
-    let c = parse("[ollama.env]\nOLLAMA_NUM_PARALLEL = \"2\"\nOLLAMA_KV_CACHE_TYPE = \"\"\n").unwrap();
+    let c =
+        parse("[ollama.env]\nOLLAMA_NUM_PARALLEL = \"2\"\nOLLAMA_KV_CACHE_TYPE = \"\"\n").unwrap();
     assert_eq!(c.ollama.env["OLLAMA_NUM_PARALLEL"], "2");
     assert_eq!(c.ollama.env["OLLAMA_KEEP_ALIVE"], "5m");
     assert!(!c.ollama.env.contains_key("OLLAMA_KV_CACHE_TYPE"));
@@ -117,7 +136,10 @@ fn bad_env_name_is_refused() {
 #[test]
 fn restart_delay_below_two_seconds_is_refused() {
     let e = err("[services]\nrestart_delay_secs = 1\n");
-    assert!(e.contains(":2:1: key `services.restart_delay_secs`") && e.contains("start limit"), "{e}");
+    assert!(
+        e.contains(":2:1: key `services.restart_delay_secs`") && e.contains("start limit"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -125,21 +147,33 @@ fn sizes_parse_and_are_checked() {
     let c = parse("[ollama]\nmemory_high = \"6GiB\"\nmemory_max = \"8GiB\"\n").unwrap();
     assert_eq!(c.ollama.memory_max.unwrap().as_u64(), 8 << 30);
     let e = err("[ollama]\nmemory_high = \"9GiB\"\nmemory_max = \"8GiB\"\n");
-    assert!(e.contains("key `ollama.memory_high`") && e.contains("above memory_max"), "{e}");
+    assert!(
+        e.contains("key `ollama.memory_high`") && e.contains("above memory_max"),
+        "{e}"
+    );
     let e = err("[app]\nmemory_max = \"lots\"\n");
-    assert!(e.contains("key `app.memory_max`") && e.contains("4GiB"), "{e}");
+    assert!(
+        e.contains("key `app.memory_max`") && e.contains("4GiB"),
+        "{e}"
+    );
 }
 
 #[test]
 fn empty_app_command_is_refused() {
     let e = err("[app]\ncommand = []\n");
-    assert!(e.contains("key `app.command`") && e.contains("empty"), "{e}");
+    assert!(
+        e.contains("key `app.command`") && e.contains("empty"),
+        "{e}"
+    );
 }
 
 #[test]
 fn relative_paths_are_refused() {
     let e = err("[paths]\nlogs = \"logs\"\n");
-    assert!(e.contains("key `paths.logs`") && e.contains("relative"), "{e}");
+    assert!(
+        e.contains("key `paths.logs`") && e.contains("relative"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -153,7 +187,11 @@ fn effective_config_round_trips_through_toml() {
 fn set_external_keeps_comments_and_other_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gardener.toml");
-    std::fs::write(&path, "# mine\n[ollama]\nhost = \"127.0.0.1:1234\" # port\n").unwrap();
+    std::fs::write(
+        &path,
+        "# mine\n[ollama]\nhost = \"127.0.0.1:1234\" # port\n",
+    )
+    .unwrap();
     Config::set_external_ollama(&path).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("# mine") && text.contains("# port"), "{text}");
@@ -170,7 +208,11 @@ fn set_external_writes_the_template_when_absent() {
     Config::set_external_ollama(&path).unwrap();
     let c = Config::load(&path).unwrap();
     assert!(c.ollama.external);
-    assert!(std::fs::read_to_string(&path).unwrap().contains("# Gardener configuration."));
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("# Gardener configuration.")
+    );
 }
 
 #[test]

@@ -25,16 +25,18 @@ fn violation(key: impl Into<String>, message: impl Into<String>) -> Violation {
 /// `localhost:11434`) into a loopback socket address.
 pub fn parse_loopback_host(host: &str) -> Result<SocketAddr, String> {
     if host == "localhost" {
-        return Err(format!("`{host}` has no valid port; write \"localhost:11434\""));
+        return Err(format!(
+            "`{host}` has no valid port; write \"localhost:11434\""
+        ));
     }
     let addr = match host.strip_prefix("localhost:") {
         Some(port) => port
             .parse::<u16>()
             .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
             .map_err(|_| format!("`{host}` has no valid port"))?,
-        None => host.parse::<SocketAddr>().map_err(|_| {
-            format!("`{host}` is not an address like \"127.0.0.1:11434\"")
-        })?,
+        None => host
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("`{host}` is not an address like \"127.0.0.1:11434\""))?,
     };
     if !addr.ip().is_loopback() {
         return Err(format!(
@@ -67,7 +69,10 @@ fn check_loopback_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_env(table: &str, env: &std::collections::BTreeMap<String, String>) -> Result<(), Violation> {
+fn check_env(
+    table: &str,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<(), Violation> {
     for (k, v) in env {
         let key = format!("{table}.{k}");
         let mut chars = k.chars();
@@ -116,13 +121,13 @@ fn check_memory(
             ));
         }
     }
-    if let (Some(h), Some(m)) = (high, max) {
-        if h > m {
-            return Err(violation(
-                format!("{table}.memory_high"),
-                format!("({h}) is above memory_max ({m}); the soft limit must not exceed the hard one"),
-            ));
-        }
+    if let (Some(h), Some(m)) = (high, max)
+        && h > m
+    {
+        return Err(violation(
+            format!("{table}.memory_high"),
+            format!("({h}) is above memory_max ({m}); the soft limit must not exceed the hard one"),
+        ));
     }
     Ok(())
 }
@@ -130,15 +135,24 @@ fn check_memory(
 /// All semantic checks, first failure wins.
 pub(super) fn validate(c: &Config) -> Result<(), Violation> {
     parse_loopback_host(&c.ollama.host).map_err(|m| violation("ollama.host", m))?;
-    if let Some(binary) = &c.ollama.binary {
-        if binary.as_os_str().is_empty() {
-            return Err(violation("ollama.binary", "is empty; remove the key to auto-discover"));
-        }
+    if c.ollama
+        .binary
+        .as_ref()
+        .is_some_and(|b| b.as_os_str().is_empty())
+    {
+        return Err(violation(
+            "ollama.binary",
+            "is empty; remove the key to auto-discover",
+        ));
     }
     check_path("ollama.models_dir", &c.ollama.models_dir)?;
     for reserved in ["OLLAMA_HOST", "OLLAMA_MODELS"] {
         if c.ollama.env.contains_key(reserved) {
-            let instead = if reserved == "OLLAMA_HOST" { "host" } else { "models_dir" };
+            let instead = if reserved == "OLLAMA_HOST" {
+                "host"
+            } else {
+                "models_dir"
+            };
             return Err(violation(
                 format!("ollama.env.{reserved}"),
                 format!("is set from `[ollama] {instead}`; set that key instead"),
@@ -149,9 +163,17 @@ pub(super) fn validate(c: &Config) -> Result<(), Violation> {
     check_memory("ollama", c.ollama.memory_high, c.ollama.memory_max)?;
 
     match c.app.command.first() {
-        None => return Err(violation("app.command", "is empty; give the program and its arguments")),
+        None => {
+            return Err(violation(
+                "app.command",
+                "is empty; give the program and its arguments",
+            ));
+        }
         Some(p) if p.trim().is_empty() => {
-            return Err(violation("app.command", "the program (first element) is empty"));
+            return Err(violation(
+                "app.command",
+                "the program (first element) is empty",
+            ));
         }
         Some(_) => {}
     }
@@ -180,7 +202,10 @@ pub(super) fn validate(c: &Config) -> Result<(), Violation> {
         ));
     }
     if !(1..=3600).contains(&c.install.health_timeout_secs) {
-        return Err(violation("install.health_timeout_secs", "must be between 1 and 3600"));
+        return Err(violation(
+            "install.health_timeout_secs",
+            "must be between 1 and 3600",
+        ));
     }
     Ok(())
 }

@@ -60,12 +60,27 @@ enum Undo {
 pub fn describe(step: &Step) -> String {
     match step {
         Step::Check(c) => format!("check: {}", c.title),
-        Step::Dir { path, mode, change } => format!("{} directory {} ({mode})", verb(*change), path.display()),
-        Step::File { path, mode, change, purpose, .. } => format!("{} {} ({mode}): {purpose}", verb(*change), path.display()),
+        Step::Dir { path, mode, change } => {
+            format!("{} directory {} ({mode})", verb(*change), path.display())
+        }
+        Step::File {
+            path,
+            mode,
+            change,
+            purpose,
+            ..
+        } => format!("{} {} ({mode}): {purpose}", verb(*change), path.display()),
         Step::Remove { path, purpose } => format!("remove {}: {purpose}", path.display()),
         Step::Command { argv, .. } => format!("run {}", crate::services::Invocation(argv.clone())),
-        Step::WaitHealthy { service, url, timeout_secs } => {
-            format!("wait up to {timeout_secs} s for {} to answer {url}", service.display_name())
+        Step::WaitHealthy {
+            service,
+            url,
+            timeout_secs,
+        } => {
+            format!(
+                "wait up to {timeout_secs} s for {} to answer {url}",
+                service.display_name()
+            )
         }
     }
 }
@@ -80,7 +95,10 @@ fn verb(change: Change) -> &'static str {
 
 fn snapshot(path: &Path) -> Result<Option<(Vec<u8>, u32)>> {
     match mode_of(path).map_err(Error::io("inspect", path))? {
-        Some(mode) => Ok(Some((std::fs::read(path).map_err(Error::io("read", path))?, mode))),
+        Some(mode) => Ok(Some((
+            std::fs::read(path).map_err(Error::io("read", path))?,
+            mode,
+        ))),
         None => Ok(None),
     }
 }
@@ -99,7 +117,12 @@ pub(crate) fn tail(path: &Path, n: usize) -> String {
 }
 
 /// Polls `id`'s health URL until it answers 2xx or `timeout` passes.
-pub(crate) fn wait_healthy(ctx: &Context, id: ServiceId, url: &str, timeout: Duration) -> Result<Health> {
+pub(crate) fn wait_healthy(
+    ctx: &Context,
+    id: ServiceId,
+    url: &str,
+    timeout: Duration,
+) -> Result<Health> {
     let deadline = Instant::now() + timeout;
     loop {
         let h = health::probe(url, Duration::from_secs(2));
@@ -113,7 +136,11 @@ pub(crate) fn wait_healthy(ctx: &Context, id: ServiceId, url: &str, timeout: Dur
             if !log.is_empty() {
                 detail.push_str(&format!("\nlast lines of {}:\n{log}", stderr_log.display()));
             }
-            return Err(Error::Unhealthy { service: id, secs: timeout.as_secs(), detail });
+            return Err(Error::Unhealthy {
+                service: id,
+                secs: timeout.as_secs(),
+                detail,
+            });
         }
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -132,7 +159,14 @@ impl Applier<'_> {
     fn step(&mut self, step: &Step) -> Result<&'static str> {
         match step {
             Step::Check(_) => Ok("ok"),
-            Step::Dir { change: Change::Unchanged, .. } | Step::File { change: Change::Unchanged, .. } => Ok("unchanged"),
+            Step::Dir {
+                change: Change::Unchanged,
+                ..
+            }
+            | Step::File {
+                change: Change::Unchanged,
+                ..
+            } => Ok("unchanged"),
             Step::Dir { path, mode, change } => {
                 let mode = parse_mode(mode);
                 if *change == Change::Update {
@@ -141,16 +175,27 @@ impl Applier<'_> {
                     }
                     set_mode(path, mode).map_err(Error::io("set permissions of", path))?;
                 } else {
-                    let missing: Vec<PathBuf> = path.ancestors().take_while(|p| !p.exists()).map(Path::to_path_buf).collect();
+                    let missing: Vec<PathBuf> = path
+                        .ancestors()
+                        .take_while(|p| !p.exists())
+                        .map(Path::to_path_buf)
+                        .collect();
                     create_dir(path, mode).map_err(Error::io("create directory", path))?;
-                    self.journal.extend(missing.into_iter().rev().map(Undo::RemoveDir));
+                    self.journal
+                        .extend(missing.into_iter().rev().map(Undo::RemoveDir));
                 }
                 Ok("done")
             }
-            Step::File { path, mode, content, .. } => {
+            Step::File {
+                path,
+                mode,
+                content,
+                ..
+            } => {
                 let old = snapshot(path)?;
                 self.journal.push(Undo::RestoreFile(path.clone(), old));
-                atomic_write(path, content.as_bytes(), parse_mode(mode)).map_err(Error::io("write", path))?;
+                atomic_write(path, content.as_bytes(), parse_mode(mode))
+                    .map_err(Error::io("write", path))?;
                 Ok("done")
             }
             Step::Remove { path, .. } => {
@@ -166,7 +211,9 @@ impl Applier<'_> {
                 }
                 Ok("done")
             }
-            Step::Command { service, action, .. } => {
+            Step::Command {
+                service, action, ..
+            } => {
                 // One manager action may be several commands: run it once.
                 if self.ran.contains(&(*service, *action)) {
                     return Ok("done");
@@ -182,7 +229,11 @@ impl Applier<'_> {
                 }
                 Ok("done")
             }
-            Step::WaitHealthy { service, url, timeout_secs } => {
+            Step::WaitHealthy {
+                service,
+                url,
+                timeout_secs,
+            } => {
                 let h = wait_healthy(self.ctx, *service, url, Duration::from_secs(*timeout_secs))?;
                 self.health.insert(*service, h);
                 Ok("healthy")
@@ -202,7 +253,12 @@ impl Applier<'_> {
         // New services stop first, so nothing runs from files about to go.
         for u in journal.iter().rev() {
             if let Undo::Service(id, ServiceState::NotInstalled) = u {
-                note(self.manager.run(Action::Deactivate, *id, ACTION_TIMEOUT).map_err(|e| e.to_string()), format!("stopped {}", id.display_name()));
+                note(
+                    self.manager
+                        .run(Action::Deactivate, *id, ACTION_TIMEOUT)
+                        .map_err(|e| e.to_string()),
+                    format!("stopped {}", id.display_name()),
+                );
             }
         }
         let mut files = false;
@@ -211,29 +267,55 @@ impl Applier<'_> {
                 Undo::RemoveDir(p) => match std::fs::remove_dir(p) {
                     // A service may have logged there before failing: keep it to read.
                     Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
-                        note(Ok(()), format!("kept {} (it holds files worth reading)", p.display()));
+                        note(
+                            Ok(()),
+                            format!("kept {} (it holds files worth reading)", p.display()),
+                        );
                     }
-                    r => note(r.map_err(|e| e.to_string()), format!("removed {}", p.display())),
+                    r => note(
+                        r.map_err(|e| e.to_string()),
+                        format!("removed {}", p.display()),
+                    ),
                 },
-                Undo::SetMode(p, m) => note(set_mode(p, *m).map_err(|e| e.to_string()), format!("restored permissions of {}", p.display())),
+                Undo::SetMode(p, m) => note(
+                    set_mode(p, *m).map_err(|e| e.to_string()),
+                    format!("restored permissions of {}", p.display()),
+                ),
                 Undo::RestoreFile(p, old) => {
                     files = true;
                     let r = match old {
                         Some((bytes, mode)) => atomic_write(p, bytes, *mode),
-                        None => std::fs::remove_file(p).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }),
+                        None => std::fs::remove_file(p).or_else(|e| {
+                            if e.kind() == std::io::ErrorKind::NotFound {
+                                Ok(())
+                            } else {
+                                Err(e)
+                            }
+                        }),
                     };
-                    note(r.map_err(|e| e.to_string()), format!("restored {}", p.display()));
+                    note(
+                        r.map_err(|e| e.to_string()),
+                        format!("restored {}", p.display()),
+                    );
                 }
                 Undo::Service(..) => {}
             }
         }
         if files {
-            note(self.manager.reload().map_err(|e| e.to_string()), "reloaded the service manager".into());
+            note(
+                self.manager.reload().map_err(|e| e.to_string()),
+                "reloaded the service manager".into(),
+            );
         }
         // Services that ran before run again, from their restored files.
         for u in &journal {
             if let Undo::Service(id, ServiceState::Running | ServiceState::Starting) = u {
-                note(self.manager.run(Action::Activate, *id, ACTION_TIMEOUT).map_err(|e| e.to_string()), format!("restarted {}", id.display_name()));
+                note(
+                    self.manager
+                        .run(Action::Activate, *id, ACTION_TIMEOUT)
+                        .map_err(|e| e.to_string()),
+                    format!("restarted {}", id.display_name()),
+                );
             }
         }
         (undone, problems)
@@ -242,9 +324,17 @@ impl Applier<'_> {
 
 /// Applies `plan` on this machine, reporting each step to `progress`. On
 /// failure, everything this run changed is undone before the error returns.
-pub fn apply(ctx: &Context, plan: &Plan, manager: &dyn ServiceManager, progress: &mut dyn FnMut(Progress)) -> Result<ApplyReport> {
+pub fn apply(
+    ctx: &Context,
+    plan: &Plan,
+    manager: &dyn ServiceManager,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ApplyReport> {
     if plan.platform != Platform::current() {
-        return Err(Error::OtherPlatform { plan: plan.platform, here: Platform::current() });
+        return Err(Error::OtherPlatform {
+            plan: plan.platform,
+            here: Platform::current(),
+        });
     }
     if plan.blocked() {
         let failures = plan
@@ -257,26 +347,47 @@ pub fn apply(ctx: &Context, plan: &Plan, manager: &dyn ServiceManager, progress:
             .collect();
         return Err(Error::Blocked { failures });
     }
-    let mut a = Applier { ctx, manager, journal: Vec::new(), done: Vec::new(), health: BTreeMap::new(), ran: Vec::new() };
+    let mut a = Applier {
+        ctx,
+        manager,
+        journal: Vec::new(),
+        done: Vec::new(),
+        health: BTreeMap::new(),
+        ran: Vec::new(),
+    };
     for (index, step) in plan.steps.iter().enumerate() {
         if matches!(step, Step::Check(_)) {
             continue;
         }
         let description = describe(step);
-        progress(Progress::Started { index, description: description.clone() });
+        progress(Progress::Started {
+            index,
+            description: description.clone(),
+        });
         match a.step(step) {
             Ok(result) => {
                 if result == "done" {
                     a.done.push(description);
                 }
-                progress(Progress::Finished { index, result: result.into() });
+                progress(Progress::Finished {
+                    index,
+                    result: result.into(),
+                });
             }
             Err(error) => {
                 tracing::warn!(%error, "install step failed, undoing");
                 let (undone, problems) = a.undo();
-                return Err(Error::RolledBack { error: Box::new(error), undone, problems });
+                return Err(Error::RolledBack {
+                    error: Box::new(error),
+                    undone,
+                    problems,
+                });
             }
         }
     }
-    Ok(ApplyReport { changed: !a.done.is_empty(), done: a.done, health: a.health })
+    Ok(ApplyReport {
+        changed: !a.done.is_empty(),
+        done: a.done,
+        health: a.health,
+    })
 }

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::plan::{mode_string, Change, Plan, Step};
-use super::preflight::{preflight, PreflightOptions};
+use super::plan::{Change, Plan, Step, mode_string};
+use super::preflight::{Preflight, PreflightOptions, preflight};
 use super::{Context, Error, Result};
 use crate::config::TEMPLATE;
 use crate::fsutil::mode_of;
@@ -41,7 +41,12 @@ fn file_change(path: &Path, content: &str, mode: u32) -> Result<Change> {
     })
 }
 
-fn commands(service: Option<ServiceId>, action: Option<Action>, invs: Vec<Invocation>, purpose: &str) -> Vec<Step> {
+fn commands(
+    service: Option<ServiceId>,
+    action: Option<Action>,
+    invs: Vec<Invocation>,
+    purpose: &str,
+) -> Vec<Step> {
     invs.into_iter()
         .map(|inv| Step::Command {
             argv: inv.0,
@@ -53,8 +58,21 @@ fn commands(service: Option<ServiceId>, action: Option<Action>, invs: Vec<Invoca
 }
 
 /// The plan that makes the machine match the config.
-pub fn build_plan(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightOptions) -> Result<Plan> {
-    let pf = preflight(ctx, manager, opts);
+pub fn build_plan(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    opts: &PreflightOptions,
+) -> Result<Plan> {
+    plan_from(ctx, manager, opts, preflight(ctx, manager, opts))
+}
+
+/// [`build_plan`] with the preflight already run.
+pub(crate) fn plan_from(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    opts: &PreflightOptions,
+    pf: Preflight,
+) -> Result<Plan> {
     let here = ctx.platform() == crate::Platform::current();
     // The user chose to use an Ollama already running: plan as if configured so.
     let mut ctx = ctx.clone();
@@ -88,8 +106,11 @@ pub fn build_plan(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightO
             change: Change::Create,
             purpose: "Gardener configuration (every key commented, defaults apply)".into(),
         });
-    } else if mode_of(&ctx.config_file).map_err(Error::io("inspect", &ctx.config_file))? != Some(PRIVATE_FILE) {
-        let content = std::fs::read_to_string(&ctx.config_file).map_err(Error::io("read", &ctx.config_file))?;
+    } else if mode_of(&ctx.config_file).map_err(Error::io("inspect", &ctx.config_file))?
+        != Some(PRIVATE_FILE)
+    {
+        let content = std::fs::read_to_string(&ctx.config_file)
+            .map_err(Error::io("read", &ctx.config_file))?;
         steps.push(Step::File {
             path: ctx.config_file.clone(),
             mode: mode_string(PRIVATE_FILE),
@@ -116,11 +137,15 @@ pub fn build_plan(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightO
         files_changed |= change != Change::Unchanged;
         // An unreachable manager is reported by preflight; plan as if nothing ran.
         let state = match here {
-            true => manager.status(id).map_or(ServiceState::NotInstalled, |s| s.state),
+            true => manager
+                .status(id)
+                .map_or(ServiceState::NotInstalled, |s| s.state),
             false => ServiceState::NotInstalled,
         };
         let action = match (change, state) {
-            (Change::Create | Change::Update, _) | (_, ServiceState::NotInstalled) => Some(Action::Activate),
+            (Change::Create | Change::Update, _) | (_, ServiceState::NotInstalled) => {
+                Some(Action::Activate)
+            }
             (_, ServiceState::Stopped | ServiceState::Failed) => Some(Action::Start),
             _ => None,
         };
@@ -138,19 +163,34 @@ pub fn build_plan(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightO
         let path = manager.file_path(ServiceId::Ollama);
         if path.exists() {
             files_changed = true;
-            removals.extend(commands(Some(ServiceId::Ollama), Some(Action::Deactivate),
+            removals.extend(commands(
+                Some(ServiceId::Ollama),
+                Some(Action::Deactivate),
                 manager.commands(Action::Deactivate, ServiceId::Ollama),
-                "stop Gardener's Ollama service: the one already running is used instead"));
-            removals.push(Step::Remove { path, purpose: "Gardener's Ollama service, replaced by the running Ollama".into() });
+                "stop Gardener's Ollama service: the one already running is used instead",
+            ));
+            removals.push(Step::Remove {
+                path,
+                purpose: "Gardener's Ollama service, replaced by the running Ollama".into(),
+            });
         }
     }
     steps.extend(removals);
     if files_changed {
-        steps.extend(commands(None, None, manager.reload_commands(), "make the service manager read the new files"));
+        steps.extend(commands(
+            None,
+            None,
+            manager.reload_commands(),
+            "make the service manager read the new files",
+        ));
     }
     let timeout_secs = ctx.config.install.health_timeout_secs;
     if !ctx.manages_ollama() {
-        steps.push(Step::WaitHealthy { service: ServiceId::Ollama, url: ctx.health_url(ServiceId::Ollama), timeout_secs });
+        steps.push(Step::WaitHealthy {
+            service: ServiceId::Ollama,
+            url: ctx.health_url(ServiceId::Ollama),
+            timeout_secs,
+        });
     }
     for (id, action) in activations {
         if let Some(action) = action {
@@ -158,9 +198,18 @@ pub fn build_plan(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightO
                 Action::Start => format!("start {}", id.display_name()),
                 _ => format!("load {} and start it now and at login", id.display_name()),
             };
-            steps.extend(commands(Some(id), Some(action), manager.commands(action, id), &purpose));
+            steps.extend(commands(
+                Some(id),
+                Some(action),
+                manager.commands(action, id),
+                &purpose,
+            ));
         }
-        steps.push(Step::WaitHealthy { service: id, url: ctx.health_url(id), timeout_secs });
+        steps.push(Step::WaitHealthy {
+            service: id,
+            url: ctx.health_url(id),
+            timeout_secs,
+        });
     }
     Ok(Plan {
         platform: ctx.platform(),
@@ -177,18 +226,35 @@ pub fn uninstall_plan(ctx: &Context, manager: &dyn ServiceManager, purge: bool) 
     let mut any = false;
     for id in ServiceId::ALL.into_iter().rev() {
         let path = manager.file_path(id);
-        let known = manager.status(id)?.state != ServiceState::NotInstalled;
+        // Without a file, an unreachable manager has nothing of ours to stop.
+        let known = match manager.status(id) {
+            Ok(s) => s.state != ServiceState::NotInstalled,
+            Err(_) if !path.exists() => false,
+            Err(e) => return Err(e.into()),
+        };
         if known {
-            steps.extend(commands(Some(id), Some(Action::Deactivate),
-                manager.commands(Action::Deactivate, id), &format!("stop {} and unload it", id.display_name())));
+            steps.extend(commands(
+                Some(id),
+                Some(Action::Deactivate),
+                manager.commands(Action::Deactivate, id),
+                &format!("stop {} and unload it", id.display_name()),
+            ));
         }
         if path.exists() {
-            steps.push(Step::Remove { path, purpose: format!("{} service file", id.display_name()) });
+            steps.push(Step::Remove {
+                path,
+                purpose: format!("{} service file", id.display_name()),
+            });
             any = true;
         }
     }
     if any {
-        steps.extend(commands(None, None, manager.reload_commands(), "make the service manager forget the removed files"));
+        steps.extend(commands(
+            None,
+            None,
+            manager.reload_commands(),
+            "make the service manager forget the removed files",
+        ));
     }
     if purge {
         for (path, purpose) in [
@@ -197,14 +263,20 @@ pub fn uninstall_plan(ctx: &Context, manager: &dyn ServiceManager, purge: bool) 
             (&ctx.logs_dir, "service logs"),
         ] {
             if path.exists() && !ctx.backups_dir.starts_with(path) {
-                steps.push(Step::Remove { path: path.clone(), purpose: purpose.into() });
+                steps.push(Step::Remove {
+                    path: path.clone(),
+                    purpose: purpose.into(),
+                });
             } else if path.exists() {
                 // Backups live inside: remove everything but them.
                 if let Ok(entries) = std::fs::read_dir(path) {
                     for entry in entries.flatten() {
                         let p = entry.path();
                         if !ctx.backups_dir.starts_with(&p) {
-                            steps.push(Step::Remove { path: p, purpose: purpose.into() });
+                            steps.push(Step::Remove {
+                                path: p,
+                                purpose: purpose.into(),
+                            });
                         }
                     }
                 }

@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use super::Result;
 use crate::config::Config;
 use crate::paths::{Paths, Platform};
-use crate::services::{
-    self, ProcessType, ServiceId, ServiceManager, ServiceSpec, SystemRunner,
-};
+use crate::services::{self, ProcessType, ServiceId, ServiceManager, ServiceSpec, SystemRunner};
 
 /// Config + paths, resolved.
 #[derive(Clone, Debug)]
@@ -124,7 +122,10 @@ impl Context {
                 env.insert("OLLAMA_HOST".into(), c.ollama.host.clone());
                 env.insert(
                     "OLLAMA_MODELS".into(),
-                    self.paths.expand(&c.ollama.models_dir).display().to_string(),
+                    self.paths
+                        .expand(&c.ollama.models_dir)
+                        .display()
+                        .to_string(),
                 );
                 ServiceSpec {
                     id,

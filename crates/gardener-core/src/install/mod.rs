@@ -10,6 +10,8 @@ mod build;
 mod context;
 mod preflight;
 mod status;
+#[cfg(test)]
+mod tests;
 
 pub mod plan;
 
@@ -19,7 +21,7 @@ pub use apply::{ApplyReport, Progress, apply};
 pub use build::{build_plan, uninstall_plan};
 pub use context::Context;
 pub use plan::{Change, Check, Outcome, Plan, Step};
-pub use preflight::{PreflightOptions, preflight};
+pub use preflight::{Preflight, PreflightOptions, preflight};
 pub use status::{Drift, ServiceReport, control, service_reports, status_line};
 
 use crate::services::ServiceId;
@@ -65,7 +67,9 @@ pub enum Error {
         detail: String,
     },
     /// A plan for another platform can only be printed.
-    #[error("this plan is for {plan}, but this machine runs {here}: it can only be printed (--dry-run)")]
+    #[error(
+        "this plan is for {plan}, but this machine runs {here}: it can only be printed (--dry-run)"
+    )]
     OtherPlatform {
         /// The plan's platform.
         plan: Platform,
@@ -127,7 +131,10 @@ fn rollback_summary(undone: &[String], problems: &[String]) -> String {
         if undone.is_empty() {
             "Nothing had been changed yet.".into()
         } else {
-            format!("What this run had changed was undone:\n  {}", undone.join("\n  "))
+            format!(
+                "What this run had changed was undone:\n  {}",
+                undone.join("\n  ")
+            )
         }
     } else {
         format!(

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::plan::{Check, Outcome};
 use super::Context;
+use super::plan::{Check, Outcome};
 use crate::config::validate::parse_loopback_host;
 use crate::fsutil::existing_ancestor;
 use crate::health;
@@ -81,13 +81,23 @@ fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String,
                 return if status.success() {
                     Ok(out)
                 } else {
-                    Err(format!("`{} {}` failed ({status}): {}", program.display(), args.join(" "), out.trim()))
+                    Err(format!(
+                        "`{} {}` failed ({status}): {}",
+                        program.display(),
+                        args.join(" "),
+                        out.trim()
+                    ))
                 };
             }
             Ok(None) if start.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("`{} {}` did not finish within {} s", program.display(), args.join(" "), limit.as_secs()));
+                return Err(format!(
+                    "`{} {}` did not finish within {} s",
+                    program.display(),
+                    args.join(" "),
+                    limit.as_secs()
+                ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => return Err(e.to_string()),
@@ -96,7 +106,10 @@ fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String,
 }
 
 fn last_line(text: &str) -> &str {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or_default()
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or_default()
 }
 
 /// Finds a program: absolute (or `~`) paths as given, bare names on PATH.
@@ -134,7 +147,11 @@ pub(crate) fn parse_python_version(output: &str) -> Option<(u32, u32)> {
     let v = output.trim().strip_prefix("Python ")?;
     let mut parts = v.split('.');
     let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()?;
+    let minor = parts
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
     Some((major, minor))
 }
 
@@ -168,7 +185,12 @@ fn port_in_use(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
 
-fn ollama_checks(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightOptions, pf: &mut Preflight) {
+fn ollama_checks(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    opts: &PreflightOptions,
+    pf: &mut Preflight,
+) {
     let cfg = &ctx.config;
     let file = ctx.config_file.display();
     if !cfg.ollama.external {
@@ -221,7 +243,11 @@ fn ollama_checks(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightOp
         return;
     }
     if ours {
-        pf.checks.push(ok("ollama-port", title, format!("{host} is served by Gardener's Ollama service")));
+        pf.checks.push(ok(
+            "ollama-port",
+            title,
+            format!("{host} is served by Gardener's Ollama service"),
+        ));
         return;
     }
     match health::ollama_version(host, Duration::from_secs(2)) {
@@ -243,7 +269,13 @@ fn ollama_checks(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightOp
 
 fn app_checks(ctx: &Context, manager: &dyn ServiceManager, pf: &mut Preflight) {
     let file = ctx.config_file.display();
-    let program = ctx.config.app.command.first().map(PathBuf::from).unwrap_or_default();
+    let program = ctx
+        .config
+        .app
+        .command
+        .first()
+        .map(PathBuf::from)
+        .unwrap_or_default();
     match resolve(ctx, &program) {
         Some(path) => {
             pf.checks.push(ok("app-command", "Codebase Gardener installed", path.display().to_string()));
@@ -265,11 +297,29 @@ fn app_checks(ctx: &Context, manager: &dyn ServiceManager, pf: &mut Preflight) {
             format!("`{}` not found{}", program.display(), if program.is_absolute() { "" } else { " on PATH" }),
             Some(format!("install it (`pipx install codebase-gardener`), or set `[app] command` in {file} to its full path")))),
     }
-    let Ok(url) = url::Url::parse(&ctx.config.app.health_url) else { return };
-    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else { return };
+    let Ok(url) = url::Url::parse(&ctx.config.app.health_url) else {
+        return;
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return;
+    };
     let host = host.trim_matches(['[', ']']);
-    let ip = if host == "localhost" { "127.0.0.1" } else { host };
-    let Ok(addr) = format!("{}:{port}", if ip.contains(':') { format!("[{ip}]") } else { ip.into() }).parse::<SocketAddr>() else { return };
+    let ip = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    let Ok(addr) = format!(
+        "{}:{port}",
+        if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.into()
+        }
+    )
+    .parse::<SocketAddr>() else {
+        return;
+    };
     let ours = manager
         .status(ServiceId::App)
         .is_ok_and(|s| matches!(s.state, ServiceState::Running | ServiceState::Starting));
@@ -278,13 +328,26 @@ fn app_checks(ctx: &Context, manager: &dyn ServiceManager, pf: &mut Preflight) {
             format!("port {port} (from `[app] health_url`) is already in use by a program Gardener did not start"),
             Some(format!("stop that program, or change the port in `[app] command` and `[app] health_url` in {file}"))));
     } else {
-        pf.checks.push(ok("app-port", "App port", format!("port {port} is {}", if ours { "served by Gardener's app service" } else { "free" })));
+        pf.checks.push(ok(
+            "app-port",
+            "App port",
+            format!(
+                "port {port} is {}",
+                if ours {
+                    "served by Gardener's app service"
+                } else {
+                    "free"
+                }
+            ),
+        ));
     }
 }
 
 fn disk_checks(ctx: &Context, pf: &mut Preflight) {
     let floor = ctx.config.install.min_free_disk;
-    let Some(base) = existing_ancestor(&ctx.data_dir) else { return };
+    let Some(base) = existing_ancestor(&ctx.data_dir) else {
+        return;
+    };
     match rustix::fs::statvfs(base) {
         Ok(st) => {
             let free = st.f_bavail.saturating_mul(st.f_frsize);
@@ -297,7 +360,13 @@ fn disk_checks(ctx: &Context, pf: &mut Preflight) {
                     Some("free some space (old models: `ollama rm NAME`), or lower `[install] min_free_disk`".into()))
             });
         }
-        Err(e) => pf.checks.push(check("disk", "Free disk space", Outcome::Warn, format!("cannot read free space of {}: {e}", base.display()), None)),
+        Err(e) => pf.checks.push(check(
+            "disk",
+            "Free disk space",
+            Outcome::Warn,
+            format!("cannot read free space of {}: {e}", base.display()),
+            None,
+        )),
     }
     for (what, dir) in [
         ("data", &ctx.data_dir),
@@ -306,11 +375,24 @@ fn disk_checks(ctx: &Context, pf: &mut Preflight) {
         ("service files", &ctx.paths.service_dir),
         ("config", &ctx.paths.config_dir),
     ] {
-        let Some(base) = existing_ancestor(dir) else { continue };
+        let Some(base) = existing_ancestor(dir) else {
+            continue;
+        };
         if rustix::fs::access(base, rustix::fs::Access::WRITE_OK).is_err() {
-            pf.checks.push(check("writable", "Directories writable", Outcome::Fail,
-                format!("cannot create the {what} directory {}: {} is not writable", dir.display(), base.display()),
-                Some(format!("fix the permissions of {} (`ls -ld` it), or choose another place in `[paths]`", base.display()))));
+            pf.checks.push(check(
+                "writable",
+                "Directories writable",
+                Outcome::Fail,
+                format!(
+                    "cannot create the {what} directory {}: {} is not writable",
+                    dir.display(),
+                    base.display()
+                ),
+                Some(format!(
+                    "fix the permissions of {} (`ls -ld` it), or choose another place in `[paths]`",
+                    base.display()
+                )),
+            ));
         }
     }
 }
@@ -318,12 +400,20 @@ fn disk_checks(ctx: &Context, pf: &mut Preflight) {
 fn linux_checks(pf: &mut Preflight) {
     // `is-system-running` prints one state word and exits non-zero unless
     // `running`; "offline" or a bus error means no user manager is reachable.
-    let sysd = run_bounded(Path::new("systemctl"), &["--user", "is-system-running"], Duration::from_secs(10));
+    let sysd = run_bounded(
+        Path::new("systemctl"),
+        &["--user", "is-system-running"],
+        Duration::from_secs(10),
+    );
     let text = match &sysd {
         Ok(s) => s.clone(),
         Err(e) => e.clone(),
     };
-    let state = text.split_whitespace().last().unwrap_or_default().to_owned();
+    let state = text
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
     pf.checks.push(if ["running", "degraded", "starting", "initializing"].contains(&state.as_str()) {
         ok("systemd-user", "systemd user manager", format!("reachable ({state})"))
     } else {
@@ -331,53 +421,112 @@ fn linux_checks(pf: &mut Preflight) {
             format!("`systemctl --user` cannot reach your user manager ({})", last_line(&text)),
             Some("log in through a normal session (not `su`), or enable lingering with `sudo loginctl enable-linger $USER` and log in again".into()))
     });
-    let headless = std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none();
+    let headless =
+        std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none();
     let uid = rustix::process::getuid().as_raw().to_string();
-    let linger = run_bounded(Path::new("loginctl"), &["show-user", &uid, "--property=Linger", "--value"], Duration::from_secs(10));
+    let linger = run_bounded(
+        Path::new("loginctl"),
+        &["show-user", &uid, "--property=Linger", "--value"],
+        Duration::from_secs(10),
+    );
     let title = "Services run without a login";
     pf.checks.push(match linger.as_deref().map(str::trim) {
         Ok("yes") => ok("linger", title, "lingering is enabled".into()),
-        Ok(_) if !headless => ok("linger", title, "desktop session: services run while you are logged in".into()),
-        Ok(_) => check("linger", title, Outcome::Warn,
+        Ok(_) if !headless => ok(
+            "linger",
+            title,
+            "desktop session: services run while you are logged in".into(),
+        ),
+        Ok(_) => check(
+            "linger",
+            title,
+            Outcome::Warn,
             "lingering is off: on this headless machine the services stop when you log out".into(),
-            Some("sudo loginctl enable-linger $USER".into())),
-        Err(e) => check("linger", title, Outcome::Warn, format!("could not ask loginctl ({})", last_line(e)),
-            Some("if this machine is headless, run `sudo loginctl enable-linger $USER`".into())),
+            Some("sudo loginctl enable-linger $USER".into()),
+        ),
+        Err(e) => check(
+            "linger",
+            title,
+            Outcome::Warn,
+            format!("could not ask loginctl ({})", last_line(e)),
+            Some("if this machine is headless, run `sudo loginctl enable-linger $USER`".into()),
+        ),
     });
 }
 
 /// The executables the service files name: found on this machine, or (when
 /// missing, or for another platform) the typical place they would be.
 pub(crate) fn programs(ctx: &Context) -> (PathBuf, PathBuf) {
-    let typical_dir = if ctx.platform() == Platform::Macos { "/opt/homebrew/bin" } else { "/usr/local/bin" };
+    let typical_dir = if ctx.platform() == Platform::Macos {
+        "/opt/homebrew/bin"
+    } else {
+        "/usr/local/bin"
+    };
     let typical = |p: &Path| {
         let p = ctx.paths.expand(p);
-        if p.is_absolute() { p } else { Path::new(typical_dir).join(p) }
+        if p.is_absolute() {
+            p
+        } else {
+            Path::new(typical_dir).join(p)
+        }
     };
     let here = ctx.platform() == Platform::current();
     let ollama = here.then(|| find_ollama(ctx)).flatten().unwrap_or_else(|| {
-        typical(ctx.config.ollama.binary.as_deref().unwrap_or(Path::new("ollama")))
+        typical(
+            ctx.config
+                .ollama
+                .binary
+                .as_deref()
+                .unwrap_or(Path::new("ollama")),
+        )
     });
     let app = Path::new(ctx.config.app.command.first().map_or("", String::as_str));
-    let app = here.then(|| resolve(ctx, app)).flatten().unwrap_or_else(|| typical(app));
+    let app = here
+        .then(|| resolve(ctx, app))
+        .flatten()
+        .unwrap_or_else(|| typical(app));
     (ollama, app)
 }
 
 /// Runs every check for `ctx` on this machine. For another platform's plan
 /// nothing on this machine says anything about it, so checks are not run and
 /// typical paths stand in for the programs.
-pub fn preflight(ctx: &Context, manager: &dyn ServiceManager, opts: &PreflightOptions) -> Preflight {
+pub fn preflight(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    opts: &PreflightOptions,
+) -> Preflight {
     let (ollama_binary, app_program) = programs(ctx);
-    let mut pf = Preflight { checks: Vec::new(), ollama_binary, app_program, external_ollama: None };
-    pf.checks.push(ok("config", "Configuration", if ctx.config_exists {
-        format!("{} is valid", ctx.config_file.display())
-    } else {
-        format!("no {} yet: defaults apply and a commented one will be written", ctx.config_file.display())
-    }));
+    let mut pf = Preflight {
+        checks: Vec::new(),
+        ollama_binary,
+        app_program,
+        external_ollama: None,
+    };
+    pf.checks.push(ok(
+        "config",
+        "Configuration",
+        if ctx.config_exists {
+            format!("{} is valid", ctx.config_file.display())
+        } else {
+            format!(
+                "no {} yet: defaults apply and a commented one will be written",
+                ctx.config_file.display()
+            )
+        },
+    ));
     if ctx.platform() != Platform::current() {
-        pf.checks.push(check("platform", "This machine", Outcome::Warn,
-            format!("plan rendered for {} on {}: no machine checks ran, program paths are typical ones", ctx.platform(), Platform::current()),
-            None));
+        pf.checks.push(check(
+            "platform",
+            "This machine",
+            Outcome::Warn,
+            format!(
+                "plan rendered for {} on {}: no machine checks ran, program paths are typical ones",
+                ctx.platform(),
+                Platform::current()
+            ),
+            None,
+        ));
         return pf;
     }
     ollama_checks(ctx, manager, opts, &mut pf);
@@ -396,7 +545,10 @@ mod tests {
 
     #[test]
     fn ollama_version_from_either_stream() {
-        assert_eq!(parse_ollama_version("ollama version is 0.12.6\n").as_deref(), Some("0.12.6"));
+        assert_eq!(
+            parse_ollama_version("ollama version is 0.12.6\n").as_deref(),
+            Some("0.12.6")
+        );
         let offline = "Warning: could not connect to a running Ollama instance\nWarning: client version is 0.12.6\n";
         assert_eq!(parse_ollama_version(offline).as_deref(), Some("0.12.6"));
         assert_eq!(parse_ollama_version("garbage"), None);
@@ -415,10 +567,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("codebase-gardener");
         std::fs::write(&script, "#!/opt/py/bin/python3.12\nimport sys\n").unwrap();
-        assert_eq!(python_of(&script), Some(PathBuf::from("/opt/py/bin/python3.12")));
+        assert_eq!(
+            python_of(&script),
+            Some(PathBuf::from("/opt/py/bin/python3.12"))
+        );
         std::fs::write(&script, "#!/bin/sh\nexec true\n").unwrap();
         assert_eq!(python_of(&script), None);
-        assert_eq!(python_of(Path::new("/usr/bin/python3")), Some(PathBuf::from("/usr/bin/python3")));
+        assert_eq!(
+            python_of(Path::new("/usr/bin/python3")),
+            Some(PathBuf::from("/usr/bin/python3"))
+        );
     }
 
     #[test]

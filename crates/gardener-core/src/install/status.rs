@@ -58,13 +58,24 @@ pub struct ServiceReport {
     pub health_error: Option<String>,
 }
 
-fn drift(ctx: &Context, manager: &dyn ServiceManager, id: ServiceId, program: &Path) -> Result<Drift> {
+fn drift(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    id: ServiceId,
+    program: &Path,
+) -> Result<Drift> {
     let managed = id != ServiceId::Ollama || ctx.manages_ollama();
     let path = manager.file_path(id);
     let installed = match std::fs::read(&path) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::Io { action: "read", path, source: e }),
+        Err(e) => {
+            return Err(Error::Io {
+                action: "read",
+                path,
+                source: e,
+            });
+        }
     };
     Ok(match (managed, installed) {
         (false, _) => Drift::NotManaged,
@@ -80,14 +91,24 @@ fn drift(ctx: &Context, manager: &dyn ServiceManager, id: ServiceId, program: &P
 }
 
 /// Reports on `ids`; with `probe`, each running service's health URL is tried once.
-pub fn service_reports(ctx: &Context, manager: &dyn ServiceManager, ids: &[ServiceId], probe: bool) -> Result<Vec<ServiceReport>> {
+pub fn service_reports(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    ids: &[ServiceId],
+    probe: bool,
+) -> Result<Vec<ServiceReport>> {
     let (ollama, app) = programs(ctx);
     ids.iter()
         .map(|&id| {
-            let program = if id == ServiceId::Ollama { &ollama } else { &app };
+            let program = if id == ServiceId::Ollama {
+                &ollama
+            } else {
+                &app
+            };
             let status = manager.status(id)?;
             let drift = drift(ctx, manager, id, program)?;
-            let health = (probe && (status.state == ServiceState::Running || drift == Drift::NotManaged))
+            let health = (probe
+                && (status.state == ServiceState::Running || drift == Drift::NotManaged))
                 .then(|| health::probe(&ctx.health_url(id), Duration::from_secs(2)));
             Ok(ServiceReport {
                 id,
@@ -111,15 +132,28 @@ pub fn service_reports(ctx: &Context, manager: &dyn ServiceManager, ids: &[Servi
 }
 
 /// Starts, stops or restarts `ids`, then reports on them.
-pub fn control(ctx: &Context, manager: &dyn ServiceManager, action: Action, ids: &[ServiceId]) -> Result<Vec<ServiceReport>> {
-    let ids: Vec<ServiceId> = ids.iter().copied().filter(|id| ctx.managed_services().contains(id)).collect();
+pub fn control(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    action: Action,
+    ids: &[ServiceId],
+) -> Result<Vec<ServiceReport>> {
+    let ids: Vec<ServiceId> = ids
+        .iter()
+        .copied()
+        .filter(|id| ctx.managed_services().contains(id))
+        .collect();
     for &id in &ids {
         if action != Action::Stop && !manager.file_path(id).exists() {
             return Err(Error::NotInstalled { service: id });
         }
     }
     // Stop in reverse start order: the app depends on Ollama.
-    let ordered: Vec<ServiceId> = if action == Action::Stop { ids.iter().rev().copied().collect() } else { ids.clone() };
+    let ordered: Vec<ServiceId> = if action == Action::Stop {
+        ids.iter().rev().copied().collect()
+    } else {
+        ids.clone()
+    };
     for id in ordered {
         manager.run(action, id, Duration::from_secs(30))?;
     }
@@ -137,18 +171,27 @@ pub fn status_line(config: Option<&Path>) -> String {
     let mut parts = Vec::new();
     let mut installed = false;
     for id in ServiceId::ALL {
-        let name = if id == ServiceId::Ollama { "Ollama" } else { "App" };
+        let name = if id == ServiceId::Ollama {
+            "Ollama"
+        } else {
+            "App"
+        };
         if !ctx.managed_services().contains(&id) {
             parts.push(format!("{name} external"));
             continue;
         }
         match manager.status(id) {
             Ok(s) => {
-                installed |= s.state != ServiceState::NotInstalled || manager.file_path(id).exists();
+                installed |=
+                    s.state != ServiceState::NotInstalled || manager.file_path(id).exists();
                 parts.push(format!("{name} {}", s.state.as_str()));
             }
             Err(_) => parts.push(format!("{name} unknown")),
         }
     }
-    if installed { parts.join(" · ") } else { "Not set up".into() }
+    if installed {
+        parts.join(" · ")
+    } else {
+        "Not set up".into()
+    }
 }
