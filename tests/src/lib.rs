@@ -1,0 +1,88 @@
+//! Harness for Gardener's end-to-end tests: a private systemd user manager, stand-ins, probes.
+//!
+//! The tests drive the real `gardener` binary against real components. This crate holds what
+//! they share: entering private mount and PID namespaces ([`namespace`]), running a systemd user
+//! manager there ([`SystemdUser`]), installing the stand-in app ([`stand_ins`]), and small
+//! loopback probes ([`http`]).
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+pub mod http;
+pub mod namespace;
+pub mod stand_ins;
+pub mod systemd;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub use systemd::SystemdUser;
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+///
+/// The kernel hands out ephemeral ports in sequence, so a port released here is not handed
+/// to the next `bind(0)` right away; good enough for tests that bind it soon after.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// Polls `done` every 100 ms until it returns true or `timeout` passes; returns its last answer.
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Path of the `gardener` CLI binary built by the `gardener-cli` package of this workspace.
+///
+/// Cargo only exposes `CARGO_BIN_EXE_*` for the test's own package, so the binary is looked up
+/// next to the test executable (`target/<profile>/deps/..`). `GARDENER_BIN` overrides it.
+pub fn gardener_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("GARDENER_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe
+        .parent()
+        .expect("test binary has a directory")
+        .to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(format!("gardener{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "the gardener CLI is not built at {}: run `cargo build -p gardener-cli` first \
+         (`cargo test --workspace` builds it too)",
+        path.display()
+    );
+    path
+}
+
+/// A command for the `gardener` CLI, with the manager's environment when one is given.
+pub fn gardener(systemd: Option<&SystemdUser>) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(gardener_bin());
+    if let Some(systemd) = systemd {
+        cmd.env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .envs(systemd.env());
+    }
+    cmd.timeout(Duration::from_secs(120));
+    cmd
+}
+
+/// Both output streams of a finished command, for assertions and failure messages.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

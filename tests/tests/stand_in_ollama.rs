@@ -1,0 +1,197 @@
+//! Checks the stand-in Ollama over real HTTP, so the end-to-end tests can trust what it serves.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gardener_e2e::{free_port, http, wait_until};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_stand-in-ollama");
+
+/// The running stand-in; killed when dropped so a failing assertion leaves nothing behind.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(ollama_host: &str, port: u16) -> Self {
+        let child = Command::new(BIN)
+            .arg("serve")
+            .env("OLLAMA_HOST", ollama_host)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn stand-in-ollama");
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        assert!(
+            wait_until(Duration::from_secs(10), || http::port_open(port)),
+            "stand-in-ollama did not listen on {port}"
+        );
+        server
+    }
+
+    fn get(&self, path: &str) -> http::Response {
+        http::get(&format!("{}{path}", self.base)).expect("GET")
+    }
+
+    fn loaded(&self) -> Vec<String> {
+        let ps = self.get("/api/ps").json();
+        ps["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().into())
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn version_flag_matches_ollama() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ollama version is 0.12.6"
+    );
+}
+
+#[test]
+fn unknown_subcommand_exits_2() {
+    let out = Command::new(BIN).arg("pull").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serves_the_documented_api_shapes() {
+    let port = free_port();
+    // OLLAMA_HOST may carry a scheme; Gardener may write it either way.
+    let server = Server::start(&format!("http://127.0.0.1:{port}"), port);
+
+    let root = server.get("/");
+    assert_eq!(
+        (root.status, root.body.as_str()),
+        (200, "Ollama is running")
+    );
+    assert!(
+        root.header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+
+    let version = server.get("/api/version");
+    assert_eq!(version.status, 200);
+    assert_eq!(version.json(), json!({ "version": "0.12.6" }));
+
+    let tags = server.get("/api/tags").json();
+    let models = tags["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    for model in models {
+        for key in ["name", "model", "modified_at", "digest"] {
+            assert!(model[key].is_string(), "tags entry lacks {key}: {model}");
+        }
+        assert!(model["size"].as_u64().unwrap() > 1_000_000_000);
+        assert_eq!(model["digest"].as_str().unwrap().len(), 64);
+        for key in ["format", "family", "parameter_size", "quantization_level"] {
+            assert!(
+                model["details"][key].is_string(),
+                "details lack {key}: {model}"
+            );
+        }
+    }
+
+    let ps = server.get("/api/ps").json();
+    let loaded = ps["models"].as_array().unwrap();
+    assert_eq!(loaded.len(), 1, "starts with one loaded model: {ps}");
+    let first = &loaded[0];
+    for key in ["name", "model", "digest", "expires_at"] {
+        assert!(first[key].is_string(), "ps entry lacks {key}: {first}");
+    }
+    for key in ["size", "size_vram", "context_length"] {
+        assert!(first[key].is_u64(), "ps entry lacks {key}: {first}");
+    }
+    assert!(first["details"]["family"].is_string());
+
+    assert_eq!(server.get("/api/nope").status, 404);
+}
+
+#[test]
+fn generate_loads_and_keep_alive_zero_unloads() {
+    let port = free_port();
+    let server = Server::start(&format!("127.0.0.1:{port}"), port);
+    let generate = format!("{}/api/generate", server.base);
+    assert_eq!(server.loaded(), ["llama3.2:3b"]);
+
+    let answer = http::post_json(
+        &generate,
+        &json!({ "model": "qwen2.5-coder:7b", "prompt": "hi" }),
+    )
+    .unwrap();
+    assert_eq!(answer.status, 200);
+    let answer = answer.json();
+    assert_eq!(answer["done"], Value::Bool(true));
+    assert!(!answer["response"].as_str().unwrap().is_empty());
+    assert_eq!(server.loaded(), ["llama3.2:3b", "qwen2.5-coder:7b"]);
+
+    let unload = http::post_json(
+        &generate,
+        &json!({ "model": "llama3.2:3b", "keep_alive": 0 }),
+    )
+    .unwrap();
+    assert_eq!(unload.status, 200);
+    let unload = unload.json();
+    assert_eq!(unload["model"], "llama3.2:3b");
+    assert_eq!(unload["done_reason"], "unload");
+    assert_eq!(unload["response"], "");
+    assert_eq!(server.loaded(), ["qwen2.5-coder:7b"]);
+
+    let missing = http::post_json(
+        &generate,
+        &json!({ "model": "mistral:7b", "keep_alive": 0 }),
+    )
+    .unwrap();
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("not found")
+    );
+}
+
+#[test]
+fn exits_on_sigterm() {
+    let port = free_port();
+    let mut server = Server::start(&format!("127.0.0.1:{port}"), port);
+    let pid = rustix::process::Pid::from_child(&server.child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || matches!(
+        server.child.try_wait(),
+        Ok(Some(_))
+    )));
+    assert!(!http::port_open(port));
+}
+
+#[test]
+fn refuses_a_port_in_use() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&port.to_string()));
+}

@@ -1,0 +1,358 @@
+//! End to end on Linux: the real `gardener` CLI installs, supervises, repairs and removes the
+//! two services under a real systemd user manager, with the stand-ins as the services.
+//!
+//! Needs root (for the private namespaces); without it each test prints a skip notice.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use gardener_e2e::{SystemdUser, free_port, http, namespace, output_text, stand_ins, wait_until};
+use serde_json::Value;
+
+const OLLAMA_UNIT: &str = "gardener-ollama.service";
+const APP_UNIT: &str = "gardener-app.service";
+/// Generous next to `RestartSec=2`: a slow CI box still restarts well within it.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// A temporary home with a systemd user manager and a `gardener.toml` for the stand-ins.
+struct Machine {
+    systemd: SystemdUser,
+    config: PathBuf,
+    ollama_port: u16,
+    app_port: u16,
+}
+
+impl Machine {
+    fn new() -> Self {
+        let systemd = SystemdUser::start();
+        let ollama_port = free_port();
+        let app_port = std::iter::repeat_with(free_port)
+            .find(|&p| p != ollama_port)
+            .unwrap();
+        let app = stand_ins::install_app(&systemd.home().join("bin"));
+        let config = systemd.config_home().join("gardener/gardener.toml");
+        fs::create_dir_all(config.parent().unwrap()).unwrap();
+        let toml = format!(
+            r#"[ollama]
+binary = {binary}
+host = "127.0.0.1:{ollama_port}"
+models_dir = {models}
+
+[app]
+command = [{app}, "serve", "--host", "127.0.0.1", "--port", "{app_port}"]
+health_url = "http://127.0.0.1:{app_port}/"
+
+[services]
+restart_delay_secs = 2
+
+[install]
+min_free_disk = "1MiB"
+health_timeout_secs = 30
+"#,
+            binary = toml_str(env!("CARGO_BIN_EXE_stand-in-ollama")),
+            models = toml_str(systemd.home().join(".ollama/models")),
+            app = toml_str(app),
+        );
+        fs::write(&config, toml).unwrap();
+        Self {
+            systemd,
+            config,
+            ollama_port,
+            app_port,
+        }
+    }
+
+    /// Runs `gardener --config FILE ARGS` with the manager's environment.
+    ///
+    /// Prints the transcript: libtest shows it only when the test fails (or `--nocapture`).
+    fn gardener(&self, args: &[&str]) -> Output {
+        let out = gardener_e2e::gardener(Some(&self.systemd))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .expect("run gardener");
+        eprintln!("$ gardener {}\n{}", args.join(" "), output_text(&out));
+        out
+    }
+
+    fn gardener_ok(&self, args: &[&str]) -> Output {
+        let out = self.gardener(args);
+        assert!(
+            out.status.success(),
+            "gardener {args:?} failed:\n{}",
+            output_text(&out)
+        );
+        out
+    }
+
+    fn gardener_json(&self, args: &[&str]) -> Value {
+        let out = self.gardener_ok(args);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+            panic!(
+                "gardener {args:?} did not print JSON ({err}):\n{}",
+                output_text(&out)
+            )
+        })
+    }
+
+    /// `gardener service status --json`, and the entry for service `id` in it.
+    fn status_of(&self, id: &str) -> Value {
+        let status = self.gardener_json(&["service", "status", "--json"]);
+        assert_eq!(status["platform"], "linux", "{status:#}");
+        let services = status["services"].as_array().expect("services array");
+        services
+            .iter()
+            .find(|s| s["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| {
+                panic!("no service {id:?} in status:\n{status:#}");
+            })
+    }
+
+    fn unit_file(&self, unit: &str) -> PathBuf {
+        self.systemd.unit_dir().join(unit)
+    }
+
+    fn ollama_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ollama_port)
+    }
+
+    fn app_url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.app_port)
+    }
+
+    /// Ollama answers `/api/version` like 0.12.6 and the app answers its page, within `SETTLE`.
+    fn assert_healthy(&self) {
+        let version = self.ollama_url("/api/version");
+        let ollama_ok = wait_until(SETTLE, || {
+            http::get(&version).is_ok_and(|r| r.status == 200 && r.json()["version"] == "0.12.6")
+        });
+        assert!(
+            ollama_ok,
+            "Ollama stand-in not healthy at {version}: {:?}",
+            http::get(&version)
+        );
+        let page = self.app_url();
+        assert!(
+            wait_until(SETTLE, || http::answers(&page, 200)),
+            "app stand-in not healthy at {page}: {:?}",
+            http::get(&page)
+        );
+    }
+
+    /// `ActiveState=active` with a main process; returns that `MainPID`.
+    fn assert_active(&self, unit: &str) -> u32 {
+        let props = self
+            .systemd
+            .show(unit, &["ActiveState", "MainPID", "NRestarts"]);
+        assert_eq!(props["ActiveState"], "active", "{unit}: {props:?}");
+        let pid: u32 = props["MainPID"].parse().unwrap();
+        assert_ne!(pid, 0, "{unit} is active without a main process: {props:?}");
+        pid
+    }
+}
+
+/// A TOML basic string; JSON's string escapes are valid TOML.
+fn toml_str(value: impl AsRef<std::path::Path>) -> String {
+    serde_json::to_string(&value.as_ref().to_string_lossy()).unwrap()
+}
+
+fn sigkill(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+}
+
+#[test]
+fn install_kill_restart_uninstall_under_systemd() {
+    if !namespace::enter("install_kill_restart_uninstall_under_systemd") {
+        return;
+    }
+    let machine = Machine::new();
+    let systemd = &machine.systemd;
+
+    eprintln!("step: fresh install");
+    let installed = machine.gardener_json(&["install", "--yes", "--json"]);
+    assert_eq!(
+        installed["changed"], true,
+        "a fresh install changes things: {installed:#}"
+    );
+    for unit in [OLLAMA_UNIT, APP_UNIT] {
+        assert!(
+            machine.unit_file(unit).is_file(),
+            "{unit} not written to the unit dir"
+        );
+    }
+    let ollama_pid = machine.assert_active(OLLAMA_UNIT);
+    let app_pid = machine.assert_active(APP_UNIT);
+    machine.assert_healthy();
+
+    let ollama = machine.status_of("ollama");
+    assert_eq!(ollama["unit"], OLLAMA_UNIT, "{ollama:#}");
+    assert_eq!(
+        ollama["file"],
+        machine.unit_file(OLLAMA_UNIT).to_string_lossy().as_ref()
+    );
+    assert_eq!(ollama["drift"], "in-sync", "{ollama:#}");
+    assert_eq!(ollama["state"], "running", "{ollama:#}");
+    assert_eq!(
+        ollama["pid"], ollama_pid,
+        "status pid vs systemd MainPID: {ollama:#}"
+    );
+    let app = machine.status_of("app");
+    assert_eq!(app["unit"], APP_UNIT, "{app:#}");
+    assert_eq!(app["drift"], "in-sync", "{app:#}");
+    assert_eq!(app["state"], "running", "{app:#}");
+    assert_eq!(app["pid"], app_pid, "{app:#}");
+
+    eprintln!("step: install again changes nothing");
+    let again = machine.gardener_json(&["install", "--yes", "--json"]);
+    assert_eq!(
+        again["changed"], false,
+        "second install must be a no-op: {again:#}"
+    );
+    assert_eq!(
+        machine.assert_active(OLLAMA_UNIT),
+        ollama_pid,
+        "no-op install restarted Ollama"
+    );
+    assert_eq!(
+        machine.assert_active(APP_UNIT),
+        app_pid,
+        "no-op install restarted the app"
+    );
+
+    eprintln!("step: kill -9 Ollama, systemd brings it back");
+    sigkill(ollama_pid);
+    let restarted = wait_until(SETTLE, || {
+        let props = systemd.show(OLLAMA_UNIT, &["ActiveState", "MainPID", "NRestarts"]);
+        props["ActiveState"] == "active"
+            && !["0", &ollama_pid.to_string()].contains(&props["MainPID"].as_str())
+            && props["NRestarts"].parse::<u32>().is_ok_and(|n| n >= 1)
+    });
+    assert!(
+        restarted,
+        "Ollama not restarted after SIGKILL: {:?}",
+        systemd.show(
+            OLLAMA_UNIT,
+            &["ActiveState", "SubState", "MainPID", "NRestarts", "Result"]
+        )
+    );
+    let new_ollama_pid = machine.assert_active(OLLAMA_UNIT);
+    machine.assert_healthy();
+    let ollama = machine.status_of("ollama");
+    assert!(
+        ollama["restarts"].as_u64().is_some_and(|n| n >= 1),
+        "restarts ≥ 1: {ollama:#}"
+    );
+    assert_eq!(ollama["state"], "running", "{ollama:#}");
+    assert_eq!(ollama["pid"], new_ollama_pid, "{ollama:#}");
+
+    eprintln!("step: gardener service restart app");
+    machine.gardener_ok(&["service", "restart", "app"]);
+    let moved = wait_until(SETTLE, || {
+        systemd.main_pid(APP_UNIT).is_some_and(|p| p != app_pid)
+    });
+    assert!(moved, "app MainPID still {app_pid} after restart");
+    machine.assert_active(APP_UNIT);
+    machine.assert_healthy();
+    assert_eq!(
+        machine.assert_active(OLLAMA_UNIT),
+        new_ollama_pid,
+        "restarting app hit Ollama"
+    );
+
+    eprintln!("step: hand edit is drift, install repairs it");
+    let unit_path = machine.unit_file(OLLAMA_UNIT);
+    let pristine = fs::read_to_string(&unit_path).unwrap();
+    fs::write(&unit_path, format!("{pristine}# edited by hand\n")).unwrap();
+    assert_eq!(machine.status_of("ollama")["drift"], "modified");
+    assert_eq!(machine.status_of("app")["drift"], "in-sync");
+    let repaired = machine.gardener_json(&["install", "--yes", "--json"]);
+    assert_eq!(
+        repaired["changed"], true,
+        "repairing drift is a change: {repaired:#}"
+    );
+    assert_eq!(
+        fs::read_to_string(&unit_path).unwrap(),
+        pristine,
+        "unit not restored"
+    );
+    assert_eq!(machine.status_of("ollama")["drift"], "in-sync");
+    machine.assert_active(OLLAMA_UNIT);
+    machine.assert_active(APP_UNIT);
+    machine.assert_healthy();
+
+    eprintln!("step: uninstall keeps data");
+    machine.gardener_ok(&["uninstall", "--yes"]);
+    for unit in [OLLAMA_UNIT, APP_UNIT] {
+        assert!(
+            !machine.unit_file(unit).exists(),
+            "{unit} still on disk after uninstall"
+        );
+        let load = systemd.show(unit, &["LoadState"]);
+        assert_eq!(
+            load["LoadState"], "not-found",
+            "{unit} still known to systemd"
+        );
+    }
+    for port in [machine.ollama_port, machine.app_port] {
+        assert!(
+            wait_until(SETTLE, || !http::port_open(port)),
+            "port {port} still open"
+        );
+    }
+    let data = systemd.data_home().join("gardener");
+    let logs = systemd.state_home().join("gardener/logs");
+    assert!(
+        data.is_dir(),
+        "uninstall removed the data dir {}",
+        data.display()
+    );
+    assert!(
+        logs.is_dir(),
+        "uninstall removed the log dir {}",
+        logs.display()
+    );
+}
+
+#[test]
+fn install_refuses_a_busy_ollama_port_and_writes_nothing() {
+    if !namespace::enter("install_refuses_a_busy_ollama_port_and_writes_nothing") {
+        return;
+    }
+    let machine = Machine::new();
+    // Something that is not Ollama holds the port: it accepts connections and never answers.
+    let squatter = TcpListener::bind(("127.0.0.1", machine.ollama_port)).unwrap();
+
+    let out = machine.gardener(&["install", "--yes"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "expected exit code 1:\n{text}");
+    assert!(
+        text.contains(&machine.ollama_port.to_string()),
+        "port not mentioned:\n{text}"
+    );
+    let lower = text.to_lowercase();
+    assert!(
+        ["host", "stop", "free", "change"]
+            .iter()
+            .any(|hint| lower.contains(hint)),
+        "no hint at how to fix it:\n{text}"
+    );
+    for unit in [OLLAMA_UNIT, APP_UNIT] {
+        assert!(
+            !machine.unit_file(unit).exists(),
+            "{unit} written despite failed preflight"
+        );
+        let load = machine.systemd.show(unit, &["LoadState"]);
+        assert_eq!(
+            load["LoadState"], "not-found",
+            "{unit} known to systemd:\n{text}"
+        );
+    }
+    drop(squatter);
+}
