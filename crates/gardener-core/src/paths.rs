@@ -162,6 +162,8 @@ impl Paths {
     /// returned unchanged.
     pub fn expand(&self, path: &Path) -> PathBuf {
         match path.strip_prefix("~") {
+            // `join("")` would add a trailing slash.
+            Ok(rest) if rest.as_os_str().is_empty() => self.home.clone(),
             Ok(rest) => self.home.join(rest),
             Err(_) => path.to_path_buf(),
         }
@@ -200,7 +202,11 @@ mod tests {
     #[test]
     fn tilde_expands_only_at_the_start() {
         let p = Paths::macos(PathBuf::from("/Users/ann"));
-        assert_eq!(p.expand(Path::new("~")), Path::new("/Users/ann"));
+        assert_eq!(
+            p.expand(Path::new("~")).as_os_str(),
+            "/Users/ann",
+            "no trailing slash"
+        );
         assert_eq!(
             p.expand(Path::new("~/.ollama/models")),
             Path::new("/Users/ann/.ollama/models")

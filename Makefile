@@ -1,0 +1,63 @@
+# Gardener: `make run` starts the menu-bar app, `make test` runs every test.
+# Both install what they need first (system packages on Debian/Ubuntu, npm packages).
+
+CARGO ?= cargo
+UI := ui
+
+.PHONY: run test release deps ui lint bindings check-bindings test-rust test-ui clean
+
+## run: build and start the menu-bar app (debug build)
+run: deps ui
+	$(CARGO) build -p gardener-app -p gardener-cli
+	@if [ "$$(uname -s)" = Linux ] && [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
+	  echo "No display: the menu-bar app needs a desktop session (DISPLAY or WAYLAND_DISPLAY)."; \
+	  echo "Without one, use the command line, which does everything the app does:"; \
+	  echo "  target/debug/gardener doctor            # what is needed, and how to fix it"; \
+	  echo "  target/debug/gardener install --dry-run # what installing would do"; \
+	  echo "  target/debug/gardener install           # install and start Ollama and the app"; \
+	  echo "  target/debug/gardener service status    # how they are doing"; \
+	  echo "Or give the app a virtual display: xvfb-run target/debug/gardener-app"; \
+	  exit 1; \
+	fi
+	target/debug/gardener-app
+
+## test: formatting, lints, generated types, UI tests and every Rust test
+test: deps ui lint check-bindings test-ui test-rust
+
+## release: optimized app and CLI
+release: deps ui
+	$(CARGO) build --release -p gardener-app -p gardener-cli
+	@echo "Built: target/release/gardener-app and target/release/gardener"
+
+deps: $(UI)/node_modules/.package-lock.json
+	@scripts/install-deps.sh
+
+$(UI)/node_modules/.package-lock.json: $(UI)/package-lock.json
+	@scripts/install-deps.sh
+	cd $(UI) && npm ci --no-audit --no-fund
+
+ui: deps
+	cd $(UI) && npm run build
+
+lint: ui
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## bindings: regenerate the UI's TypeScript types from the Rust types
+bindings:
+	rm -rf $(UI)/src/bindings
+	TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-core -p gardener-app --features ts export_bindings >/dev/null
+
+check-bindings: bindings
+	@git diff --exit-code --stat -- $(UI)/src/bindings && test -z "$$(git status --porcelain -- $(UI)/src/bindings)" \
+	  || { echo "ui/src/bindings is stale: run 'make bindings' and commit the result"; exit 1; }
+
+test-ui: deps
+	cd $(UI) && npm test
+
+test-rust: ui
+	$(CARGO) test --workspace
+
+clean:
+	$(CARGO) clean
+	rm -rf $(UI)/dist $(UI)/node_modules

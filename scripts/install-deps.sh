@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Gardener needs, only what is
+# missing: Debian/Ubuntu packages with apt-get; on macOS it checks for Xcode's
+# command-line tools and Node.js and says how to get them.
+set -euo pipefail
+
+# Tauri's WebKitGTK build deps, plistutil for validating rendered plists,
+# and Python for the plist and stand-in app tests.
+DEBIAN_PACKAGES=(
+  build-essential pkg-config curl file
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
+  libplist-utils python3 util-linux systemd
+)
+
+need() { echo "gardener: $*" >&2; exit 1; }
+
+case "$(uname -s)" in
+Darwin)
+  xcode-select -p >/dev/null 2>&1 || need "install Xcode's command-line tools first: xcode-select --install"
+  command -v npm >/dev/null || need "Node.js builds the UI: brew install node"
+  ;;
+Linux)
+  if command -v dpkg-query >/dev/null; then
+    missing=()
+    for p in "${DEBIAN_PACKAGES[@]}"; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    command -v npm >/dev/null || missing+=(nodejs npm)
+    if ((${#missing[@]})); then
+      sudo=()
+      [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+      echo "gardener: installing ${missing[*]}" >&2
+      "${sudo[@]}" apt-get update -q
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+  else
+    need "not a Debian/Ubuntu system: install the equivalents of ${DEBIAN_PACKAGES[*]} nodejs npm with your package manager"
+  fi
+  ;;
+*)
+  need "unsupported system $(uname -s): Gardener runs on macOS and Linux"
+  ;;
+esac
+
+command -v cargo >/dev/null || need "Rust is needed: install it with rustup (https://rustup.rs)"
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] || need "Node.js 20 or newer is needed to build the UI (found $(node --version 2>/dev/null || echo none))"
