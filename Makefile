@@ -46,7 +46,8 @@ lint: ui
 ## bindings: regenerate the UI's TypeScript types from the Rust types
 bindings:
 	rm -rf $(UI)/src/bindings
-	TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-core -p gardener-app --features ts export_bindings >/dev/null
+	TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-core --features ts export_bindings >/dev/null
+	TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-app --features ts export_bindings >/dev/null
 
 check-bindings: bindings
 	@git diff --exit-code --stat -- $(UI)/src/bindings && test -z "$$(git status --porcelain -- $(UI)/src/bindings)" \

@@ -96,9 +96,11 @@ pub enum Step {
         purpose: String,
         /// The service it acts on, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         service: Option<ServiceId>,
         /// The service action it belongs to (one action may run several commands).
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
         action: Option<Action>,
     },
     /// Wait (bounded) until a service answers its health check.
@@ -108,6 +110,7 @@ pub enum Step {
         /// The URL that must answer 2xx.
         url: String,
         /// How long to wait at most.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         timeout_secs: u64,
     },
 }
@@ -126,6 +129,7 @@ pub struct Check {
     pub detail: String,
     /// How to fix it, when it is not OK.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub fix: Option<String>,
 }
 

@@ -1,0 +1,13 @@
+//! Build script: lets Tauri embed tauri.conf.json, the capabilities and the
+//! front end (ui/dist) into the binary, and checks the capability files.
+
+fn main() {
+    // Declaring the app's commands makes them deny-by-default: a window can
+    // invoke one only if a capability grants its generated `allow-…` permission.
+    let manifest = tauri_build::AppManifest::new().commands(&["setup_plan"]);
+    let attributes = tauri_build::Attributes::new().app_manifest(manifest);
+    if let Err(error) = tauri_build::try_build(attributes) {
+        eprintln!("tauri build step failed: {error:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,81 @@
+//! `gardener-app`: the menu-bar app. It lives in the tray with a native menu
+//! and opens the setup window only when asked; all behaviour is in
+//! `gardener-core`, this binary only wires it to Tauri.
+
+// Release builds on Windows would otherwise open a console window next to the tray.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod args;
+mod commands;
+mod status;
+mod tray;
+mod windows;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use tauri::{Manager, RunEvent};
+use tracing_subscriber::EnvFilter;
+
+use crate::args::Args;
+use crate::status::StatusRefresher;
+
+fn main() -> ExitCode {
+    init_logging();
+    let args = Args::parse(std::env::args().skip(1));
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("gardener-app failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn run(args: Args) -> tauri::Result<()> {
+    let app = tauri::Builder::default()
+        // Must be the first plugin: a second launch hands over to this process
+        // and exits before anything else is set up.
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            tracing::info!(?argv, "second launch: showing the setup window");
+            windows::show_setup(app);
+        }))
+        .invoke_handler(tauri::generate_handler![commands::setup_plan])
+        .setup(move |app| {
+            // No Dock icon and no app menu: Gardener is a menu-bar extra.
+            #[cfg(target_os = "macos")]
+            app.set_activation_policy(tauri::ActivationPolicy::Accessory);
+
+            let status_item = tray::create(app.handle())?;
+            app.manage(StatusRefresher::spawn(status_item)?);
+            if args.open_setup {
+                windows::show_setup(app.handle());
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+
+    app.run(|app, event| match event {
+        // `code` is None when the last window closed; the tray keeps the app
+        // alive then. Quit calls `exit(0)`, which carries a code.
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(refresher) = app.try_state::<StatusRefresher>() {
+                refresher.stop();
+            }
+        }
+        _ => {}
+    });
+    Ok(())
+}

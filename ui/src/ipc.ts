@@ -1,0 +1,36 @@
+// Calls into the Rust side. Every failure comes back as an IpcError, including
+// ones Tauri itself raises (as bare strings) before our command runs.
+
+import { invoke } from "@tauri-apps/api/core";
+
+import type { IpcError } from "./bindings/IpcError";
+import type { Plan } from "./bindings/Plan";
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: IpcError };
+
+/** What setting up would do on this computer (changes nothing). */
+export async function loadPlan(): Promise<Result<Plan>> {
+  try {
+    return { ok: true, value: await invoke<Plan>("setup_plan") };
+  } catch (error) {
+    return { ok: false, error: toIpcError(error) };
+  }
+}
+
+/** Normalizes whatever `invoke` rejected with. */
+export function toIpcError(error: unknown): IpcError {
+  if (isIpcError(error)) return error;
+  // Tauri rejects with a string for its own failures (e.g. a missing permission).
+  if (typeof error === "string") return { code: "ipc", message: error };
+  if (error instanceof Error) return { code: "ipc", message: error.message };
+  return { code: "internal", message: "Something unexpected went wrong while talking to Gardener." };
+}
+
+function isIpcError(value: unknown): value is IpcError {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Record<string, unknown>)["code"] === "string" &&
+    typeof (value as Record<string, unknown>)["message"] === "string"
+  );
+}
