@@ -93,12 +93,8 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         }
     }
 
-    if plan.blocked() {
-        // apply() refuses a blocked plan and explains each failure.
-        return Err(install::apply(&ctx, &plan, manager.as_ref(), &mut |_| {})
-            .map(|_| ())
-            .err()
-            .map_or_else(|| CliError::usage("preflight failed"), CliError::from));
+    if let Some(blocked) = plan.blocked_error() {
+        return Err(blocked.into());
     }
     if !plan.is_noop() && !args.yes {
         let changes = plan

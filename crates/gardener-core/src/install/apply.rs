@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::plan::{Change, Outcome, Plan, Step};
+use super::plan::{Change, Plan, Step};
 use super::{Context, Error, Result};
 use crate::fsutil::{self, atomic_write, create_dir, mode_of, set_mode};
 use crate::health::{self, Health};
@@ -336,16 +336,8 @@ pub fn apply(
             here: Platform::current(),
         });
     }
-    if plan.blocked() {
-        let failures = plan
-            .checks()
-            .filter(|c| c.outcome == Outcome::Fail)
-            .map(|c| match &c.fix {
-                Some(fix) => format!("  ✗ {}: {}\n    fix: {fix}", c.title, c.detail),
-                None => format!("  ✗ {}: {}", c.title, c.detail),
-            })
-            .collect();
-        return Err(Error::Blocked { failures });
+    if let Some(blocked) = plan.blocked_error() {
+        return Err(blocked);
     }
     let mut a = Applier {
         ctx,

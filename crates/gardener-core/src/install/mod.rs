@@ -82,6 +82,12 @@ pub enum Error {
         /// Which service.
         service: ServiceId,
     },
+    /// The service is not Gardener's to control.
+    #[error("{} is not managed by Gardener (`[ollama] external = true`): control it where you run it (Ollama.app, `brew services`)", service.display_name())]
+    NotManaged {
+        /// Which service.
+        service: ServiceId,
+    },
     /// Applying failed; what it had changed was undone (or could not be).
     #[error("{error}\n{}", rollback_summary(undone, problems))]
     RolledBack {
@@ -106,6 +112,7 @@ impl Error {
             Self::Unhealthy { .. } => "unhealthy",
             Self::OtherPlatform { .. } => "other-platform",
             Self::NotInstalled { .. } => "not-installed",
+            Self::NotManaged { .. } => "not-managed",
             Self::RolledBack { error, .. } => error.code(),
         }
     }
@@ -113,7 +120,10 @@ impl Error {
     /// True for errors in what the user asked for (config, usage) rather than
     /// in carrying it out: the CLI exits with 2 for these.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Self::Config(_) | Self::OtherPlatform { .. })
+        matches!(
+            self,
+            Self::Config(_) | Self::OtherPlatform { .. } | Self::NotManaged { .. }
+        )
     }
 
     fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Self {

@@ -31,6 +31,19 @@ impl Plan {
         self.checks().any(|c| c.outcome == Outcome::Fail)
     }
 
+    /// Why the plan must not be applied: every failed check with its fix.
+    pub fn blocked_error(&self) -> Option<super::Error> {
+        let failures: Vec<String> = self
+            .checks()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .map(|c| match &c.fix {
+                Some(fix) => format!("  ✗ {}: {}\n    fix: {fix}", c.title, c.detail),
+                None => format!("  ✗ {}: {}", c.title, c.detail),
+            })
+            .collect();
+        (!failures.is_empty()).then_some(super::Error::Blocked { failures })
+    }
+
     /// The preflight checks.
     pub fn checks(&self) -> impl Iterator<Item = &Check> {
         self.steps.iter().filter_map(|s| match s {

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::Context;
@@ -57,9 +57,14 @@ fn ok(id: &str, title: &str, detail: String) -> Check {
     check(id, title, Outcome::Ok, detail, None)
 }
 
-/// Runs a program with a time limit and returns what it printed (stdout then
-/// stderr), or why it could not.
-fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+/// Runs a program with a time limit; returns its exit status and what it
+/// printed (stdout then stderr), or why it could not run or finish.
+fn run_captured(
+    program: &Path,
+    args: &[&str],
+    limit: Duration,
+) -> Result<(ExitStatus, String), String> {
+    let shown = || format!("`{} {}`", program.display(), args.join(" "));
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -78,30 +83,36 @@ fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String,
                 if let Some(mut s) = child.stderr.take() {
                     let _ = s.read_to_string(&mut out);
                 }
-                return if status.success() {
-                    Ok(out)
-                } else {
-                    Err(format!(
-                        "`{} {}` failed ({status}): {}",
-                        program.display(),
-                        args.join(" "),
-                        out.trim()
-                    ))
-                };
+                return Ok((status, out));
             }
             Ok(None) if start.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "`{} {}` did not finish within {} s",
-                    program.display(),
-                    args.join(" "),
+                    "{} did not finish within {} s",
+                    shown(),
                     limit.as_secs()
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(format!("{}: {e}", shown())),
         }
+    }
+}
+
+/// [`run_captured`] for commands that must succeed: their output, or a
+/// one-line reason ending with the command that failed.
+fn run_bounded(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    let (status, out) = run_captured(program, args, limit)?;
+    if status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{} (`{} {}`: {status})",
+            last_line(&out),
+            program.display(),
+            args.join(" ")
+        ))
     }
 }
 
@@ -398,27 +409,26 @@ fn disk_checks(ctx: &Context, pf: &mut Preflight) {
 }
 
 fn linux_checks(pf: &mut Preflight) {
-    // `is-system-running` prints one state word and exits non-zero unless
-    // `running`; "offline" or a bus error means no user manager is reachable.
-    let sysd = run_bounded(
+    // `is-system-running` prints one state word and exits non-zero for
+    // anything but `running` — `degraded` still runs units. "offline" or a bus
+    // error means no user manager is reachable.
+    let sysd = run_captured(
         Path::new("systemctl"),
         &["--user", "is-system-running"],
         Duration::from_secs(10),
     );
-    let text = match &sysd {
-        Ok(s) => s.clone(),
-        Err(e) => e.clone(),
+    let (state, text) = match &sysd {
+        Ok((_, out)) => (
+            out.split_whitespace().next().unwrap_or_default(),
+            last_line(out),
+        ),
+        Err(e) => ("", e.as_str()),
     };
-    let state = text
-        .split_whitespace()
-        .last()
-        .unwrap_or_default()
-        .to_owned();
-    pf.checks.push(if ["running", "degraded", "starting", "initializing"].contains(&state.as_str()) {
+    pf.checks.push(if ["running", "degraded", "starting", "initializing"].contains(&state) {
         ok("systemd-user", "systemd user manager", format!("reachable ({state})"))
     } else {
         check("systemd-user", "systemd user manager", Outcome::Fail,
-            format!("`systemctl --user` cannot reach your user manager ({})", last_line(&text)),
+            format!("`systemctl --user` cannot reach your user manager: {text}"),
             Some("log in through a normal session (not `su`), or enable lingering with `sudo loginctl enable-linger $USER` and log in again".into()))
     });
     let headless =
@@ -448,7 +458,7 @@ fn linux_checks(pf: &mut Preflight) {
             "linger",
             title,
             Outcome::Warn,
-            format!("could not ask loginctl ({})", last_line(e)),
+            format!("could not ask loginctl: {e}"),
             Some("if this machine is headless, run `sudo loginctl enable-linger $USER`".into()),
         ),
     });
@@ -576,6 +586,29 @@ mod tests {
         assert_eq!(
             python_of(Path::new("/usr/bin/python3")),
             Some(PathBuf::from("/usr/bin/python3"))
+        );
+    }
+
+    #[test]
+    fn bounded_run_reports_a_failure_with_its_last_line() {
+        let err = run_bounded(
+            Path::new("sh"),
+            &["-c", "echo one; echo 'it broke' >&2; exit 3"],
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("it broke (`sh -c"), "{err}");
+        let (status, out) = run_captured(
+            Path::new("sh"),
+            &["-c", "echo degraded; exit 1"],
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert!(!status.success());
+        assert_eq!(
+            out.trim(),
+            "degraded",
+            "output is kept when the exit status is not 0"
         );
     }
 

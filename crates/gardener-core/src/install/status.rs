@@ -138,10 +138,17 @@ pub fn control(
     action: Action,
     ids: &[ServiceId],
 ) -> Result<Vec<ServiceReport>> {
+    let managed = ctx.managed_services();
+    // Asked for by name, an unmanaged service is an error; "both" means ours.
+    if let [id] = ids
+        && !managed.contains(id)
+    {
+        return Err(Error::NotManaged { service: *id });
+    }
     let ids: Vec<ServiceId> = ids
         .iter()
         .copied()
-        .filter(|id| ctx.managed_services().contains(id))
+        .filter(|id| managed.contains(id))
         .collect();
     for &id in &ids {
         if action != Action::Stop && !manager.file_path(id).exists() {

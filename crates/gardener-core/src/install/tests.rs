@@ -463,3 +463,19 @@ fn spec_derives_ollama_env_and_app_base_url_from_host() {
     assert_eq!(a.args, ["serve", "--host", "127.0.0.1", "--port", "7860"]);
     assert_eq!(a.memory_max, Some(3 << 30));
 }
+
+#[test]
+fn controlling_an_external_ollama_by_name_is_refused() {
+    let s = setup_with(|c| c.ollama.external = true);
+    apply_plan(&s).unwrap();
+    let err = control(&s.ctx, &s.fake, Action::Restart, &[ServiceId::Ollama]).unwrap_err();
+    assert!(
+        matches!(err, Error::NotManaged { .. }) && err.is_usage(),
+        "{err}"
+    );
+    let both = control(&s.ctx, &s.fake, Action::Restart, &ServiceId::ALL).unwrap();
+    assert_eq!(
+        both.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [ServiceId::App]
+    );
+}
