@@ -90,10 +90,7 @@ impl Launchd {
     }
 
     fn exec(&self, inv: &Invocation) -> Result<Output> {
-        self.runner.run(inv).map_err(|source| Error::Spawn {
-            program: inv.program().to_owned(),
-            source,
-        })
+        super::run(self.runner.as_ref(), inv)
     }
 
     /// Runs `inv` and fails unless it exits 0.

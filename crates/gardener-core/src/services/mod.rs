@@ -301,6 +301,15 @@ pub trait ServiceManager: Send + Sync {
     fn status(&self, id: ServiceId) -> Result<ServiceStatus>;
 }
 
+/// Runs `inv` through `runner`; a command that cannot start is a
+/// [`Error::Spawn`], whatever it exits with is left to the caller.
+pub(crate) fn run(runner: &dyn Runner, inv: &Invocation) -> Result<Output> {
+    runner.run(inv).map_err(|source| Error::Spawn {
+        program: inv.program().to_owned(),
+        source,
+    })
+}
+
 /// The manager for `platform`, running commands through `runner`.
 pub fn manager_for(
     platform: Platform,

@@ -43,10 +43,7 @@ impl Systemd {
     }
 
     fn exec(&self, inv: &Invocation) -> Result<Output> {
-        self.runner.run(inv).map_err(|source| Error::Spawn {
-            program: inv.program().to_owned(),
-            source,
-        })
+        super::run(self.runner.as_ref(), inv)
     }
 
     fn exec_ok(&self, inv: &Invocation) -> Result<()> {
