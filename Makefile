@@ -56,8 +56,14 @@ check-bindings: bindings
 test-ui: deps
 	cd $(UI) && npm test
 
+# nextest runs test binaries in parallel and ends with one summary line;
+# plain `cargo test` does the same work where nextest is not installed.
 test-rust: ui
-	$(CARGO) test --workspace
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+	  $(CARGO) test --workspace --no-fail-fast; \
+	fi
 
 clean:
 	$(CARGO) clean

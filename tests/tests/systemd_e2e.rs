@@ -356,3 +356,99 @@ fn install_refuses_a_busy_ollama_port_and_writes_nothing() {
     }
     drop(squatter);
 }
+
+#[test]
+fn install_refuses_an_unwritable_log_directory_and_writes_nothing() {
+    if !namespace::enter("install_refuses_an_unwritable_log_directory_and_writes_nothing") {
+        return;
+    }
+    let machine = Machine::new();
+    // A read-only mount refuses writes even to root, so the check is real here.
+    let ro = machine.systemd.home().join("readonly");
+    fs::create_dir_all(&ro).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro", "tmpfs"])
+        .arg(&ro)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let logs = ro.join("logs");
+    let mut toml = fs::read_to_string(&machine.config).unwrap();
+    toml.push_str(&format!("\n[paths]\nlogs = {}\n", toml_str(&logs)));
+    fs::write(&machine.config, toml).unwrap();
+
+    let out = machine.gardener(&["install", "--yes"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "expected exit code 1:\n{text}");
+    assert!(
+        text.contains("not writable") && text.contains(&ro.display().to_string()),
+        "{text}"
+    );
+    assert!(text.contains("fix:"), "no fix offered:\n{text}");
+    for unit in [OLLAMA_UNIT, APP_UNIT] {
+        assert!(
+            !machine.unit_file(unit).exists(),
+            "{unit} written despite failed preflight"
+        );
+    }
+    assert!(
+        !machine.systemd.data_home().join("gardener").exists(),
+        "data dir created"
+    );
+}
+
+#[test]
+fn install_of_an_app_that_crashes_at_start_is_rolled_back() {
+    if !namespace::enter("install_of_an_app_that_crashes_at_start_is_rolled_back") {
+        return;
+    }
+    let machine = Machine::new();
+    let crasher = machine.systemd.home().join("bin/crashing-app");
+    fs::write(
+        &crasher,
+        "#!/bin/sh\necho 'boom: the vector store is missing' >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(
+        &crasher,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let toml = fs::read_to_string(&machine.config)
+        .unwrap()
+        .replace(
+            &format!(
+                "command = [{}",
+                toml_str(machine.systemd.home().join("bin/codebase-gardener"))
+            ),
+            &format!("command = [{}", toml_str(&crasher)),
+        )
+        .replace("health_timeout_secs = 30", "health_timeout_secs = 6");
+    assert!(toml.contains("crashing-app"), "{toml}");
+    fs::write(&machine.config, toml).unwrap();
+
+    let out = machine.gardener(&["install", "--yes"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "expected exit code 1:\n{text}");
+    assert!(text.contains("did not become healthy"), "{text}");
+    assert!(
+        text.contains("boom: the vector store is missing"),
+        "the app's own error is shown:\n{text}"
+    );
+    assert!(text.contains("was undone"), "{text}");
+    for unit in [OLLAMA_UNIT, APP_UNIT] {
+        assert!(
+            !machine.unit_file(unit).exists(),
+            "{unit} left behind:\n{text}"
+        );
+        let state = machine.systemd.show(unit, &["LoadState", "ActiveState"]);
+        assert_eq!(
+            state["LoadState"], "not-found",
+            "{unit} still loaded:\n{text}"
+        );
+    }
+    assert!(
+        wait_until(SETTLE, || !http::port_open(machine.ollama_port)),
+        "Ollama still running after the rollback"
+    );
+}

@@ -153,6 +153,9 @@ struct Applier<'a> {
     done: Vec<String>,
     health: BTreeMap<ServiceId, Health>,
     ran: Vec<(Option<ServiceId>, Option<Action>)>,
+    /// Each service's state before the first step: by the time a service is
+    /// acted on, a reload has already made its new file known to the manager.
+    initial: BTreeMap<ServiceId, ServiceState>,
 }
 
 impl Applier<'_> {
@@ -221,7 +224,11 @@ impl Applier<'_> {
                 self.ran.push((*service, *action));
                 match (service, action) {
                     (Some(id), Some(action)) => {
-                        let before = self.manager.status(*id)?.state;
+                        let before = self
+                            .initial
+                            .get(id)
+                            .cloned()
+                            .unwrap_or(ServiceState::NotInstalled);
                         self.journal.push(Undo::Service(*id, before));
                         self.manager.run(*action, *id, ACTION_TIMEOUT)?;
                     }
@@ -250,27 +257,31 @@ impl Applier<'_> {
             Ok(()) => undone.push(what),
             Err(e) => problems.push(format!("{what}: {e}")),
         };
-        // New services stop first, so nothing runs from files about to go.
+        // Services that were not running stop first, so nothing runs from
+        // files about to go; new ones are unloaded as well.
         for u in journal.iter().rev() {
-            if let Undo::Service(id, ServiceState::NotInstalled) = u {
-                note(
-                    self.manager
-                        .run(Action::Deactivate, *id, ACTION_TIMEOUT)
-                        .map_err(|e| e.to_string()),
-                    format!("stopped {}", id.display_name()),
-                );
-            }
+            let (id, action) = match u {
+                Undo::Service(id, ServiceState::NotInstalled) => (id, Action::Deactivate),
+                Undo::Service(
+                    id,
+                    ServiceState::Stopped | ServiceState::Stopping | ServiceState::Failed,
+                ) => (id, Action::Stop),
+                _ => continue,
+            };
+            note(
+                self.manager
+                    .run(action, *id, ACTION_TIMEOUT)
+                    .map_err(|e| e.to_string()),
+                format!("stopped {}", id.display_name()),
+            );
         }
         let mut files = false;
         for u in journal.iter().rev() {
             match u {
                 Undo::RemoveDir(p) => match std::fs::remove_dir(p) {
-                    // A service may have logged there before failing: keep it to read.
+                    // A service may have logged there before failing: keep what it wrote.
                     Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
-                        note(
-                            Ok(()),
-                            format!("kept {} (it holds files worth reading)", p.display()),
-                        );
+                        note(Ok(()), format!("kept {} (not empty)", p.display()));
                     }
                     r => note(
                         r.map_err(|e| e.to_string()),
@@ -346,6 +357,18 @@ pub fn apply(
         done: Vec::new(),
         health: BTreeMap::new(),
         ran: Vec::new(),
+        // A manager that cannot answer here fails the first command anyway.
+        initial: ServiceId::ALL
+            .into_iter()
+            .map(|id| {
+                (
+                    id,
+                    manager
+                        .status(id)
+                        .map_or(ServiceState::NotInstalled, |s| s.state),
+                )
+            })
+            .collect(),
     };
     for (index, step) in plan.steps.iter().enumerate() {
         if matches!(step, Step::Check(_)) {

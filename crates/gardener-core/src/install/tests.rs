@@ -65,8 +65,23 @@ impl ServiceManager for Fake {
     fn reload_commands(&self) -> Vec<Invocation> {
         vec![Invocation::new(["fake", "reload"])]
     }
+    /// Like systemd: after a reload, a unit whose file exists is known
+    /// (stopped) even before it is started.
     fn reload(&self) -> services::Result<()> {
         self.log.lock().unwrap().push("reload".into());
+        let mut states = self.states.lock().unwrap();
+        for id in ServiceId::ALL {
+            let exists = self.file_path(id).exists();
+            match states.get(&id) {
+                None | Some(ServiceState::NotInstalled) if exists => {
+                    states.insert(id, ServiceState::Stopped);
+                }
+                Some(ServiceState::Stopped) if !exists => {
+                    states.insert(id, ServiceState::NotInstalled);
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
     fn commands(&self, action: Action, id: ServiceId) -> Vec<Invocation> {
