@@ -132,7 +132,6 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         }
         match p {
             Progress::Started { description, .. } => eprintln!("  … {description}"),
-            Progress::Finished { result, .. } if result == "unchanged" => {}
             Progress::Finished { result, .. } => eprintln!("    {result}"),
         }
     };

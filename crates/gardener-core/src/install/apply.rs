@@ -371,7 +371,13 @@ pub fn apply(
             .collect(),
     };
     for (index, step) in plan.steps.iter().enumerate() {
-        if matches!(step, Step::Check(_)) {
+        // Checks already ran, and what is already as wanted needs no work.
+        let nothing_to_do = match step {
+            Step::Check(_) => true,
+            Step::Dir { change, .. } | Step::File { change, .. } => *change == Change::Unchanged,
+            _ => false,
+        };
+        if nothing_to_do {
             continue;
         }
         let description = describe(step);
