@@ -16,7 +16,7 @@ run: deps ui
 	  echo "  target/debug/gardener install --dry-run # what installing would do"; \
 	  echo "  target/debug/gardener install           # install and start Ollama and the app"; \
 	  echo "  target/debug/gardener service status    # how they are doing"; \
-	  echo "Or give the app a virtual display: xvfb-run target/debug/gardener-app"; \
+	  echo "Or give the app a virtual display (Debian package xvfb): xvfb-run target/debug/gardener-app"; \
 	  exit 1; \
 	fi
 	target/debug/gardener-app
