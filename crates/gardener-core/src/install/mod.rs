@@ -9,6 +9,7 @@ mod apply;
 mod build;
 mod context;
 mod preflight;
+mod programs;
 mod status;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::preflight::programs;
+use super::programs::programs;
 use super::{Context, Error, Result};
 use crate::health;
 use crate::paths::Platform;
