@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use gardener_core::install::{self, Change, Check, Outcome, Plan, ServiceReport, Step};
+use gardener_core::install::{self, Check, Outcome, Plan, ServiceReport, Step};
 use serde::Serialize;
 
 use crate::Globals;
@@ -87,14 +87,6 @@ pub fn print_check(c: &Check) {
     }
 }
 
-fn change_word(c: Change) -> &'static str {
-    match c {
-        Change::Create => "create",
-        Change::Update => "update",
-        Change::Unchanged => "keep  ",
-    }
-}
-
 /// The whole plan: every step, every file's full content, every command.
 pub fn print_plan(plan: &Plan) {
     println!(
@@ -121,7 +113,7 @@ pub fn print_plan(plan: &Plan) {
         match step {
             Step::Check(c) => print_check(c),
             Step::Dir { path, mode, change } => {
-                println!("  {} {} ({mode})", change_word(*change), path.display())
+                println!("  {:<6} {} ({mode})", change.verb(), path.display())
             }
             Step::File {
                 path,
@@ -131,8 +123,8 @@ pub fn print_plan(plan: &Plan) {
                 purpose,
             } => {
                 println!(
-                    "  {} {} ({mode}) — {purpose}",
-                    change_word(*change),
+                    "  {:<6} {} ({mode}) — {purpose}",
+                    change.verb(),
                     path.display()
                 );
                 for line in content.lines() {

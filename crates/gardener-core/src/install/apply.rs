@@ -61,7 +61,7 @@ pub fn describe(step: &Step) -> String {
     match step {
         Step::Check(c) => format!("check: {}", c.title),
         Step::Dir { path, mode, change } => {
-            format!("{} directory {} ({mode})", verb(*change), path.display())
+            format!("{} directory {} ({mode})", change.verb(), path.display())
         }
         Step::File {
             path,
@@ -69,7 +69,7 @@ pub fn describe(step: &Step) -> String {
             change,
             purpose,
             ..
-        } => format!("{} {} ({mode}): {purpose}", verb(*change), path.display()),
+        } => format!("{} {} ({mode}): {purpose}", change.verb(), path.display()),
         Step::Remove { path, purpose } => format!("remove {}: {purpose}", path.display()),
         Step::Command { argv, .. } => format!("run {}", crate::services::Invocation(argv.clone())),
         Step::WaitHealthy {
@@ -82,14 +82,6 @@ pub fn describe(step: &Step) -> String {
                 service.display_name()
             )
         }
-    }
-}
-
-fn verb(change: Change) -> &'static str {
-    match change {
-        Change::Create => "create",
-        Change::Update => "update",
-        Change::Unchanged => "keep",
     }
 }
 

@@ -172,6 +172,17 @@ pub enum Change {
     Unchanged,
 }
 
+impl Change {
+    /// What applying does, as a verb: `create`, `update`, `keep`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Unchanged => "keep",
+        }
+    }
+}
+
 /// Formats permission bits the way people read them.
 pub fn mode_string(mode: u32) -> String {
     format!("{mode:04o}")
