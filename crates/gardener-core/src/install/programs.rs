@@ -193,7 +193,6 @@ pub(crate) fn programs(ctx: &Context) -> (PathBuf, PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn ollama_version_from_either_stream() {
@@ -256,12 +255,15 @@ mod tests {
 
     #[test]
     fn bounded_run_kills_a_hung_program() {
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("hang");
-        std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Not a freshly written script: another test forking at that moment
+        // could hold it open for writing, and exec would fail with ETXTBSY.
         let start = Instant::now();
-        let err = run_bounded(&script, &[], Duration::from_millis(300)).unwrap_err();
+        let err = run_bounded(
+            Path::new("sh"),
+            &["-c", "sleep 30"],
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
         assert!(err.contains("did not finish"), "{err}");
         assert!(start.elapsed() < Duration::from_secs(5));
     }
