@@ -20,6 +20,11 @@ config_file: string,
  */
 manage_ollama: boolean, 
 /**
+ * The version of an Ollama that Gardener did not install, found
+ * answering on the configured port.
+ */
+external_ollama?: string, 
+/**
  * The steps, in the order they run.
  */
 steps: Array<Step>, };

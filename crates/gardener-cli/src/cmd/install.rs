@@ -66,11 +66,9 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     }
 
     // An Ollama we did not install holds the port: offer to use it.
-    let external_found = plan
-        .checks()
-        .any(|c| c.id == "ollama-port" && c.detail.contains("did not install"));
+    // Found an Ollama we did not install, and the plan still wants our own.
+    let external_found = plan.external_ollama.is_some() && plan.manage_ollama;
     if external_found
-        && !ctx.config.ollama.external
         && !g.json
         && !args.yes
         && output::confirm(
@@ -97,16 +95,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         return Err(blocked.into());
     }
     if !plan.is_noop() && !args.yes {
-        let changes = plan
-            .steps
-            .iter()
-            .filter(|s| {
-                !matches!(
-                    s,
-                    install::Step::Check(_) | install::Step::WaitHealthy { .. }
-                )
-            })
-            .count();
+        let changes = plan.steps.iter().filter(|s| s.is_change()).count();
         let question = format!(
             "Apply {changes} change{} (see them with --dry-run)?",
             if changes == 1 { "" } else { "s" }

@@ -363,13 +363,9 @@ pub fn apply(
             .collect(),
     };
     for (index, step) in plan.steps.iter().enumerate() {
-        // Checks already ran, and what is already as wanted needs no work.
-        let nothing_to_do = match step {
-            Step::Check(_) => true,
-            Step::Dir { change, .. } | Step::File { change, .. } => *change == Change::Unchanged,
-            _ => false,
-        };
-        if nothing_to_do {
+        // Checks already ran, and what is already as wanted needs no work;
+        // health waits change nothing but must still run.
+        if !step.is_change() && !matches!(step, Step::WaitHealthy { .. }) {
             continue;
         }
         let description = describe(step);

@@ -215,6 +215,7 @@ pub(crate) fn plan_from(
         platform: ctx.platform(),
         config_file: ctx.config_file.clone(),
         manage_ollama: ctx.manages_ollama(),
+        external_ollama: pf.external_ollama,
         steps,
     })
 }
@@ -287,6 +288,7 @@ pub fn uninstall_plan(ctx: &Context, manager: &dyn ServiceManager, purge: bool) 
         platform: ctx.platform(),
         config_file: ctx.config_file.clone(),
         manage_ollama: ctx.manages_ollama(),
+        external_ollama: None,
         steps,
     })
 }

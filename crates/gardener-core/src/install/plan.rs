@@ -21,6 +21,11 @@ pub struct Plan {
     /// Whether Gardener installs its own Ollama service (false when an
     /// Ollama it did not install is used instead).
     pub manage_ollama: bool,
+    /// The version of an Ollama that Gardener did not install, found
+    /// answering on the configured port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub external_ollama: Option<String>,
     /// The steps, in the order they run.
     pub steps: Vec<Step>,
 }
@@ -54,11 +59,7 @@ impl Plan {
 
     /// True when applying would change nothing on disk and run no command.
     pub fn is_noop(&self) -> bool {
-        self.steps.iter().all(|s| match s {
-            Step::Check(_) | Step::WaitHealthy { .. } => true,
-            Step::Dir { change, .. } | Step::File { change, .. } => *change == Change::Unchanged,
-            Step::Command { .. } | Step::Remove { .. } => false,
-        })
+        !self.steps.iter().any(Step::is_change)
     }
 }
 
@@ -126,6 +127,18 @@ pub enum Step {
         #[cfg_attr(feature = "ts", ts(type = "number"))]
         timeout_secs: u64,
     },
+}
+
+impl Step {
+    /// True when applying this step changes the machine: a directory or file
+    /// that differs, a removal, a command. Checks and health waits do not.
+    pub fn is_change(&self) -> bool {
+        match self {
+            Self::Check(_) | Self::WaitHealthy { .. } => false,
+            Self::Dir { change, .. } | Self::File { change, .. } => *change != Change::Unchanged,
+            Self::Command { .. } | Self::Remove { .. } => true,
+        }
+    }
 }
 
 /// A preflight check's result.

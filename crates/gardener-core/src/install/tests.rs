@@ -494,3 +494,42 @@ fn controlling_an_external_ollama_by_name_is_refused() {
         [ServiceId::App]
     );
 }
+
+#[test]
+fn plan_reports_an_ollama_it_did_not_install_and_can_use_it() {
+    let s = setup();
+    let mut pf = preflight_ok(&s);
+    pf.external_ollama = Some("0.12.6".into());
+    let p = plan_from(&s.ctx, &s.fake, &PreflightOptions::default(), pf.clone()).unwrap();
+    assert_eq!(p.external_ollama.as_deref(), Some("0.12.6"));
+    assert!(p.manage_ollama, "not used unless chosen");
+    let chosen = PreflightOptions {
+        use_running_ollama: true,
+    };
+    let p = plan_from(&s.ctx, &s.fake, &chosen, pf).unwrap();
+    assert!(!p.manage_ollama);
+    assert!(!p.steps.iter().any(
+        |st| matches!(st, Step::File { path, .. } if *path == s.fake.file_path(ServiceId::Ollama))
+    ));
+}
+
+#[test]
+fn only_differing_files_and_commands_count_as_changes() {
+    let mut s = setup();
+    apply_plan(&s).unwrap();
+    s.ctx.config_exists = true;
+    let unit = s.fake.file_path(ServiceId::App);
+    std::fs::write(&unit, "edited\n").unwrap();
+    let p = plan(&s);
+    let changes: Vec<String> = p
+        .steps
+        .iter()
+        .filter(|st| st.is_change())
+        .map(apply::describe)
+        .collect();
+    assert_eq!(
+        changes.len(),
+        3,
+        "the unit, the reload and the app's activation: {changes:#?}"
+    );
+}
