@@ -2,6 +2,7 @@
 //! error names the file, the line and the key. The service files are rendered
 //! from this config, so settings here survive reinstalls and upgrades.
 
+mod alerts;
 mod template;
 pub(crate) mod validate;
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use bytesize::ByteSize;
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use alerts::*;
 pub use template::TEMPLATE;
 
 /// The whole configuration.
@@ -27,6 +29,12 @@ pub struct Config {
     pub services: ServicesConfig,
     /// `[install]`: installer limits.
     pub install: InstallConfig,
+    /// `[monitor]`: how often and how long the services are watched.
+    pub monitor: MonitorConfig,
+    /// `[alerts]`: when to raise a notification.
+    pub alerts: AlertsConfig,
+    /// `[logs]`: rotation of the services' log files and Gardener's own.
+    pub logs: LogsConfig,
 }
 
 /// `[ollama]`.
@@ -66,6 +74,9 @@ pub struct AppConfig {
     pub working_dir: PathBuf,
     /// URL that answers 2xx when the app is healthy; must be loopback.
     pub health_url: String,
+    /// When set, a healthy answer's body must also contain this text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_body: Option<String>,
     /// systemd `MemoryHigh=` for the app.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_high: Option<ByteSize>,
@@ -112,6 +123,53 @@ pub struct InstallConfig {
     pub health_timeout_secs: u64,
 }
 
+/// `[monitor]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Seconds between two samples (1..=3600).
+    pub interval_secs: u64,
+    /// How much history is kept in memory for the sparklines, in seconds.
+    pub history_secs: u64,
+    /// Longest wait for one HTTP probe, in seconds (1..=60).
+    pub probe_timeout_secs: u64,
+    /// Seconds between two listings of Ollama's installed models.
+    pub models_every_secs: u64,
+}
+
+/// `[logs]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsConfig {
+    /// A service log file larger than this is rotated.
+    pub max_size: ByteSize,
+    /// Rotated files kept per log (older ones are deleted); 1..=100.
+    pub keep: u32,
+    /// Days of Gardener's own daily logs kept.
+    pub keep_days: u32,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 5,
+            history_secs: 3600,
+            probe_timeout_secs: 2,
+            models_every_secs: 60,
+        }
+    }
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            max_size: ByteSize::mib(10),
+            keep: 5,
+            keep_days: 7,
+        }
+    }
+}
+
 /// Default Ollama address.
 pub const DEFAULT_OLLAMA_HOST: &str = "127.0.0.1:11434";
 
@@ -144,6 +202,7 @@ impl Default for AppConfig {
             .to_vec(),
             working_dir: PathBuf::from("~"),
             health_url: "http://127.0.0.1:7860/".into(),
+            health_body: None,
             memory_high: Some(ByteSize::gib(2)),
             memory_max: Some(ByteSize::gib(3)),
             env: default_app_env(),

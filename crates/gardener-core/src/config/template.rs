@@ -64,4 +64,98 @@ pub const TEMPLATE: &str = r#"# Gardener configuration.
 # min_free_disk = "2GiB"
 # How long installing waits for both services to become healthy.
 # health_timeout_secs = 60
+
+[alerts]
+# Set to false to silence every notification. Alerts are still evaluated,
+# shown in the menu and kept in the history.
+# enabled = true
+# Silence notifications until this UTC time; alerts are still recorded.
+# e.g. mute_until = "2026-11-25T18:00:00Z"
+#
+# Every rule has the keys below. An alert fires when the value stays above
+# `threshold` for `for_secs` seconds, and resolves only once the value is back
+# to or below `clear` (at most the threshold, so a value hovering near it does
+# not flap). While it keeps firing the notification is repeated every
+# `cooldown_secs` seconds (0 means never); `recovery` notifies when it
+# resolves; `enabled = false` turns the rule off.
+
+[alerts.cpu]
+# CPU use of the whole machine, in percent.
+# enabled = true
+# threshold = 80
+# clear = 70
+# for_secs = 120
+# cooldown_secs = 3600
+# recovery = true
+
+[alerts.memory]
+# Memory in use, in percent.
+# enabled = true
+# threshold = 80
+# clear = 75
+# for_secs = 60
+# cooldown_secs = 3600
+# recovery = true
+
+[alerts.swap]
+# Swap in use, in percent of the swap configured (never fires without swap).
+# enabled = true
+# threshold = 50
+# clear = 40
+# for_secs = 300
+# cooldown_secs = 3600
+# recovery = true
+
+[alerts.disk]
+# The volume holding Gardener's data, in percent full.
+# enabled = true
+# threshold = 90
+# clear = 85
+# for_secs = 0
+# cooldown_secs = 21600
+# recovery = true
+
+[alerts.ollama_rss]
+# Memory used by Ollama's processes. What to do when it fires besides
+# notifying: "notify" (nothing more), "unload-idle" (unload models not in
+# use) or "restart" (restart Ollama).
+# enabled = true
+# threshold = "5GiB"
+# clear = "4608MiB"
+# for_secs = 60
+# cooldown_secs = 3600
+# recovery = true
+# action = "notify"
+
+[alerts.app_rss]
+# Memory used by the app's processes.
+# enabled = true
+# threshold = "2GiB"
+# clear = "1792MiB"
+# for_secs = 60
+# cooldown_secs = 3600
+# recovery = true
+
+[alerts.service_down]
+# Ollama or the app stopped, failed or crashed (even if restarted since).
+# Services that are not installed are not watched. No threshold or clear.
+# enabled = true
+# for_secs = 0
+# cooldown_secs = 3600
+# recovery = true
+
+[alerts.health_failing]
+# A running service whose health check fails; for_secs is the startup grace.
+# enabled = true
+# for_secs = 30
+# cooldown_secs = 3600
+# recovery = true
+
+[alerts.backup_overdue]
+# Hours since the last successful backup (clears when a backup completes).
+# enabled = true
+# threshold = 36
+# for_secs = 0
+# cooldown_secs = 86400
+# recovery = true
 "#;

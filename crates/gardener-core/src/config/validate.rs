@@ -207,6 +207,46 @@ pub(super) fn validate(c: &Config) -> Result<(), Violation> {
             "must be between 1 and 3600",
         ));
     }
+    validate_monitor(c)?;
+    super::alerts::validate(&c.alerts).map_err(|(key, message)| violation(key, message))?;
+    Ok(())
+}
+
+fn validate_monitor(c: &Config) -> Result<(), Violation> {
+    let m = &c.monitor;
+    if !(1..=3600).contains(&m.interval_secs) {
+        return Err(violation(
+            "monitor.interval_secs",
+            "must be between 1 and 3600",
+        ));
+    }
+    if !(1..=60).contains(&m.probe_timeout_secs) {
+        return Err(violation(
+            "monitor.probe_timeout_secs",
+            "must be between 1 and 60",
+        ));
+    }
+    if m.history_secs < m.interval_secs || m.history_secs > 7 * 24 * 3600 {
+        return Err(violation(
+            "monitor.history_secs",
+            "must be at least one interval and at most a week (604800)",
+        ));
+    }
+    if m.models_every_secs < m.interval_secs {
+        return Err(violation(
+            "monitor.models_every_secs",
+            "must be at least `monitor.interval_secs`",
+        ));
+    }
+    if !(1..=100).contains(&c.logs.keep) {
+        return Err(violation("logs.keep", "must be between 1 and 100"));
+    }
+    if c.logs.max_size.as_u64() < 64 * 1024 {
+        return Err(violation("logs.max_size", "must be at least \"64KiB\""));
+    }
+    if !(1..=3650).contains(&c.logs.keep_days) {
+        return Err(violation("logs.keep_days", "must be between 1 and 3650"));
+    }
     Ok(())
 }
 
