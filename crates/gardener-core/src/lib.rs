@@ -7,6 +7,8 @@ pub mod config;
 pub mod fsutil;
 pub mod health;
 pub mod install;
+pub mod logs;
+pub mod monitor;
 pub mod paths;
 pub mod services;
 

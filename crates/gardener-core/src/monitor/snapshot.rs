@@ -165,8 +165,8 @@ pub struct SystemGauges {
     pub disk: Disk,
 }
 
-/// Memory: on Linux total − `MemAvailable`; on macOS active + wired +
-/// compressed (what Activity Monitor calls used).
+/// Memory: on Linux total − `MemAvailable`; on macOS what Activity Monitor
+/// calls used (app memory + wired + compressed).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Memory {
@@ -201,13 +201,13 @@ pub struct Swap {
 pub struct Disk {
     /// The directory whose volume this is.
     pub path: String,
-    /// Used (total − available to unprivileged users).
+    /// Used (blocks in use).
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub used_bytes: u64,
     /// Size.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub total_bytes: u64,
-    /// `used / total × 100`.
+    /// `used / (used + available to unprivileged users) × 100`, as `df` shows it.
     pub percent: f32,
 }
 

@@ -1,0 +1,15 @@
+//! Watching the stack: HTTP probes of both services, the machine's gauges,
+//! one [`Snapshot`] per tick kept in a ring buffer, the alert engine that
+//! turns snapshots into events, the memory watchdog, and Prometheus text.
+
+pub mod alerts;
+pub mod gauges;
+pub mod history;
+pub mod metrics;
+pub mod probe;
+pub mod sampler;
+pub mod snapshot;
+pub mod watch;
+
+pub use snapshot::*;
+pub use watch::{Monitor, WatchdogOutcome};

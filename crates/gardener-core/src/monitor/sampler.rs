@@ -1,0 +1,434 @@
+//! One sample of everything: service manager state (cached, re-read only when
+//! something changed), process trees by pid, HTTP probes run concurrently,
+//! and the machine's gauges. Cheap enough to run every few seconds.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::gauges::{Gauges, TreeUsage};
+use super::probe::Prober;
+use super::snapshot::{
+    InstalledModel, OllamaSnapshot, RunState, ServiceSnapshot, Services, Snapshot,
+};
+use crate::install::Context;
+use crate::services::{LastExit, ServiceId, ServiceManager, ServiceState, ServiceStatus};
+
+/// How long a service manager answer about a running service is trusted.
+/// Asking costs a process spawn (`systemctl`, `launchctl`), many times the
+/// rest of a tick, so it is asked again when the main pid vanishes (which is
+/// how a death shows, restarted or not) or after this long.
+const MANAGER_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// How long the answer for a stopped, failed or uninstalled service is
+/// trusted: long enough not to spawn a process every tick for a service
+/// someone stopped on purpose, short enough to notice it was started.
+const STOPPED_MAX_AGE: Duration = Duration::from_secs(15);
+
+/// Prefix of `raw_state` when the service manager could not be asked.
+const UNKNOWN: &str = "unknown: ";
+
+struct Cached {
+    status: ServiceStatus,
+    at: Instant,
+}
+
+/// Takes snapshots for one config.
+pub struct Sampler {
+    ctx: Context,
+    manager: Box<dyn ServiceManager>,
+    prober: Prober,
+    gauges: Gauges,
+    cached: [Option<Cached>; 2],
+    installed: Option<(Instant, Vec<InstalledModel>)>,
+    models_every: Duration,
+}
+
+fn slot(id: ServiceId) -> usize {
+    match id {
+        ServiceId::Ollama => 0,
+        ServiceId::App => 1,
+    }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Sampler {
+    /// A sampler for `ctx`, driving services through `manager`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(
+        ctx: Context,
+        manager: Box<dyn ServiceManager>,
+    ) -> Result<Self, super::probe::ProbeError> {
+        let m = &ctx.config.monitor;
+        let prober = Prober::new(Duration::from_secs(m.probe_timeout_secs))?;
+        let models_every = Duration::from_secs(m.models_every_secs);
+        let gauges = Gauges::new(ctx.data_dir.clone());
+        Ok(Self {
+            ctx,
+            manager,
+            prober,
+            gauges,
+            cached: [None, None],
+            installed: None,
+            models_every,
+        })
+    }
+
+    /// The config and paths this sampler watches.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The service manager it asks.
+    pub fn manager(&self) -> &dyn ServiceManager {
+        self.manager.as_ref()
+    }
+
+    /// The HTTP client it probes with (also used to unload models).
+    pub fn prober(&self) -> &Prober {
+        &self.prober
+    }
+
+    /// Installed models as last listed (refreshed every `models_every_secs`).
+    pub fn installed_models(&self) -> Option<&[InstalledModel]> {
+        self.installed.as_ref().map(|(_, m)| m.as_slice())
+    }
+
+    /// Reads the CPU counters once so the next sample has a baseline; a
+    /// one-off `status` calls this, waits a moment, then samples.
+    pub fn prime(&mut self) {
+        let _ = self.gauges.system();
+    }
+
+    /// Forgets what the service manager said, so the next sample asks again
+    /// (after the monitor itself restarted a service).
+    pub fn invalidate(&mut self) {
+        self.cached = [None, None];
+    }
+
+    fn managed(&self, id: ServiceId) -> bool {
+        id != ServiceId::Ollama || self.ctx.manages_ollama()
+    }
+
+    fn ask(&mut self, id: ServiceId) -> ServiceStatus {
+        match self.manager.status(id) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(service = %id, error = %e, "cannot read the service's state");
+                ServiceStatus {
+                    raw_state: format!("{UNKNOWN}{e}"),
+                    ..ServiceStatus::not_installed(id)
+                }
+            }
+        }
+    }
+
+    /// Service manager state of the managed services, re-asked where the
+    /// cache is stale or contradicted; returns the statuses and whether
+    /// each restarted since the previous sample.
+    fn statuses(&mut self, alive: &[bool; 2]) -> [Option<(ServiceStatus, bool)>; 2] {
+        let mut out = [None, None];
+        for id in ServiceId::ALL {
+            if !self.managed(id) {
+                continue;
+            }
+            let i = slot(id);
+            let stale = match &self.cached[i] {
+                None => true,
+                Some(c) => {
+                    let age = c.at.elapsed();
+                    match c.status.state {
+                        ServiceState::Running => {
+                            age >= MANAGER_MAX_AGE || (c.status.pid.is_some() && !alive[i])
+                        }
+                        // In transition: the next answer will differ.
+                        ServiceState::Starting | ServiceState::Stopping => true,
+                        ServiceState::Stopped
+                        | ServiceState::Failed
+                        | ServiceState::NotInstalled => age >= STOPPED_MAX_AGE,
+                    }
+                }
+            };
+            let previous = self.cached[i].as_ref().map(|c| c.status.clone());
+            if stale {
+                let status = self.ask(id);
+                self.cached[i] = Some(Cached {
+                    status,
+                    at: Instant::now(),
+                });
+            }
+            if let Some(c) = &self.cached[i] {
+                let restarted = previous.as_ref().is_some_and(|p| restarted(p, &c.status));
+                out[i] = Some((c.status.clone(), restarted));
+            }
+        }
+        out
+    }
+
+    /// Takes one snapshot (its `alerts` are left empty for the engine).
+    pub async fn sample(&mut self) -> Snapshot {
+        let roots: Vec<u32> = self
+            .cached
+            .iter()
+            .map(|c| c.as_ref().and_then(|c| c.status.pid).unwrap_or(0))
+            .collect();
+        let trees = self.gauges.process_trees(&roots);
+        let alive = [
+            roots[0] != 0 && trees[0].is_some(),
+            roots[1] != 0 && trees[1].is_some(),
+        ];
+        let statuses = self.statuses(&alive);
+        let pids: Vec<u32> = statuses
+            .iter()
+            .map(|s| s.as_ref().and_then(|(s, _)| s.pid).unwrap_or(0))
+            .collect();
+        let trees = if pids == roots {
+            trees
+        } else {
+            self.gauges.process_trees(&pids)
+        };
+
+        let host = self.ctx.config.ollama.host.clone();
+        let app_url = self.ctx.config.app.health_url.clone();
+        let body = self.ctx.config.app.health_body.clone();
+        let app_running = statuses[1].as_ref().is_some_and(|(s, _)| {
+            matches!(s.state, ServiceState::Running | ServiceState::Starting)
+        });
+        let want_tags = self
+            .installed
+            .as_ref()
+            .is_none_or(|(at, _)| at.elapsed() >= self.models_every);
+        let prober = &self.prober;
+        let (version, ps, tags, app) = tokio::join!(
+            prober.ollama_version(&host),
+            prober.ollama_ps(&host),
+            async {
+                if want_tags {
+                    Some(prober.ollama_tags(&host).await)
+                } else {
+                    None
+                }
+            },
+            async {
+                if app_running {
+                    Some(prober.health(&app_url, body.as_deref()).await)
+                } else {
+                    None
+                }
+            },
+        );
+        if let Some(tags) = tags
+            && let Ok(models) = tags.result
+        {
+            self.installed = Some((Instant::now(), models));
+        }
+
+        let [ollama_status, app_status] = statuses;
+        let mut ollama = service(ollama_status, trees[0], self.managed(ServiceId::Ollama));
+        ollama.latency_ms = Some(version.latency_ms);
+        let answering = version.result.is_ok();
+        let ours = ollama.state == RunState::Running;
+        match &version.result {
+            Ok(_) if !ours && ollama.state != RunState::External => {
+                // Something answers like Ollama but it is not our service:
+                // report it for what it is rather than as ours.
+                ollama.state = RunState::External;
+                ollama.managed = false;
+                ollama.pid = None;
+                ollama.error = Some(format!(
+                    "an Ollama that Gardener did not install answers on {host}"
+                ));
+                ollama.healthy = true;
+            }
+            Ok(_) => ollama.healthy = true,
+            Err(e) => {
+                ollama.healthy = false;
+                if ollama.error.is_none() {
+                    ollama.error = Some(e.to_string());
+                }
+            }
+        }
+        let version_text = version.result.ok();
+        let models = if answering {
+            ps.result.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+
+        let mut app_snap = service(app_status, trees[1], true);
+        if let Some(h) = app {
+            app_snap.latency_ms = Some(h.latency_ms);
+            match h.result {
+                Ok(()) => app_snap.healthy = true,
+                Err(e) => {
+                    app_snap.healthy = false;
+                    app_snap.error = Some(e.to_string());
+                }
+            }
+        }
+
+        Snapshot {
+            taken_at_ms: now_ms(),
+            services: Services {
+                ollama: OllamaSnapshot {
+                    service: ollama,
+                    version: version_text,
+                    models,
+                },
+                app: app_snap,
+            },
+            system: self.gauges.system(),
+            alerts: Vec::new(),
+            last_backup_at: None,
+        }
+    }
+}
+
+/// Whether `now` shows a restart since `before`: the manager counted one,
+/// or the main pid changed under a running service.
+fn restarted(before: &ServiceStatus, now: &ServiceStatus) -> bool {
+    let counted = matches!((before.restarts, now.restarts), (Some(a), Some(b)) if b > a);
+    let new_pid = matches!((before.pid, now.pid), (Some(a), Some(b)) if a != b);
+    counted || new_pid
+}
+
+fn run_state(s: &ServiceState) -> RunState {
+    match s {
+        ServiceState::NotInstalled => RunState::NotInstalled,
+        ServiceState::Running => RunState::Running,
+        ServiceState::Starting => RunState::Starting,
+        ServiceState::Stopping => RunState::Stopping,
+        ServiceState::Stopped => RunState::Stopped,
+        ServiceState::Failed => RunState::Failed,
+    }
+}
+
+fn why_not_running(s: &ServiceStatus) -> Option<String> {
+    let exit = match &s.last_exit {
+        Some(LastExit::Code { code }) if *code != 0 => format!(" (last exit code {code})"),
+        Some(LastExit::Signal { signal }) => format!(" (killed by signal {signal})"),
+        _ => String::new(),
+    };
+    match s.state {
+        ServiceState::Running => None,
+        ServiceState::NotInstalled => Some(match s.raw_state.strip_prefix(UNKNOWN) {
+            Some(why) => format!("state unknown: {why}"),
+            None => "not installed: run `gardener install`".into(),
+        }),
+        ServiceState::Starting => Some(format!("starting ({}){exit}", s.raw_state)),
+        ServiceState::Stopping => Some("stopping".into()),
+        ServiceState::Stopped => Some(format!("stopped{exit}")),
+        ServiceState::Failed => Some(format!("failed{exit}")),
+    }
+}
+
+/// The snapshot of one service from its manager status (None: not managed)
+/// and process tree.
+fn service(
+    status: Option<(ServiceStatus, bool)>,
+    tree: Option<TreeUsage>,
+    managed: bool,
+) -> ServiceSnapshot {
+    let Some((status, restarted)) = status else {
+        return ServiceSnapshot {
+            state: RunState::External,
+            managed,
+            ..ServiceSnapshot::default()
+        };
+    };
+    let running = status.state == ServiceState::Running;
+    ServiceSnapshot {
+        state: run_state(&status.state),
+        managed,
+        pid: status.pid,
+        healthy: false,
+        latency_ms: None,
+        error: why_not_running(&status),
+        restarts: status.restarts,
+        rss_bytes: tree.filter(|_| running).map(|t| t.rss_bytes),
+        cpu_percent: tree.filter(|_| running).map(|t| t.cpu_percent),
+        restarted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: ServiceState, pid: Option<u32>, restarts: Option<u32>) -> ServiceStatus {
+        ServiceStatus {
+            state,
+            pid,
+            restarts,
+            ..ServiceStatus::not_installed(ServiceId::Ollama)
+        }
+    }
+
+    #[test]
+    fn a_counted_restart_or_a_new_pid_is_a_restart() {
+        let before = status(ServiceState::Running, Some(10), Some(0));
+        assert!(restarted(
+            &before,
+            &status(ServiceState::Running, Some(11), Some(1))
+        ));
+        assert!(restarted(
+            &before,
+            &status(ServiceState::Running, Some(11), None)
+        ));
+        assert!(restarted(
+            &before,
+            &status(ServiceState::Starting, None, Some(1))
+        ));
+        assert!(!restarted(
+            &before,
+            &status(ServiceState::Running, Some(10), Some(0))
+        ));
+        // Stopped by hand: no pid now, no restart counted.
+        assert!(!restarted(
+            &before,
+            &status(ServiceState::Stopped, None, Some(0))
+        ));
+    }
+
+    #[test]
+    fn a_stopped_service_says_why() {
+        let s = ServiceStatus {
+            last_exit: Some(LastExit::Code { code: 3 }),
+            ..status(ServiceState::Failed, None, Some(2))
+        };
+        let snap = service(Some((s, false)), None, true);
+        assert_eq!(snap.state, RunState::Failed);
+        assert_eq!(snap.error.as_deref(), Some("failed (last exit code 3)"));
+        assert_eq!(snap.rss_bytes, None);
+    }
+
+    #[test]
+    fn a_running_service_carries_its_tree_usage() {
+        let tree = TreeUsage {
+            rss_bytes: 123,
+            cpu_percent: 4.0,
+            pids: 2,
+        };
+        let snap = service(
+            Some((status(ServiceState::Running, Some(7), Some(0)), true)),
+            Some(tree),
+            true,
+        );
+        assert_eq!(snap.rss_bytes, Some(123));
+        assert_eq!(snap.error, None);
+        assert!(snap.restarted);
+    }
+
+    #[test]
+    fn an_unmanaged_service_is_external() {
+        let snap = service(None, None, false);
+        assert_eq!(snap.state, RunState::External);
+        assert!(!snap.managed);
+    }
+}

@@ -1,0 +1,292 @@
+//! The monitor loop: sample → alert engine → events → sinks, once per
+//! `[monitor] interval_secs`, with the memory watchdog and log rotation
+//! riding on the same tick. The CLI's `status` takes one sample with the same
+//! code, and the menu-bar app runs the same loop.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use super::alerts::{AlertStore, Engine, Event, EventKind};
+use super::history::{History, Point};
+use super::probe::{ProbeError, Prober};
+use super::sampler::Sampler;
+use super::snapshot::{LoadedModel, Snapshot};
+use crate::config::WatchdogAction;
+use crate::install::Context;
+use crate::services::{Action, ServiceId};
+
+/// How often the services' log files are checked for rotation.
+const ROTATE_EVERY: Duration = Duration::from_secs(60);
+
+/// The rule whose firing runs the memory watchdog.
+pub const WATCHDOG_RULE: &str = "ollama_rss";
+
+/// Errors starting the monitor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The HTTP client could not be built.
+    #[error("cannot create the HTTP client: {0}")]
+    Client(#[from] ProbeError),
+}
+
+/// Result alias for this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What the watchdog did about Ollama's memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchdogOutcome {
+    /// Only the notification (the configured action is `notify`).
+    Notified,
+    /// These models were unloaded.
+    Unloaded(Vec<String>),
+    /// Nothing could be unloaded without unloading the model in use.
+    NothingIdle,
+    /// Ollama was restarted.
+    Restarted,
+    /// The action failed.
+    Failed(String),
+}
+
+/// The samples, alert state and history of one running monitor.
+pub struct Monitor {
+    sampler: Sampler,
+    engine: Engine,
+    store: Option<AlertStore>,
+    history: History,
+    latest: Option<Snapshot>,
+    rotated_at: Option<Instant>,
+    watchdog_action: WatchdogAction,
+}
+
+impl Monitor {
+    /// A monitor for `ctx`. With `persist`, alert state and history are
+    /// read from and written to the data directory (the long-running
+    /// monitor); without, they are only read (`status`).
+    pub fn new(ctx: Context, persist: bool) -> Result<Self> {
+        let manager = ctx.manager();
+        Self::with_manager(ctx, manager, persist)
+    }
+
+    /// Same, with a given service manager (tests).
+    pub fn with_manager(
+        ctx: Context,
+        manager: Box<dyn crate::services::ServiceManager>,
+        persist: bool,
+    ) -> Result<Self> {
+        let store = AlertStore::new(&ctx.data_dir);
+        let saved = store.load();
+        let engine = Engine::new(&ctx.config.alerts, saved);
+        let history = History::new(
+            ctx.config.monitor.history_secs,
+            ctx.config.monitor.interval_secs,
+        );
+        let watchdog_action = ctx.config.alerts.ollama_rss.action;
+        let sampler = Sampler::new(ctx, manager)?;
+        Ok(Self {
+            sampler,
+            engine,
+            store: persist.then_some(store),
+            history,
+            latest: None,
+            rotated_at: None,
+            watchdog_action,
+        })
+    }
+
+    /// One snapshot with alert states, for `gardener status`: primes the CPU
+    /// counters, waits long enough for a meaningful CPU figure, then samples.
+    pub async fn status(ctx: Context) -> Result<Snapshot> {
+        let mut m = Self::new(ctx, false)?;
+        m.prime().await;
+        Ok(m.tick().await.0)
+    }
+
+    /// Reads the CPU counters and waits the minimum for a CPU percentage.
+    pub async fn prime(&mut self) {
+        self.sampler.prime();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    /// The history ring.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The newest snapshot.
+    pub fn latest(&self) -> Option<&Snapshot> {
+        self.latest.as_ref()
+    }
+
+    /// The alert engine (for its event history).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The sampler (its context, manager and prober).
+    pub fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+
+    /// Samples, evaluates the alert rules, records history, runs the
+    /// watchdog when its rule fires, and rotates logs when due.
+    pub async fn tick(&mut self) -> (Snapshot, Vec<Event>) {
+        let mut snap = self.sampler.sample().await;
+        let now_secs = snap.taken_at_ms / 1000;
+        let events = self.engine.evaluate(&snap, now_secs);
+        snap.alerts = self.engine.statuses();
+        self.history.push(Point::of(&snap));
+        if let Some(store) = &self.store {
+            if !events.is_empty()
+                && let Err(e) = store.save(&self.engine)
+            {
+                tracing::warn!(error = %e, "cannot save the alert state");
+            }
+            if self.rotated_at.is_none_or(|t| t.elapsed() >= ROTATE_EVERY) {
+                self.rotated_at = Some(Instant::now());
+                rotate_logs(self.sampler.context());
+            }
+        }
+        for e in &events {
+            if e.rule == WATCHDOG_RULE && e.kind == EventKind::Firing {
+                let outcome = self.watchdog(&snap.services.ollama.models).await;
+                tracing::warn!(?outcome, "memory watchdog acted on Ollama");
+            }
+        }
+        self.latest = Some(snap.clone());
+        (snap, events)
+    }
+
+    /// Runs the configured action for Ollama using more memory than its budget.
+    pub async fn watchdog(&mut self, loaded: &[LoadedModel]) -> WatchdogOutcome {
+        match self.watchdog_action {
+            WatchdogAction::Notify => WatchdogOutcome::Notified,
+            WatchdogAction::UnloadIdle => {
+                let host = self.sampler.context().config.ollama.host.clone();
+                let idle = idle_models(loaded);
+                if idle.is_empty() {
+                    return WatchdogOutcome::NothingIdle;
+                }
+                let mut done = Vec::new();
+                for m in idle {
+                    match self.sampler.prober().unload(&host, &m).await {
+                        Ok(()) => done.push(m),
+                        Err(e) => return WatchdogOutcome::Failed(format!("unload {m}: {e}")),
+                    }
+                }
+                WatchdogOutcome::Unloaded(done)
+            }
+            WatchdogAction::Restart => {
+                if !self.sampler.context().manages_ollama() {
+                    return WatchdogOutcome::Failed(
+                        "Ollama is not managed by Gardener; not restarting it".into(),
+                    );
+                }
+                let result = self.sampler.manager().run(
+                    Action::Restart,
+                    ServiceId::Ollama,
+                    Duration::from_secs(30),
+                );
+                self.sampler.invalidate();
+                match result {
+                    Ok(()) => WatchdogOutcome::Restarted,
+                    Err(e) => WatchdogOutcome::Failed(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Ticks every `[monitor] interval_secs` until `shutdown` turns true (or
+    /// its sender is dropped), handing each snapshot and its events to
+    /// `on_tick`. A tick that overruns skips the missed ones rather than
+    /// bursting to catch up.
+    pub async fn run(
+        &mut self,
+        mut shutdown: watch::Receiver<bool>,
+        mut on_tick: impl FnMut(&Snapshot, &[Event]),
+    ) {
+        let every = Duration::from_secs(self.sampler.context().config.monitor.interval_secs);
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        self.sampler.prime();
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let (snap, events) = self.tick().await;
+            on_tick(&snap, &events);
+        }
+        if let Some(store) = &self.store
+            && let Err(e) = store.save(&self.engine)
+        {
+            tracing::warn!(error = %e, "cannot save the alert state");
+        }
+    }
+}
+
+/// Models that can go without disturbing work in progress: all but the most
+/// recently used one (Ollama pushes a model's expiry forward each time it is
+/// used, so the latest expiry is the one in use).
+fn idle_models(loaded: &[LoadedModel]) -> Vec<String> {
+    let newest = loaded
+        .iter()
+        .enumerate()
+        .max_by(|(_, a), (_, b)| a.expires_at.cmp(&b.expires_at))
+        .map(|(i, _)| i);
+    loaded
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != newest)
+        .map(|(_, m)| m.name.clone())
+        .collect()
+}
+
+fn rotate_logs(ctx: &Context) {
+    for (path, result) in crate::logs::rotate_services(ctx) {
+        match result {
+            Ok(Some(_)) => tracing::info!(path = %path.display(), "rotated log"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot rotate log"),
+        }
+    }
+}
+
+/// A probe client for one-off use outside a monitor (the `models` command).
+pub fn prober(ctx: &Context) -> Result<Prober> {
+    Ok(Prober::new(Duration::from_secs(
+        ctx.config.monitor.probe_timeout_secs,
+    ))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(name: &str, expires: &str) -> LoadedModel {
+        LoadedModel {
+            name: name.into(),
+            expires_at: Some(expires.into()),
+            ..LoadedModel::default()
+        }
+    }
+
+    #[test]
+    fn the_most_recently_used_model_is_not_idle() {
+        let loaded = [
+            model("a", "2026-11-25T10:05:00Z"),
+            model("b", "2026-11-25T10:09:00Z"),
+            model("c", "2026-11-25T10:01:00Z"),
+        ];
+        assert_eq!(idle_models(&loaded), ["a", "c"]);
+        assert!(idle_models(&loaded[..1]).is_empty());
+        assert!(idle_models(&[]).is_empty());
+    }
+}
