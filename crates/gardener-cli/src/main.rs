@@ -41,6 +41,14 @@ enum Command {
     Config(cmd::config::Args),
     /// Run every preflight check and say how to fix what fails.
     Doctor,
+    /// Both services, the machine and the alerts, now (or live with --watch).
+    Status(cmd::status::Args),
+    /// Watch continuously: alerts, notifications, optional Prometheus metrics.
+    Monitor(cmd::monitor::Args),
+    /// Ollama's installed and loaded models; unload models from memory.
+    Models(cmd::models::Args),
+    /// Show the last lines of the services' or Gardener's logs (or follow them).
+    Logs(cmd::logs::Args),
 }
 
 /// Global options every subcommand sees.
@@ -51,6 +59,41 @@ pub struct Globals {
     pub json: bool,
 }
 
+/// Logs go to stderr at the `-v` level; the long-running monitor also keeps
+/// Gardener's daily log file (at info level, so alert events are on record).
+fn init_tracing(level: &str, cli: &Cli) {
+    use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_filter(
+            EnvFilter::try_from_env("GARDENER_LOG").unwrap_or_else(|_| EnvFilter::new(level)),
+        );
+    let file = matches!(cli.command, Command::Monitor(_))
+        .then(|| {
+            // A config error is reported by the command itself; the file log is then skipped.
+            let ctx = gardener_core::install::Context::load(
+                cli.config.as_deref(),
+                gardener_core::Platform::current(),
+            )
+            .ok()?;
+            gardener_core::logs::gardener_log_appender(&ctx.logs_dir, ctx.config.logs.keep_days)
+                .map_err(|e| eprintln!("warning: no log file: {e}"))
+                .ok()
+        })
+        .flatten()
+        .map(|appender| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(appender)
+                .with_ansi(false)
+                .with_filter(EnvFilter::new("info"))
+        });
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {
@@ -58,14 +101,7 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GARDENER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .without_time()
-        .init();
+    init_tracing(level, &cli);
     let g = Globals {
         config: cli.config,
         json: cli.json,
@@ -76,6 +112,10 @@ fn main() -> ExitCode {
         Command::Service(args) => cmd::service::run(&g, &args),
         Command::Config(args) => cmd::config::run(&g, &args),
         Command::Doctor => cmd::doctor::run(&g),
+        Command::Status(args) => cmd::status::run(&g, &args),
+        Command::Monitor(args) => cmd::monitor::run(&g, &args),
+        Command::Models(args) => cmd::models::run(&g, &args),
+        Command::Logs(args) => cmd::logs::run(&g, &args),
     };
     match result {
         Ok(code) => code,
