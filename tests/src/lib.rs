@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 pub mod http;
+pub mod machine;
 pub mod namespace;
 pub mod stand_ins;
 pub mod systemd;

@@ -6,173 +6,20 @@
 
 use std::fs;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::Output;
-use std::time::Duration;
+use std::path::Path;
 
-use gardener_e2e::{SystemdUser, free_port, http, namespace, output_text, stand_ins, wait_until};
-use serde_json::Value;
+use gardener_e2e::machine::{Machine, SETTLE, sigkill, toml_str};
+use gardener_e2e::{http, namespace, output_text, wait_until};
 
 const OLLAMA_UNIT: &str = "gardener-ollama.service";
 const APP_UNIT: &str = "gardener-app.service";
-/// Generous next to `RestartSec=2`: a slow CI box still restarts well within it.
-const SETTLE: Duration = Duration::from_secs(30);
-
-/// A temporary home with a systemd user manager and a `gardener.toml` for the stand-ins.
-struct Machine {
-    systemd: SystemdUser,
-    config: PathBuf,
-    ollama_port: u16,
-    app_port: u16,
-}
-
-impl Machine {
-    fn new() -> Self {
-        let systemd = SystemdUser::start();
-        let ollama_port = free_port();
-        let app_port = std::iter::repeat_with(free_port)
-            .find(|&p| p != ollama_port)
-            .unwrap();
-        let app = stand_ins::install_app(&systemd.home().join("bin"));
-        let config = systemd.config_home().join("gardener/gardener.toml");
-        fs::create_dir_all(config.parent().unwrap()).unwrap();
-        let toml = format!(
-            r#"[ollama]
-binary = {binary}
-host = "127.0.0.1:{ollama_port}"
-models_dir = {models}
-
-[app]
-command = [{app}, "serve", "--host", "127.0.0.1", "--port", "{app_port}"]
-health_url = "http://127.0.0.1:{app_port}/"
-
-[services]
-restart_delay_secs = 2
-
-[install]
-min_free_disk = "1MiB"
-health_timeout_secs = 30
-"#,
-            binary = toml_str(env!("CARGO_BIN_EXE_stand-in-ollama")),
-            models = toml_str(systemd.home().join(".ollama/models")),
-            app = toml_str(app),
-        );
-        fs::write(&config, toml).unwrap();
-        Self {
-            systemd,
-            config,
-            ollama_port,
-            app_port,
-        }
-    }
-
-    /// Runs `gardener --config FILE ARGS` with the manager's environment.
-    ///
-    /// Prints the transcript: libtest shows it only when the test fails (or `--nocapture`).
-    fn gardener(&self, args: &[&str]) -> Output {
-        let out = gardener_e2e::gardener(Some(&self.systemd))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .output()
-            .expect("run gardener");
-        eprintln!("$ gardener {}\n{}", args.join(" "), output_text(&out));
-        out
-    }
-
-    fn gardener_ok(&self, args: &[&str]) -> Output {
-        let out = self.gardener(args);
-        assert!(
-            out.status.success(),
-            "gardener {args:?} failed:\n{}",
-            output_text(&out)
-        );
-        out
-    }
-
-    fn gardener_json(&self, args: &[&str]) -> Value {
-        let out = self.gardener_ok(args);
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
-            panic!(
-                "gardener {args:?} did not print JSON ({err}):\n{}",
-                output_text(&out)
-            )
-        })
-    }
-
-    /// `gardener service status --json`, and the entry for service `id` in it.
-    fn status_of(&self, id: &str) -> Value {
-        let status = self.gardener_json(&["service", "status", "--json"]);
-        assert_eq!(status["platform"], "linux", "{status:#}");
-        let services = status["services"].as_array().expect("services array");
-        services
-            .iter()
-            .find(|s| s["id"] == id)
-            .cloned()
-            .unwrap_or_else(|| {
-                panic!("no service {id:?} in status:\n{status:#}");
-            })
-    }
-
-    fn unit_file(&self, unit: &str) -> PathBuf {
-        self.systemd.unit_dir().join(unit)
-    }
-
-    fn ollama_url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.ollama_port)
-    }
-
-    fn app_url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.app_port)
-    }
-
-    /// Ollama answers `/api/version` like 0.12.6 and the app answers its page, within `SETTLE`.
-    fn assert_healthy(&self) {
-        let version = self.ollama_url("/api/version");
-        let ollama_ok = wait_until(SETTLE, || {
-            http::get(&version).is_ok_and(|r| r.status == 200 && r.json()["version"] == "0.12.6")
-        });
-        assert!(
-            ollama_ok,
-            "Ollama stand-in not healthy at {version}: {:?}",
-            http::get(&version)
-        );
-        let page = self.app_url();
-        assert!(
-            wait_until(SETTLE, || http::answers(&page, 200)),
-            "app stand-in not healthy at {page}: {:?}",
-            http::get(&page)
-        );
-    }
-
-    /// `ActiveState=active` with a main process; returns that `MainPID`.
-    fn assert_active(&self, unit: &str) -> u32 {
-        let props = self
-            .systemd
-            .show(unit, &["ActiveState", "MainPID", "NRestarts"]);
-        assert_eq!(props["ActiveState"], "active", "{unit}: {props:?}");
-        let pid: u32 = props["MainPID"].parse().unwrap();
-        assert_ne!(pid, 0, "{unit} is active without a main process: {props:?}");
-        pid
-    }
-}
-
-/// A TOML basic string; JSON's string escapes are valid TOML.
-fn toml_str(value: impl AsRef<std::path::Path>) -> String {
-    serde_json::to_string(&value.as_ref().to_string_lossy()).unwrap()
-}
-
-fn sigkill(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
-}
 
 #[test]
 fn install_kill_restart_uninstall_under_systemd() {
     if !namespace::enter("install_kill_restart_uninstall_under_systemd") {
         return;
     }
-    let machine = Machine::new();
+    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
     let systemd = &machine.systemd;
 
     eprintln!("step: fresh install");
@@ -325,7 +172,7 @@ fn install_refuses_a_busy_ollama_port_and_writes_nothing() {
     if !namespace::enter("install_refuses_a_busy_ollama_port_and_writes_nothing") {
         return;
     }
-    let machine = Machine::new();
+    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
     // Something that is not Ollama holds the port: it accepts connections and never answers.
     let squatter = TcpListener::bind(("127.0.0.1", machine.ollama_port)).unwrap();
 
@@ -362,7 +209,7 @@ fn install_refuses_an_unwritable_log_directory_and_writes_nothing() {
     if !namespace::enter("install_refuses_an_unwritable_log_directory_and_writes_nothing") {
         return;
     }
-    let machine = Machine::new();
+    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
     // A read-only mount refuses writes even to root, so the check is real here.
     let ro = machine.systemd.home().join("readonly");
     fs::create_dir_all(&ro).unwrap();
@@ -402,7 +249,7 @@ fn install_of_an_app_that_crashes_at_start_is_rolled_back() {
     if !namespace::enter("install_of_an_app_that_crashes_at_start_is_rolled_back") {
         return;
     }
-    let machine = Machine::new();
+    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
     let crasher = machine.systemd.home().join("bin/crashing-app");
     fs::write(
         &crasher,
