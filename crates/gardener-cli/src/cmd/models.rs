@@ -3,12 +3,12 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use bytesize::ByteSize;
 use gardener_core::Platform;
 use gardener_core::install::Context;
-use gardener_core::monitor::probe::{ProbeError, Prober};
+use gardener_core::monitor::probe::ProbeError;
+use gardener_core::monitor::watch;
 use gardener_core::monitor::{InstalledModel, LoadedModel};
 use serde::Serialize;
 
@@ -56,9 +56,12 @@ fn unreachable(host: &str, e: &ProbeError) -> CliError {
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     let ctx = Context::load(g.config.as_deref(), Platform::current())?;
     let host = ctx.config.ollama.host.clone();
-    let timeout = Duration::from_secs(ctx.config.monitor.probe_timeout_secs);
     super::runtime()?.block_on(async {
-        let prober = Prober::new(timeout).map_err(|e| unreachable(&host, &e))?;
+        let prober = watch::prober(&ctx).map_err(|e| CliError {
+            code: "monitor",
+            message: e.to_string(),
+            exit: output::FAILED,
+        })?;
         let (ps, tags) = tokio::join!(prober.ollama_ps(&host), prober.ollama_tags(&host));
         let loaded = ps.result.map_err(|e| unreachable(&host, &e))?;
         match &args.action {
