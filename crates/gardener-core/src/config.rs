@@ -3,6 +3,7 @@
 //! from this config, so settings here survive reinstalls and upgrades.
 
 mod alerts;
+mod backup;
 mod template;
 pub(crate) mod validate;
 
@@ -13,6 +14,9 @@ use bytesize::ByteSize;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use alerts::*;
+pub use backup::{
+    BackupConfig, BackupSource, RESERVED_SOURCE_NAMES, RetentionConfig, Schedule, WEEKDAYS,
+};
 pub use template::TEMPLATE;
 
 /// The whole configuration.
@@ -35,6 +39,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// `[logs]`: rotation of the services' log files and Gardener's own.
     pub logs: LogsConfig,
+    /// `[backup]`: what is backed up, where, how long it is kept, when.
+    pub backup: BackupConfig,
 }
 
 /// `[ollama]`.

@@ -3,6 +3,7 @@
 //!
 //! The CLI and the menu-bar app are thin layers over this crate.
 
+pub mod backup;
 pub mod config;
 pub mod fsutil;
 pub mod health;

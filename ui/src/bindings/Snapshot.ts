@@ -26,4 +26,8 @@ alerts: Array<AlertStatus>,
 /**
  * When the last successful backup finished (seconds since the epoch), if known.
  */
-last_backup_at: number | null, };
+last_backup_at: number | null, 
+/**
+ * Why the last backup attempt failed, while no later one succeeded.
+ */
+last_backup_error: string | null, };

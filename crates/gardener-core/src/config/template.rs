@@ -65,6 +65,42 @@ pub const TEMPLATE: &str = r#"# Gardener configuration.
 # How long installing waits for both services to become healthy.
 # health_timeout_secs = 60
 
+[backup]
+# Where backups are written (default: [paths] backups).
+# e.g. destination = "/Volumes/Backup/gardener"
+# The data backed up, each under its own name inside the archive.
+# sources = [{ name = "app-data", path = "~/.codebase-gardener" }]
+# Also back up gardener.toml and Gardener's service files.
+# include_gardener = true
+# Also back up Ollama's model list (small; enough to pull the models again).
+# include_ollama_manifests = true
+# Also back up the models themselves (many GB; stored without compression).
+# include_model_blobs = false
+# Left out of every backup: a name anywhere ("*.pyc"), or a path inside the
+# archive ("app-data/cache/**").
+# exclude = ["__pycache__", "*.pyc", ".DS_Store"]
+# zstd level, 1 (fastest) to 19 (smallest), and compression threads (0 = one
+# per core).
+# level = 3
+# threads = 0
+# Stop the app while its data is copied so the copy is consistent, then start
+# it again. On APFS, btrfs and XFS it is stopped only for about a second.
+# pause_app = true
+# Read every new backup back and check it.
+# verify = true
+# When scheduled backups run: "daily HH:MM", "weekly DAY HH:MM" or "off".
+# Run `gardener install` after changing it.
+# schedule = "daily 03:00"
+
+[backup.retention]
+# What `gardener backup prune` keeps: the newest N backups, and the newest
+# backup of each of the last N days, weeks and months that have one. The
+# newest verified backup is always kept.
+# keep_last = 3
+# keep_daily = 7
+# keep_weekly = 4
+# keep_monthly = 6
+
 [alerts]
 # Set to false to silence every notification. Alerts are still evaluated,
 # shown in the menu and kept in the history.

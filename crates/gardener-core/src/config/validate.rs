@@ -208,6 +208,10 @@ pub(super) fn validate(c: &Config) -> Result<(), Violation> {
         ));
     }
     validate_monitor(c)?;
+    super::backup::validate(&c.backup).map_err(|(key, message)| violation(key, message))?;
+    if let Some(d) = &c.backup.destination {
+        check_path("backup.destination", d)?;
+    }
     super::alerts::validate(&c.alerts).map_err(|(key, message)| violation(key, message))?;
     Ok(())
 }

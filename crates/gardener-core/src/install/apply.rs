@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::build::backup_timer;
 use super::plan::{Change, Plan, Step};
 use super::{Context, Error, Result};
+use crate::backup::schedule::BackupTimer;
 use crate::fsutil::{self, atomic_write, create_dir, mode_of, set_mode};
 use crate::health::{self, Health};
 use crate::paths::Platform;
@@ -54,6 +56,8 @@ enum Undo {
     SetMode(PathBuf, u32),
     RestoreFile(PathBuf, Option<(Vec<u8>, u32)>),
     Service(ServiceId, ServiceState),
+    /// The backup timer was acted on; whether it was scheduled before.
+    Timer(bool),
 }
 
 /// Describes a step in one line.
@@ -141,6 +145,7 @@ pub(crate) fn wait_healthy(
 struct Applier<'a> {
     ctx: &'a Context,
     manager: &'a dyn ServiceManager,
+    timer: &'a BackupTimer,
     journal: Vec<Undo>,
     done: Vec<String>,
     health: BTreeMap<ServiceId, Health>,
@@ -224,6 +229,14 @@ impl Applier<'_> {
                         self.journal.push(Undo::Service(*id, before));
                         self.manager.run(*action, *id, ACTION_TIMEOUT)?;
                     }
+                    // An action without a service is the backup timer's.
+                    (None, Some(action)) => {
+                        // Asked now, after any reload: only the timer's own
+                        // commands change whether it is scheduled.
+                        let before = self.timer.is_active().unwrap_or(false);
+                        self.journal.push(Undo::Timer(before));
+                        self.timer.run(*action, ACTION_TIMEOUT)?;
+                    }
                     _ => self.manager.reload()?,
                 }
                 Ok("done")
@@ -252,6 +265,15 @@ impl Applier<'_> {
         // Services that were not running stop first, so nothing runs from
         // files about to go; new ones are unloaded as well.
         for u in journal.iter().rev() {
+            if let Undo::Timer(false) = u {
+                note(
+                    self.timer
+                        .run(Action::Deactivate, ACTION_TIMEOUT)
+                        .map_err(|e| e.to_string()),
+                    "unscheduled backups".into(),
+                );
+                continue;
+            }
             let (id, action) = match u {
                 Undo::Service(id, ServiceState::NotInstalled) => (id, Action::Deactivate),
                 Undo::Service(
@@ -301,7 +323,7 @@ impl Applier<'_> {
                         format!("restored {}", p.display()),
                     );
                 }
-                Undo::Service(..) => {}
+                Undo::Service(..) | Undo::Timer(_) => {}
             }
         }
         if files {
@@ -310,15 +332,23 @@ impl Applier<'_> {
                 "reloaded the service manager".into(),
             );
         }
-        // Services that ran before run again, from their restored files.
+        // Services that ran before run again, from their restored files, and
+        // a timer that was scheduled is scheduled again.
         for u in &journal {
-            if let Undo::Service(id, ServiceState::Running | ServiceState::Starting) = u {
-                note(
+            match u {
+                Undo::Service(id, ServiceState::Running | ServiceState::Starting) => note(
                     self.manager
                         .run(Action::Activate, *id, ACTION_TIMEOUT)
                         .map_err(|e| e.to_string()),
                     format!("restarted {}", id.display_name()),
-                );
+                ),
+                Undo::Timer(true) => note(
+                    self.timer
+                        .run(Action::Activate, ACTION_TIMEOUT)
+                        .map_err(|e| e.to_string()),
+                    "scheduled backups again".into(),
+                ),
+                _ => {}
             }
         }
         (undone, problems)
@@ -333,6 +363,17 @@ pub fn apply(
     manager: &dyn ServiceManager,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ApplyReport> {
+    apply_with(ctx, plan, manager, &backup_timer(ctx), progress)
+}
+
+/// [`apply`] with the backup timer's driver given.
+pub(crate) fn apply_with(
+    ctx: &Context,
+    plan: &Plan,
+    manager: &dyn ServiceManager,
+    timer: &BackupTimer,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ApplyReport> {
     if plan.platform != Platform::current() {
         return Err(Error::OtherPlatform {
             plan: plan.platform,
@@ -345,6 +386,7 @@ pub fn apply(
     let mut a = Applier {
         ctx,
         manager,
+        timer,
         journal: Vec::new(),
         done: Vec::new(),
         health: BTreeMap::new(),

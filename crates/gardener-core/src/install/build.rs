@@ -1,14 +1,15 @@
 //! Turning a context into a plan: what exists is compared with what the config
 //! renders, so a plan only contains the changes still needed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::plan::{Change, Plan, Step, mode_string};
+use super::plan::{Change, Check, Outcome, Plan, Step, mode_string};
 use super::preflight::{Preflight, PreflightOptions, preflight};
 use super::{Context, Error, Result};
+use crate::backup::schedule::BackupTimer;
 use crate::config::TEMPLATE;
 use crate::fsutil::mode_of;
-use crate::services::{Action, Invocation, ServiceId, ServiceManager, ServiceState};
+use crate::services::{Action, Invocation, ServiceId, ServiceManager, ServiceState, SystemRunner};
 
 /// Mode of Gardener's private directories and config.
 pub(crate) const PRIVATE_DIR: u32 = 0o700;
@@ -57,21 +58,174 @@ fn commands(
         .collect()
 }
 
+/// What a plan needs for the scheduled-backup timer besides the context: the
+/// driver that loads it, and the `gardener` binary its job runs. The service
+/// manager cannot drive the timer (it knows only the two services), so the
+/// timer gets its own driver, with its own runner that tests replace.
+pub(crate) struct TimerInputs<'a> {
+    /// Loads, unloads and inspects the timer.
+    pub(crate) timer: &'a BackupTimer,
+    /// Absolute path of the `gardener` CLI.
+    pub(crate) gardener: &'a Path,
+}
+
+/// The backup timer of this machine's user, next to the services' files.
+pub(crate) fn backup_timer(ctx: &Context) -> BackupTimer {
+    BackupTimer::new(
+        ctx.platform(),
+        ctx.paths.service_dir.clone(),
+        Box::new(SystemRunner),
+    )
+}
+
+/// The `gardener` CLI that scheduled backups run: the running binary, or,
+/// when that is the menu-bar app, the CLI installed beside it. A plan for
+/// another platform names the typical place instead, as it does for Ollama.
+/// Resolved once per plan; a binary that moves (a package upgrade) shows up as
+/// a changed timer file and is repaired by the next `gardener install`.
+pub(crate) fn gardener_binary(ctx: &Context) -> PathBuf {
+    if ctx.platform() != crate::Platform::current() {
+        return PathBuf::from(match ctx.platform() {
+            crate::Platform::Macos => "/opt/homebrew/bin/gardener",
+            crate::Platform::Linux => "/usr/local/bin/gardener",
+        });
+    }
+    // Without it the unit would name a relative path, which rendering refuses
+    // with a message that says so.
+    let Ok(exe) = std::env::current_exe() else {
+        return PathBuf::from("gardener");
+    };
+    let cli = format!("gardener{}", std::env::consts::EXE_SUFFIX);
+    if exe.file_name().is_some_and(|n| n == cli.as_str()) {
+        return exe;
+    }
+    match exe.parent().map(|dir| dir.join(&cli)) {
+        Some(beside) if beside.is_file() => beside,
+        _ => exe,
+    }
+}
+
+/// `[paths] logs`/backup.log and backup.err.log: the scheduled job's output.
+pub(crate) fn backup_logs(ctx: &Context) -> (PathBuf, PathBuf) {
+    (
+        ctx.logs_dir.join("backup.log"),
+        ctx.logs_dir.join("backup.err.log"),
+    )
+}
+
 /// The plan that makes the machine match the config.
 pub fn build_plan(
     ctx: &Context,
     manager: &dyn ServiceManager,
     opts: &PreflightOptions,
 ) -> Result<Plan> {
-    plan_from(ctx, manager, opts, preflight(ctx, manager, opts))
+    let timer = backup_timer(ctx);
+    let gardener = gardener_binary(ctx);
+    let inputs = TimerInputs {
+        timer: &timer,
+        gardener: &gardener,
+    };
+    plan_from(ctx, manager, opts, preflight(ctx, manager, opts), &inputs)
+}
+
+/// The timer's part of an install plan.
+#[derive(Default)]
+struct TimerSteps {
+    /// Set when the files cannot be rendered: it blocks the plan.
+    check: Option<Check>,
+    files: Vec<Step>,
+    /// Unloading and removing a timer that is no longer wanted.
+    removals: Vec<Step>,
+    activation: Vec<Step>,
+    files_changed: bool,
+}
+
+/// Files and commands that make the timer match `[backup] schedule`:
+/// installed and scheduled when there is one, gone when it is off.
+fn timer_steps(ctx: &Context, t: &TimerInputs<'_>, here: bool) -> Result<TimerSteps> {
+    let schedule = ctx.config.backup.schedule;
+    let timer = t.timer;
+    // The job runs with `/` as its working directory.
+    let config = std::path::absolute(&ctx.config_file).unwrap_or_else(|_| ctx.config_file.clone());
+    let (out, err) = backup_logs(ctx);
+    // An unreachable manager is reported by preflight; plan as if nothing ran.
+    let active = here && timer.is_active().unwrap_or(false);
+    let mut s = TimerSteps::default();
+    match timer.render(schedule, t.gardener, &config, (&out, &err)) {
+        Err(e) => {
+            s.check = Some(Check {
+                id: "backup-schedule".into(),
+                title: "Scheduled backups".into(),
+                outcome: Outcome::Fail,
+                detail: format!("cannot write the backup timer: {e}"),
+                fix: Some(
+                    "keep the gardener binary and gardener.toml at UTF-8 paths without \
+                     control characters, or set `schedule = \"off\"` under [backup]"
+                        .into(),
+                ),
+            });
+        }
+        Ok(Some(files)) => {
+            for (path, content) in files {
+                let change = file_change(&path, &content, SERVICE_FILE)?;
+                s.files_changed |= change != Change::Unchanged;
+                let purpose = if path.extension().is_some_and(|e| e == "service") {
+                    "the backup job the timer starts (systemd user unit)".to_owned()
+                } else {
+                    format!("scheduled backups, {schedule} ({})", timer.kind())
+                };
+                s.files.push(Step::File {
+                    path,
+                    mode: mode_string(SERVICE_FILE),
+                    content,
+                    change,
+                    purpose,
+                });
+            }
+            // A changed systemd timer is rescheduled by the reload; launchd
+            // only rereads a plist it loads again, which activating does.
+            if s.files_changed || !active {
+                s.activation = commands(
+                    None,
+                    Some(Action::Activate),
+                    timer.commands(Action::Activate),
+                    &format!("schedule backups ({schedule}), now and at every login"),
+                );
+            }
+        }
+        Ok(None) => {
+            let installed: Vec<PathBuf> =
+                timer.files().into_iter().filter(|p| p.exists()).collect();
+            // systemd keeps the `timers.target.wants` link until disabled.
+            if active || !installed.is_empty() {
+                s.removals = commands(
+                    None,
+                    Some(Action::Deactivate),
+                    timer.commands(Action::Deactivate),
+                    "stop scheduled backups: `[backup] schedule` is off",
+                );
+            }
+            s.files_changed = !installed.is_empty();
+            s.removals
+                .extend(installed.into_iter().map(|path| Step::Remove {
+                    path,
+                    purpose: "scheduled-backup timer (`[backup] schedule` is off)".into(),
+                }));
+        }
+    }
+    Ok(s)
 }
 
 /// [`build_plan`] with the preflight already run.
+///
+/// A command step with an action but no service drives the backup timer;
+/// one with neither is the manager's reload.
 pub(crate) fn plan_from(
     ctx: &Context,
     manager: &dyn ServiceManager,
     opts: &PreflightOptions,
     pf: Preflight,
+    timer: &TimerInputs<'_>,
 ) -> Result<Plan> {
     let here = ctx.platform() == crate::Platform::current();
     // The user chose to use an Ollama already running: plan as if configured so.
@@ -81,6 +235,8 @@ pub(crate) fn plan_from(
     }
     let ctx = &ctx;
     let mut steps: Vec<Step> = pf.checks.iter().cloned().map(Step::Check).collect();
+    let backup = timer_steps(ctx, timer, here)?;
+    steps.extend(backup.check.map(Step::Check));
 
     // (path, mode, enforce the mode on an existing directory)
     let mut dirs: Vec<(&Path, u32, bool)> = vec![
@@ -158,6 +314,8 @@ pub(crate) fn plan_from(
         });
         activations.push((id, action));
     }
+    steps.extend(backup.files);
+    files_changed |= backup.files_changed;
     let mut removals = Vec::new();
     if !ctx.manages_ollama() {
         let path = manager.file_path(ServiceId::Ollama);
@@ -176,6 +334,7 @@ pub(crate) fn plan_from(
         }
     }
     steps.extend(removals);
+    steps.extend(backup.removals);
     if files_changed {
         steps.extend(commands(
             None,
@@ -211,6 +370,8 @@ pub(crate) fn plan_from(
             timeout_secs,
         });
     }
+    // Last: backups are scheduled once the services they back up are healthy.
+    steps.extend(backup.activation);
     Ok(Plan {
         platform: ctx.platform(),
         config_file: ctx.config_file.clone(),
@@ -220,11 +381,43 @@ pub(crate) fn plan_from(
     })
 }
 
-/// The plan that stops and removes the services. With `purge`, Gardener's
-/// config, data and logs go too; backups are always kept.
+/// The plan that stops and removes the services and the backup timer. With
+/// `purge`, Gardener's config, data and logs go too; backups are always kept.
 pub fn uninstall_plan(ctx: &Context, manager: &dyn ServiceManager, purge: bool) -> Result<Plan> {
+    uninstall_plan_with(ctx, manager, &backup_timer(ctx), purge)
+}
+
+/// [`uninstall_plan`] with the timer's driver given.
+pub(crate) fn uninstall_plan_with(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    timer: &BackupTimer,
+    purge: bool,
+) -> Result<Plan> {
     let mut steps = Vec::new();
     let mut any = false;
+    // The timer first, so that no backup starts while the services go.
+    let installed: Vec<PathBuf> = timer.files().into_iter().filter(|p| p.exists()).collect();
+    let active = match timer.is_active() {
+        Ok(active) => active,
+        Err(_) if installed.is_empty() => false,
+        Err(e) => return Err(e.into()),
+    };
+    if active || !installed.is_empty() {
+        steps.extend(commands(
+            None,
+            Some(Action::Deactivate),
+            timer.commands(Action::Deactivate),
+            "stop scheduled backups",
+        ));
+    }
+    for path in installed {
+        steps.push(Step::Remove {
+            path,
+            purpose: "file of the scheduled-backup timer".into(),
+        });
+        any = true;
+    }
     for id in ServiceId::ALL.into_iter().rev() {
         let path = manager.file_path(id);
         // Without a file, an unreachable manager has nothing of ours to stop.

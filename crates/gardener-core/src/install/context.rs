@@ -33,6 +33,8 @@ impl Context {
     pub fn load(config: Option<&Path>, platform: Platform) -> Result<Self> {
         let paths = Paths::discover(platform)?;
         let config_file = config.map_or_else(|| paths.config_file.clone(), Path::to_path_buf);
+        // Absolute, so that its directory can be synced and timers can find it.
+        let config_file = std::path::absolute(&config_file).unwrap_or(config_file);
         let config_exists = config_file.exists();
         let config = Config::load(&config_file)?;
         Ok(Self::new(paths, config_file, config_exists, config))

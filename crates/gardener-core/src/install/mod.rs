@@ -18,6 +18,7 @@ pub mod plan;
 
 use std::path::{Path, PathBuf};
 
+pub(crate) use apply::wait_healthy;
 pub use apply::{ApplyReport, Progress, apply};
 pub use build::{build_plan, uninstall_plan};
 pub use context::Context;

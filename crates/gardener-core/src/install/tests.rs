@@ -1,6 +1,8 @@
 //! Installer tests with a scripted service manager, real files in a temporary
 //! home and a real HTTP server answering the health checks.
 
+mod schedule;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -8,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::build::plan_from;
+use super::apply::apply_with;
+use super::build::{TimerInputs, plan_from, uninstall_plan_with};
 use super::*;
+use crate::backup::schedule::BackupTimer;
 use crate::config::Config;
 use crate::fsutil::mode_of;
 use crate::paths::Paths;
@@ -140,10 +144,27 @@ fn closed_port() -> u16 {
         .port()
 }
 
+/// Where the tests pretend the `gardener` CLI is.
+const GARDENER: &str = "/opt/gardener/bin/gardener";
+
 struct Setup {
     home: tempfile::TempDir,
     ctx: Context,
     fake: Fake,
+    /// The backup timer's driver, running its commands in `timer_fake`.
+    timer: BackupTimer,
+    timer_fake: schedule::FakeTimer,
+    gardener: PathBuf,
+}
+
+impl Setup {
+    fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
+        apply_with(&self.ctx, plan, &self.fake, &self.timer, &mut |_| {})
+    }
+
+    fn uninstall(&self, purge: bool) -> Plan {
+        uninstall_plan_with(&self.ctx, &self.fake, &self.timer, purge).unwrap()
+    }
 }
 
 fn setup_with(edit: impl FnOnce(&mut Config)) -> Setup {
@@ -165,10 +186,14 @@ fn setup_with(edit: impl FnOnce(&mut Config)) -> Setup {
     config.install.health_timeout_secs = 2;
     edit(&mut config);
     let fake = Fake::new(&paths.service_dir);
+    let timer_fake = schedule::FakeTimer::new(&paths.service_dir);
     let config_file = paths.config_file.clone();
     Setup {
         ctx: Context::new(paths, config_file, false, config),
         fake,
+        timer: timer_fake.driver(),
+        timer_fake,
+        gardener: PathBuf::from(GARDENER),
         home,
     }
 }
@@ -192,18 +217,20 @@ fn preflight_ok(s: &Setup) -> Preflight {
     }
 }
 
+fn plan_with(s: &Setup, opts: &PreflightOptions, pf: Preflight) -> Plan {
+    let timer = TimerInputs {
+        timer: &s.timer,
+        gardener: &s.gardener,
+    };
+    plan_from(&s.ctx, &s.fake, opts, pf, &timer).unwrap()
+}
+
 fn plan(s: &Setup) -> Plan {
-    plan_from(
-        &s.ctx,
-        &s.fake,
-        &PreflightOptions::default(),
-        preflight_ok(s),
-    )
-    .unwrap()
+    plan_with(s, &PreflightOptions::default(), preflight_ok(s))
 }
 
 fn apply_plan(s: &Setup) -> Result<ApplyReport> {
-    apply(&s.ctx, &plan(s), &s.fake, &mut |_| {})
+    s.apply(&plan(s))
 }
 
 /// Every path under the home, for before/after comparisons.
@@ -240,8 +267,8 @@ fn first_plan_creates_everything_in_order() {
     assert_eq!(kinds.iter().filter(|k| *k == "dir").count(), 5, "{kinds:?}");
     assert_eq!(
         kinds.iter().filter(|k| *k == "file").count(),
-        3,
-        "config + two service files: {kinds:?}"
+        3 + s.timer.files().len(),
+        "config, two service files and the backup timer's: {kinds:?}"
     );
     let first_command = kinds.iter().position(|k| k == "command").unwrap();
     assert!(kinds[..first_command].iter().all(|k| k != "wait-healthy"));
@@ -253,10 +280,18 @@ fn first_plan_creates_everything_in_order() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        actions,
-        ["fake reload", "fake Activate ollama", "fake Activate app"]
+    let mut want = vec!["fake reload", "fake Activate ollama", "fake Activate app"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    // The default config schedules a daily backup.
+    want.extend(
+        s.timer
+            .commands(Action::Activate)
+            .iter()
+            .map(|i| i.0.join(" ")),
     );
+    assert_eq!(actions, want);
     assert!(!p.is_noop());
     let json = serde_json::to_value(&p).unwrap();
     let file = json["steps"]
@@ -290,7 +325,7 @@ fn apply_installs_with_modes_and_second_apply_changes_nothing() {
     let again = plan(&s);
     assert!(again.is_noop(), "{again:#?}");
     let log_before = s.fake.log().len();
-    let report = apply(&s.ctx, &again, &s.fake, &mut |_| {}).unwrap();
+    let report = s.apply(&again).unwrap();
     assert!(!report.changed);
     assert_eq!(
         s.fake.log().len(),
@@ -320,7 +355,7 @@ fn hand_edited_service_file_is_drift_and_install_repairs_it() {
         _ => None,
     });
     assert_eq!(change, Some(Change::Update));
-    apply(&s.ctx, &p, &s.fake, &mut |_| {}).unwrap();
+    s.apply(&p).unwrap();
     assert_eq!(std::fs::read_to_string(&unit).unwrap(), original);
     assert!(s.fake.log().contains(&"Activate ollama".to_owned()));
 }
@@ -402,8 +437,8 @@ fn blocked_plan_changes_nothing() {
         detail: "in use".into(),
         fix: Some("stop it".into()),
     });
-    let p = plan_from(&s.ctx, &s.fake, &PreflightOptions::default(), pf).unwrap();
-    let err = apply(&s.ctx, &p, &s.fake, &mut |_| {}).unwrap_err();
+    let p = plan_with(&s, &PreflightOptions::default(), pf);
+    let err = s.apply(&p).unwrap_err();
     assert!(matches!(err, Error::Blocked { .. }));
     assert!(err.to_string().contains("fix: stop it"));
     assert_eq!(tree(s.home.path()), before);
@@ -421,7 +456,7 @@ fn external_ollama_is_not_installed_and_ours_is_removed() {
     assert!(p.steps.iter().any(
         |st| matches!(st, Step::Remove { path, .. } if *path == s.fake.file_path(ServiceId::Ollama))
     ));
-    apply(&s.ctx, &p, &s.fake, &mut |_| {}).unwrap();
+    s.apply(&p).unwrap();
     assert!(!s.fake.file_path(ServiceId::Ollama).exists());
     assert_eq!(s.fake.state(ServiceId::Ollama), ServiceState::NotInstalled);
     assert_eq!(s.fake.state(ServiceId::App), ServiceState::Running);
@@ -434,16 +469,18 @@ fn uninstall_keeps_data_and_purge_keeps_backups() {
     s.ctx.config_exists = true;
     std::fs::write(s.ctx.data_dir.join("state.json"), "{}").unwrap();
     std::fs::write(s.ctx.backups_dir.join("b.tar.zst"), "x").unwrap();
-    let p = uninstall_plan(&s.ctx, &s.fake, false).unwrap();
-    apply(&s.ctx, &p, &s.fake, &mut |_| {}).unwrap();
+    let p = s.uninstall(false);
+    s.apply(&p).unwrap();
     for id in ServiceId::ALL {
         assert!(!s.fake.file_path(id).exists());
         assert_eq!(s.fake.state(id), ServiceState::NotInstalled);
     }
+    assert!(s.timer.files().iter().all(|f| !f.exists()));
+    assert!(!s.timer_fake.active());
     assert!(s.ctx.data_dir.join("state.json").exists() && s.ctx.config_file.exists());
 
-    let p = uninstall_plan(&s.ctx, &s.fake, true).unwrap();
-    apply(&s.ctx, &p, &s.fake, &mut |_| {}).unwrap();
+    let p = s.uninstall(true);
+    s.apply(&p).unwrap();
     assert!(!s.ctx.data_dir.join("state.json").exists());
     assert!(!s.ctx.config_file.exists() && !s.ctx.logs_dir.exists());
     assert!(
@@ -500,13 +537,13 @@ fn plan_reports_an_ollama_it_did_not_install_and_can_use_it() {
     let s = setup();
     let mut pf = preflight_ok(&s);
     pf.external_ollama = Some("0.12.6".into());
-    let p = plan_from(&s.ctx, &s.fake, &PreflightOptions::default(), pf.clone()).unwrap();
+    let p = plan_with(&s, &PreflightOptions::default(), pf.clone());
     assert_eq!(p.external_ollama.as_deref(), Some("0.12.6"));
     assert!(p.manage_ollama, "not used unless chosen");
     let chosen = PreflightOptions {
         use_running_ollama: true,
     };
-    let p = plan_from(&s.ctx, &s.fake, &chosen, pf).unwrap();
+    let p = plan_with(&s, &chosen, pf);
     assert!(!p.manage_ollama);
     assert!(!p.steps.iter().any(
         |st| matches!(st, Step::File { path, .. } if *path == s.fake.file_path(ServiceId::Ollama))

@@ -273,6 +273,9 @@ impl Sampler {
             }
         }
 
+        // A few hundred bytes, read each tick so a backup made by the timer
+        // shows up at once.
+        let backup = crate::backup::catalog::State::load(&self.ctx);
         Snapshot {
             taken_at_ms: now_ms(),
             services: Services {
@@ -285,7 +288,8 @@ impl Sampler {
             },
             system: self.gauges.system(),
             alerts: Vec::new(),
-            last_backup_at: None,
+            last_backup_at: backup.last_success_unix(),
+            last_backup_error: backup.last_attempt.filter(|a| !a.ok).and_then(|a| a.error),
         }
     }
 }

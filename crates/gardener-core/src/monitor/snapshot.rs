@@ -20,6 +20,9 @@ pub struct Snapshot {
     /// When the last successful backup finished (seconds since the epoch), if known.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub last_backup_at: Option<u64>,
+    /// Why the last backup attempt failed, while no later one succeeded.
+    #[serde(default)]
+    pub last_backup_error: Option<String>,
 }
 
 /// Both services.

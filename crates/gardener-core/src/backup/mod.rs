@@ -1,0 +1,223 @@
+//! Backups of the stack's data: one self-describing `.tar.zst` per backup,
+//! written durably, verified against its own manifest, restored through a
+//! staging directory with rollback, and pruned by a retention policy.
+
+pub mod catalog;
+mod clone;
+mod create;
+mod hash;
+pub mod manifest;
+mod pause;
+pub mod read;
+pub mod restore;
+pub mod retention;
+pub mod schedule;
+pub mod sources;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+pub use catalog::{BackupInfo, Catalog, PruneReport, prune};
+pub use create::{CreateOptions, CreateReport, create};
+pub use read::{VerifyReport, verify};
+pub use restore::{RestoreOptions, RestoreReport, restore};
+
+use crate::paths::Platform;
+
+/// What went wrong with a backup command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The archive is damaged or does not match its manifest.
+    #[error("{}: {message}", path.display())]
+    Corrupt {
+        /// The archive.
+        path: PathBuf,
+        /// Exactly what is wrong.
+        message: String,
+    },
+    /// The archive contains something a restore must not write.
+    #[error("{}: refused: {message}", path.display())]
+    Hostile {
+        /// The archive.
+        path: PathBuf,
+        /// The offending entry and rule.
+        message: String,
+    },
+    /// Another backup, prune or restore holds the lock.
+    #[error("another backup or restore is running (lock {})", path.display())]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// Cancelled (Ctrl-C or the app's Cancel button); nothing was left behind.
+    #[error("cancelled")]
+    Cancelled,
+    /// A service could not be stopped or started.
+    #[error(transparent)]
+    Service(#[from] crate::services::Error),
+    /// The config could not be read.
+    #[error(transparent)]
+    Install(#[from] Box<crate::install::Error>),
+    /// Wrong arguments: an unknown backup id, a bad `--only`.
+    #[error("{0}")]
+    Usage(String),
+    /// Restored services did not become healthy; the old data is back.
+    #[error("{0}")]
+    RolledBack(String),
+}
+
+impl Error {
+    /// Stable machine-readable code for JSON output and the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "io",
+            Self::Corrupt { .. } => "corrupt",
+            Self::Hostile { .. } => "refused",
+            Self::Busy { .. } => "busy",
+            Self::Cancelled => "cancelled",
+            Self::Service(_) => "service",
+            Self::Install(_) => "config",
+            Self::Usage(_) => "usage",
+            Self::RolledBack(_) => "rolled-back",
+        }
+    }
+
+    /// Whether the caller asked for something impossible (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::Usage(_))
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// Result alias for this module.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The stage a long operation is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum Phase {
+    /// Listing the sources.
+    Scan,
+    /// Stopping the app / cloning its data.
+    Snapshot,
+    /// Writing the archive.
+    Archive,
+    /// Reading the archive back and checking every hash.
+    Verify,
+    /// Extracting into the staging directory.
+    Extract,
+    /// Stopping services, swapping directories, starting, health checks.
+    Swap,
+}
+
+/// Progress of a long operation, sent often (at most every ~100 ms by the CLI).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Progress {
+    /// Current stage.
+    pub phase: Phase,
+    /// Content bytes done in this stage.
+    pub bytes: u64,
+    /// Content bytes in all (0 when not known yet).
+    pub total_bytes: u64,
+    /// Files done.
+    pub files: u64,
+    /// Files in all.
+    pub total_files: u64,
+}
+
+/// A cancel switch shared between the caller (Ctrl-C handler, UI button)
+/// and the running operation, which checks it between blocks.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// A switch that is off.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the operation to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether cancelling was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// File names of the backup timer in the service directory.
+pub(crate) fn schedule_file_names(platform: Platform) -> Vec<String> {
+    match platform {
+        Platform::Macos => vec![format!("{}.plist", schedule::LAUNCHD_LABEL)],
+        Platform::Linux => vec![
+            schedule::SYSTEMD_SERVICE.to_owned(),
+            schedule::SYSTEMD_TIMER.to_owned(),
+        ],
+    }
+}
+
+/// Puts things right after a backup or restore that was killed: starts an
+/// app a backup left stopped, and undoes a half-done restore. Does nothing
+/// while another backup command holds the lock. Returns what was done.
+pub fn recover_interrupted(
+    ctx: &crate::install::Context,
+    manager: &dyn crate::services::ServiceManager,
+) -> Vec<String> {
+    let dest = destination(ctx);
+    let Ok(_lock) = catalog::Lock::acquire(&dest) else {
+        return Vec::new();
+    };
+    pause::recover(ctx, manager)
+        .into_iter()
+        .chain(restore::recover(ctx, manager))
+        .collect()
+}
+
+/// Directory the archives are written to.
+pub fn destination(ctx: &crate::install::Context) -> PathBuf {
+    ctx.config
+        .backup
+        .destination
+        .as_deref()
+        .map_or_else(|| ctx.backups_dir.clone(), |d| ctx.paths.expand(d))
+}
+
+#[cfg(test)]
+mod tests;

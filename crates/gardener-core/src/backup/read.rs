@@ -1,0 +1,543 @@
+//! Reading an archive back, trusting nothing: the manifest must come first
+//! and pass [`Manifest::check`], every entry must be one the manifest lists
+//! with the same type, size and target, only files, directories and
+//! symlinks are accepted, decompression is bounded by what the manifest
+//! declares, and every file's BLAKE3 must match the checksums at the end.
+//! `verify` and `restore` share this one pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::catalog::VerifyRecord;
+use super::hash::{Bounded, Hashing, TOO_BIG};
+use super::manifest::{
+    CHECKSUMS_NAME, Checksums, Entry, Kind, MANIFEST_NAME, MAX_META_BYTES, Manifest, check_path,
+    resolve_link,
+};
+use super::{Cancel, Error, Phase, Progress, Result};
+
+const BUF: usize = 1 << 20;
+const BLOCK: u64 = 512;
+
+/// What verification found.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    /// The backup's id (from its manifest; empty when unreadable).
+    pub id: String,
+    /// The archive.
+    pub path: PathBuf,
+    /// Files whose content was checked.
+    pub files: u64,
+    /// Bytes of content checked.
+    pub bytes: u64,
+    /// Everything wrong, one line each; empty when the backup is sound.
+    pub problems: Vec<String>,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+impl VerifyReport {
+    /// Nothing was wrong.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The line kept in the catalog.
+    pub fn record(&self) -> VerifyRecord {
+        VerifyRecord {
+            at: jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .unwrap_or_else(|_| jiff::Timestamp::now())
+                .to_string(),
+            ok: self.ok(),
+            problems: self.problems.clone(),
+        }
+    }
+}
+
+/// Where the content of an archive goes while it is read.
+pub trait Sink {
+    /// A directory entry (parents always come first).
+    fn dir(&mut self, entry: &Entry) -> Result<()>;
+    /// A file entry: where to write its content (`None`: only hash it).
+    fn open_file(&mut self, entry: &Entry) -> Result<Option<File>>;
+    /// The file's content was written completely.
+    fn close_file(&mut self, entry: &Entry, file: File) -> Result<()>;
+    /// A symlink entry (its target was checked to stay inside its source).
+    fn symlink(&mut self, entry: &Entry) -> Result<()>;
+    /// Whether this entry is wanted at all (`--only`); others are only hashed.
+    fn wants(&self, path: &str) -> bool;
+}
+
+/// A sink that keeps nothing: verification.
+pub struct Discard;
+
+impl Sink for Discard {
+    fn dir(&mut self, _: &Entry) -> Result<()> {
+        Ok(())
+    }
+    fn open_file(&mut self, _: &Entry) -> Result<Option<File>> {
+        Ok(None)
+    }
+    fn close_file(&mut self, _: &Entry, _: File) -> Result<()> {
+        Ok(())
+    }
+    fn symlink(&mut self, _: &Entry) -> Result<()> {
+        Ok(())
+    }
+    fn wants(&self, _: &str) -> bool {
+        false
+    }
+}
+
+/// What one pass over an archive found.
+pub struct Scanned {
+    /// The manifest (checked).
+    pub manifest: Manifest,
+    /// Content problems (hash mismatches, missing entries, damage).
+    pub problems: Vec<String>,
+    /// Files read.
+    pub files: u64,
+    /// Content bytes read.
+    pub bytes: u64,
+}
+
+fn open(path: &Path) -> Result<zstd::Decoder<'static, BufReader<File>>> {
+    let f = File::open(path).map_err(Error::io("open", path))?;
+    zstd::Decoder::new(f).map_err(Error::io("read", path))
+}
+
+fn read_meta(entry: &mut impl Read, size: u64, what: &str, path: &Path) -> Result<Vec<u8>> {
+    if size > MAX_META_BYTES {
+        return Err(Error::Hostile {
+            path: path.to_path_buf(),
+            message: format!("{what} of {size} bytes is larger than any Gardener writes"),
+        });
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    entry
+        .take(size)
+        .read_to_end(&mut buf)
+        .map_err(|e| damaged(path, &e))?;
+    Ok(buf)
+}
+
+fn damaged(path: &Path, e: &io::Error) -> Error {
+    let text = e.to_string();
+    if text == TOO_BIG {
+        return Error::Hostile {
+            path: path.to_path_buf(),
+            message: TOO_BIG.into(),
+        };
+    }
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("the archive is damaged or cut short: {text}"),
+    }
+}
+
+fn round_up(n: u64) -> u64 {
+    n.div_ceil(BLOCK).saturating_mul(BLOCK)
+}
+
+/// The most a well-formed archive with this manifest can decompress to:
+/// each entry's header(s) and padded content, long-name blocks, the
+/// checksums and the end-of-archive blocks.
+fn decompressed_bound(m: &Manifest, manifest_len: u64) -> u64 {
+    let mut total = 3 * BLOCK + round_up(manifest_len) + 20 * BLOCK;
+    let mut sums = 4096u64;
+    for e in &m.entries {
+        let names = e.path.len() as u64 + e.target.as_ref().map_or(0, |t| t.len() as u64);
+        total = total
+            .saturating_add(3 * BLOCK)
+            .saturating_add(2 * round_up(names))
+            .saturating_add(round_up(e.size));
+        sums = sums.saturating_add(e.path.len() as u64 * 2 + 80);
+    }
+    total.saturating_add(3 * BLOCK + round_up(sums))
+}
+
+/// Reads only the manifest (the first entry): fast, for listing.
+pub fn read_manifest(path: &Path) -> Result<Manifest> {
+    let dec = open(path)?;
+    let mut archive = tar::Archive::new(Bounded::new(dec, MAX_META_BYTES + 4 * BLOCK));
+    let mut entries = archive.entries().map_err(|e| damaged(path, &e))?;
+    let first = entries
+        .next()
+        .ok_or_else(|| not_gardener(path))?
+        .map_err(|e| damaged(path, &e))?;
+    parse_manifest(first, path).map(|(m, _)| m)
+}
+
+fn not_gardener(path: &Path) -> Error {
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("not a Gardener backup: the first entry is not {MANIFEST_NAME}"),
+    }
+}
+
+fn parse_manifest(
+    mut first: tar::Entry<'_, impl Read>,
+    path: &Path,
+) -> Result<(Manifest, Vec<u8>)> {
+    let name = first.path_bytes().into_owned();
+    if name != MANIFEST_NAME.as_bytes() || first.header().entry_type() != tar::EntryType::Regular {
+        return Err(not_gardener(path));
+    }
+    let size = first.header().size().map_err(|e| damaged(path, &e))?;
+    let bytes = read_meta(&mut first, size, "manifest", path)?;
+    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("the manifest is damaged: {e}"),
+    })?;
+    Ok((m, bytes))
+}
+
+fn hostile(path: &Path, message: String) -> Error {
+    Error::Hostile {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// One pass over the archive at `path`, feeding `sink`. Refusals (entries a
+/// restore must not write) and unreadable damage are errors; content that
+/// does not match its checksum is listed in [`Scanned::problems`].
+pub fn scan(
+    path: &Path,
+    sink: &mut dyn Sink,
+    cancel: &Cancel,
+    phase: Phase,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Scanned> {
+    let dec = open(path)?;
+    let bounded = Bounded::new(dec, MAX_META_BYTES + 4 * BLOCK);
+    let (count, limit) = (bounded.count.clone(), bounded.limit.clone());
+    let mut archive = tar::Archive::new(bounded);
+    let mut entries = archive.entries().map_err(|e| damaged(path, &e))?;
+    let first = entries
+        .next()
+        .ok_or_else(|| not_gardener(path))?
+        .map_err(|e| damaged(path, &e))?;
+    let (manifest, manifest_bytes) = parse_manifest(first, path)?;
+    let by_path = manifest.check().map_err(|r| hostile(path, r.0))?;
+    limit.set(
+        count
+            .get()
+            .saturating_add(decompressed_bound(&manifest, manifest_bytes.len() as u64)),
+    );
+    let mut done = Progress {
+        phase,
+        bytes: 0,
+        total_bytes: manifest.total_bytes,
+        files: 0,
+        total_files: manifest.file_count(),
+    };
+    progress(&done);
+    let mut hashes: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut checksums: Option<Checksums> = None;
+    let mut problems = Vec::new();
+    let mut buf = vec![0u8; BUF];
+    for item in entries {
+        cancel.check()?;
+        let mut entry = match item {
+            Ok(e) => e,
+            Err(e) => match damaged(path, &e) {
+                Error::Corrupt { message, .. } => {
+                    problems.push(message);
+                    break;
+                }
+                other => return Err(other),
+            },
+        };
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8(raw)
+            .map_err(|_| hostile(path, "an entry's path is not valid UTF-8".into()))?;
+        if checksums.is_some() {
+            return Err(hostile(path, format!("entry `{name}` after the checksums")));
+        }
+        let header = entry.header();
+        let etype = header.entry_type();
+        if name == CHECKSUMS_NAME && etype == tar::EntryType::Regular {
+            let size = header.size().map_err(|e| damaged(path, &e))?;
+            let bytes = read_meta(&mut entry, size, "checksums", path)?;
+            match serde_json::from_slice::<Checksums>(&bytes) {
+                Ok(c) => checksums = Some(c),
+                Err(e) => {
+                    problems.push(format!("the checksums are damaged: {e}"));
+                    break;
+                }
+            }
+            continue;
+        }
+        check_path(&name).map_err(|r| hostile(path, r.0))?;
+        let mode = header.mode().map_err(|e| damaged(path, &e))?;
+        let kind = match etype {
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Symlink => Kind::Symlink,
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                let inside = resolve_link(&name, &target).is_some();
+                return Err(hostile(
+                    path,
+                    format!(
+                        "entry `{name}`: hard link to `{target}`{}",
+                        if inside {
+                            ""
+                        } else {
+                            " outside the restore root"
+                        }
+                    ),
+                ));
+            }
+            tar::EntryType::Char | tar::EntryType::Block => {
+                return Err(hostile(path, format!("entry `{name}`: device file")));
+            }
+            tar::EntryType::Fifo => return Err(hostile(path, format!("entry `{name}`: fifo"))),
+            other => {
+                return Err(hostile(
+                    path,
+                    format!("entry `{name}`: unsupported entry type {other:?}"),
+                ));
+            }
+        };
+        if mode & 0o7000 != 0 {
+            return Err(hostile(
+                path,
+                format!("entry `{name}`: mode {mode:o} has setuid, setgid or sticky bits"),
+            ));
+        }
+        let Some(expected) = by_path.get(name.as_str()).copied() else {
+            return Err(hostile(
+                path,
+                format!("entry `{name}` is not in the manifest"),
+            ));
+        };
+        if !seen.insert(name.clone()) {
+            return Err(hostile(path, format!("entry `{name}` appears twice")));
+        }
+        if expected.kind != kind {
+            return Err(hostile(
+                path,
+                format!(
+                    "entry `{name}` is a {kind:?} but the manifest lists a {:?}",
+                    expected.kind
+                ),
+            ));
+        }
+        // The size the tar reader will read, which a PAX `size` record
+        // overrides: the header's own field could agree with the manifest
+        // while more data follows.
+        let size = entry.size();
+        if size != expected.size {
+            return Err(hostile(
+                path,
+                format!(
+                    "entry `{name}` holds {size} bytes but the manifest says {}",
+                    expected.size
+                ),
+            ));
+        }
+        match kind {
+            Kind::Dir => {
+                if sink.wants(&name) {
+                    sink.dir(expected)?;
+                }
+            }
+            Kind::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                if Some(target.as_str()) != expected.target.as_deref() {
+                    return Err(hostile(
+                        path,
+                        format!(
+                            "symlink `{name}` points to `{target}`, not where the manifest says"
+                        ),
+                    ));
+                }
+                if sink.wants(&name) {
+                    sink.symlink(expected)?;
+                }
+            }
+            Kind::File => {
+                let mut out = if sink.wants(&name) {
+                    sink.open_file(expected)?
+                } else {
+                    None
+                };
+                let mut h = Hashing::new(&mut entry);
+                loop {
+                    let n = match h.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) => return Err(damaged(path, &e)),
+                    };
+                    if let (Some(f), Some(chunk)) = (out.as_mut(), buf.get(..n)) {
+                        f.write_all(chunk).map_err(Error::io("write", &name))?;
+                    }
+                    done.bytes += n as u64;
+                    if n == BUF {
+                        cancel.check()?;
+                    }
+                }
+                if h.count != size {
+                    problems.push(format!("{name}: cut short ({} of {size} bytes)", h.count));
+                    break;
+                }
+                hashes.insert(name.clone(), h.hex());
+                if let Some(f) = out {
+                    sink.close_file(expected, f)?;
+                }
+                done.files += 1;
+                progress(&done);
+            }
+        }
+    }
+    // Read the zstd stream to its end: the final frame's checksum and any
+    // cut-off tail only show there.
+    let mut rest = archive.into_inner();
+    loop {
+        match rest.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if buf.get(..n).is_some_and(|b| b.iter().any(|&x| x != 0)) {
+                    problems.push("data after the end of the archive".into());
+                    break;
+                }
+            }
+            Err(e) => {
+                problems.push(match damaged(path, &e) {
+                    Error::Hostile { message, .. } | Error::Corrupt { message, .. } => message,
+                    other => other.to_string(),
+                });
+                break;
+            }
+        }
+    }
+    compare(
+        &manifest,
+        &manifest_bytes,
+        checksums.as_ref(),
+        &hashes,
+        &seen,
+        &mut problems,
+    );
+    Ok(Scanned {
+        files: done.files,
+        bytes: done.bytes,
+        manifest,
+        problems,
+    })
+}
+
+fn compare(
+    manifest: &Manifest,
+    manifest_bytes: &[u8],
+    checksums: Option<&Checksums>,
+    hashes: &BTreeMap<String, String>,
+    seen: &BTreeSet<String>,
+    problems: &mut Vec<String>,
+) {
+    let missing: Vec<&str> = manifest
+        .entries
+        .iter()
+        .filter(|e| !seen.contains(&e.path))
+        .map(|e| e.path.as_str())
+        .collect();
+    if let Some(first) = missing.first() {
+        problems.push(match missing.len() {
+            1 => format!("missing from the archive: {first}"),
+            n => format!("missing from the archive: {first} and {} more", n - 1),
+        });
+    }
+    let Some(sums) = checksums else {
+        if problems.is_empty() {
+            problems.push("the archive ends before its checksums (cut short?)".into());
+        }
+        return;
+    };
+    if sums.id != manifest.id {
+        problems.push(format!(
+            "the checksums belong to backup {}, not {}",
+            sums.id, manifest.id
+        ));
+    }
+    if sums.manifest_blake3 != blake3::hash(manifest_bytes).to_hex().as_str() {
+        problems.push("the manifest does not match its checksum (damaged)".into());
+    }
+    for (p, got) in hashes {
+        match sums.files.get(p) {
+            Some(want) if want == got => {}
+            Some(_) => problems.push(format!(
+                "{p}: content does not match its checksum (damaged)"
+            )),
+            None => problems.push(format!("{p}: no checksum recorded")),
+        }
+    }
+    for p in sums.files.keys() {
+        if !manifest.entries.iter().any(|e| &e.path == p) {
+            problems.push(format!(
+                "checksum for {p}, which the manifest does not list"
+            ));
+        }
+    }
+}
+
+/// Decompresses the whole archive and checks it against its manifest and
+/// checksums. Damage is reported in the report; refusals (a hostile
+/// archive) are reported the same way, so `verify` always says what it found.
+pub fn verify(
+    path: &Path,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<VerifyReport> {
+    let started = Instant::now();
+    if !path.is_file() {
+        return Err(Error::Usage(format!("{}: no such archive", path.display())));
+    }
+    let (id, files, bytes, problems) =
+        match scan(path, &mut Discard, cancel, Phase::Verify, progress) {
+            Ok(s) => (s.manifest.id, s.files, s.bytes, s.problems),
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Err(Error::Io {
+                action,
+                path: p,
+                source,
+            }) if p == path => {
+                return Err(Error::Io {
+                    action,
+                    path: p,
+                    source,
+                });
+            }
+            Err(e @ (Error::Hostile { .. } | Error::Corrupt { .. })) => {
+                let message = match e {
+                    Error::Hostile { message, .. } => format!("refused: {message}"),
+                    Error::Corrupt { message, .. } => message,
+                    _ => String::new(),
+                };
+                (String::new(), 0, 0, vec![message])
+            }
+            Err(e) => return Err(e),
+        };
+    Ok(VerifyReport {
+        id,
+        path: path.to_path_buf(),
+        files,
+        bytes,
+        problems,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,434 @@
+//! Restoring a backup: verify while extracting into staging directories
+//! next to the live data (touching nothing live if anything is wrong),
+//! stop the services, swap each tree atomically (`RENAME_EXCHANGE` /
+//! `RENAME_SWAP`), start the services, wait for health and swap back if
+//! they are not healthy. The replaced trees stay as safety copies until the
+//! next successful backup. A journal lets the next run undo a restore that
+//! was killed half way.
+
+mod diff;
+mod journal;
+mod staging;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use diff::Diff;
+use journal::Journal;
+use staging::{Staging, Unit};
+
+use super::catalog::{self, Lock, SafetyCopy, State};
+use super::manifest::{Kind, Manifest, SourceKind, expand_home, shorten_home};
+use super::read::{self, read_manifest};
+use super::{Cancel, Error, Phase, Progress, Result};
+use crate::install::Context;
+use crate::services::{Action, ServiceId, ServiceManager, ServiceState};
+
+/// What to restore, and how.
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    /// Only show what would change.
+    pub dry_run: bool,
+    /// Restore only these archive paths (`app-data/projects/x`) or live paths.
+    pub only: Vec<String>,
+    /// Restore into this directory instead, without touching services.
+    pub to: Option<PathBuf>,
+    /// Checked between blocks.
+    pub cancel: Cancel,
+}
+
+/// What a restore did (or would do).
+#[derive(Clone, Debug, Serialize)]
+pub struct RestoreReport {
+    /// The backup restored.
+    pub id: String,
+    /// Nothing was changed.
+    pub dry_run: bool,
+    /// Live paths replaced (or created).
+    pub restored: Vec<String>,
+    /// Paths added, changed and removed.
+    pub diff: Diff,
+    /// Where the replaced trees are kept.
+    pub safety_copies: Vec<String>,
+    /// Services stopped for the swap and started again.
+    pub services: Vec<ServiceId>,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+const SERVICE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where archive path `path` of `manifest` lives on this machine.
+fn live_of(manifest: &Manifest, path: &str, home: &Path, to: Option<&Path>) -> Option<PathBuf> {
+    if let Some(dir) = to {
+        return Some(dir.join(path));
+    }
+    let source = manifest.source_of(path)?;
+    let root = expand_home(&source.path, home);
+    let rest = path.strip_prefix(&source.name)?.trim_start_matches('/');
+    match source.kind {
+        SourceKind::Dir | SourceKind::Files if rest.is_empty() => Some(root),
+        SourceKind::Dir | SourceKind::Files => Some(root.join(rest)),
+        // A file source holds one file, stored under its name.
+        SourceKind::File if !rest.is_empty() && !rest.contains('/') => Some(root),
+        _ => None,
+    }
+}
+
+/// The units a restore replaces, each with its live and staging path.
+fn units(
+    manifest: &Manifest,
+    opts: &RestoreOptions,
+    home: &Path,
+    stage_name: &str,
+) -> Result<Vec<Unit>> {
+    let to = opts.to.as_deref();
+    let mut roots: Vec<String> = Vec::new();
+    if opts.only.is_empty() {
+        for s in &manifest.sources {
+            match s.kind {
+                SourceKind::Dir => roots.push(s.name.clone()),
+                SourceKind::File | SourceKind::Files => roots.extend(
+                    manifest
+                        .entries
+                        .iter()
+                        .filter(|e| {
+                            e.kind == Kind::File && e.path.starts_with(&format!("{}/", s.name))
+                        })
+                        .map(|e| e.path.clone()),
+                ),
+                SourceKind::Missing => {}
+            }
+        }
+        if to.is_some() {
+            roots = manifest
+                .sources
+                .iter()
+                .filter(|s| s.kind != SourceKind::Missing)
+                .map(|s| s.name.clone())
+                .collect();
+        }
+    } else {
+        for o in &opts.only {
+            let p = o.trim_end_matches('/');
+            let found = manifest.entries.iter().any(|e| e.path == p);
+            let by_live = (!found)
+                .then(|| {
+                    let wanted = expand_home(p, home);
+                    manifest.entries.iter().find(|e| {
+                        live_of(manifest, &e.path, home, None).is_some_and(|l| l == wanted)
+                    })
+                })
+                .flatten();
+            match (found, by_live) {
+                (true, _) => roots.push(p.to_owned()),
+                (false, Some(e)) => roots.push(e.path.clone()),
+                (false, None) => {
+                    return Err(Error::Usage(format!(
+                        "--only {o}: not in this backup (give a path inside the archive such as \
+                         `{}/…`, or a live path it holds)",
+                        manifest
+                            .sources
+                            .first()
+                            .map_or("app-data", |s| s.name.as_str())
+                    )));
+                }
+            }
+        }
+        roots.sort();
+        roots.dedup();
+        // A path inside another one is already covered by it.
+        let all = roots.clone();
+        roots.retain(|r| {
+            !all.iter()
+                .any(|o| o != r && r.starts_with(&format!("{o}/")))
+        });
+    }
+    roots
+        .into_iter()
+        .map(|archive| {
+            let live = live_of(manifest, &archive, home, to)
+                .ok_or_else(|| Error::Usage(format!("{archive}: no place to restore it to")))?;
+            let parent = live
+                .parent()
+                .ok_or_else(|| Error::Usage(format!("{}: has no parent", live.display())))?;
+            let base = live.file_name().map(|n| n.to_owned()).unwrap_or_default();
+            Ok(Unit {
+                archive,
+                staged: parent.join(stage_name).join(base),
+                live,
+            })
+        })
+        .collect()
+}
+
+fn running(manager: &dyn ServiceManager, ctx: &Context) -> Vec<ServiceId> {
+    ctx.managed_services()
+        .into_iter()
+        .filter(|id| {
+            manager
+                .status(*id)
+                .is_ok_and(|s| matches!(s.state, ServiceState::Running | ServiceState::Starting))
+        })
+        .collect()
+}
+
+/// Restores the backup at `archive` (see the module docs).
+pub fn restore(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    archive: &Path,
+    opts: &RestoreOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RestoreReport> {
+    let started = Instant::now();
+    let manifest = read_manifest(archive)?;
+    manifest.check().map_err(|r| Error::Hostile {
+        path: archive.to_path_buf(),
+        message: r.0,
+    })?;
+    let home = &ctx.paths.home;
+    let stage_name = format!(
+        ".gardener-before-restore-{}",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ")
+    );
+    let units = units(&manifest, opts, home, &stage_name)?;
+    let show = |p: &Path| shorten_home(p, home);
+    let diff = diff::diff(&manifest, &units, &show);
+    let mut report = RestoreReport {
+        id: manifest.id.clone(),
+        dry_run: opts.dry_run,
+        restored: units.iter().map(|u| show(&u.live)).collect(),
+        diff,
+        safety_copies: Vec::new(),
+        services: Vec::new(),
+        seconds: 0.0,
+    };
+    if opts.dry_run {
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+    if let Some(dir) = &opts.to {
+        for u in &units {
+            if u.live.exists() {
+                return Err(Error::Usage(format!(
+                    "{} already exists; restore into an empty directory",
+                    u.live.display()
+                )));
+            }
+        }
+        crate::fsutil::create_dir(dir, 0o700).map_err(Error::io("create", dir))?;
+    }
+    let dest = super::destination(ctx);
+    crate::fsutil::create_dir(&dest, 0o700).map_err(Error::io("create", &dest))?;
+    let _lock = Lock::acquire(&dest)?;
+    if let Some(note) = recover(ctx, manager) {
+        tracing::warn!("{note}");
+    }
+    // Stage: extract and verify in one pass. The journal names the staging
+    // dirs before they exist, so a kill during extraction leaves nothing for
+    // long: the next backup command removes them.
+    let stage_dirs = stage_roots(&units);
+    Journal::begin(ctx, &manifest.id, &units, &[])?;
+    let mut cleanup = StageGuard {
+        dirs: stage_dirs.clone(),
+        journal: Some(journal::path(ctx)),
+    };
+    for d in &stage_dirs {
+        if d.exists() {
+            fs::remove_dir_all(d).map_err(Error::io("remove", d))?;
+        }
+        crate::fsutil::create_dir(d, 0o700).map_err(Error::io("create", d))?;
+    }
+    let mut sink = Staging::new(&units);
+    let scanned = read::scan(archive, &mut sink, &opts.cancel, Phase::Extract, progress)?;
+    if !scanned.problems.is_empty() {
+        return Err(Error::Corrupt {
+            path: archive.to_path_buf(),
+            message: format!(
+                "verification failed, nothing was changed: {}",
+                scanned.problems.join("; ")
+            ),
+        });
+    }
+    sink.finish()?;
+    for d in &stage_dirs {
+        staging::sync_fs(d)?;
+    }
+    opts.cancel.check()?;
+    if opts.to.is_some() {
+        for u in &units {
+            fs::rename(&u.staged, &u.live).map_err(Error::io("move into place", &u.live))?;
+        }
+        drop(cleanup);
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+    progress(&Progress {
+        phase: Phase::Swap,
+        bytes: scanned.bytes,
+        total_bytes: scanned.bytes,
+        files: scanned.files,
+        total_files: scanned.files,
+    });
+    let services = running(manager, ctx);
+    let mut journal = Journal::begin(ctx, &manifest.id, &units, &services)?;
+    // From the first swap on, staging dirs may hold the only copy of the old
+    // data: they are removed only once it is back in place, never on drop.
+    cleanup.disarm();
+    let outcome = match swap_all(manager, &mut journal, &units, &services) {
+        Ok(()) => start_and_check(ctx, manager, &services)
+            .map_err(|why| format!("the restored services did not become healthy ({why})")),
+        Err(e) => Err(format!("swapping in the restored data failed ({e})")),
+    };
+    if let Err(why) = outcome {
+        let undone = units
+            .iter()
+            .enumerate()
+            .rev()
+            .try_for_each(|(i, u)| journal.unswap(i, u));
+        if let Err(e) = undone {
+            return Err(Error::RolledBack(format!(
+                "{why}, and putting the previous data back failed: {e}; the next `gardener backup` \
+                 command tries again (journal {})",
+                journal::path(ctx).display()
+            )));
+        }
+        let restarted = start_and_check(ctx, manager, &services);
+        journal.finish(ctx)?;
+        // The staging dirs now hold the unwanted restored trees.
+        drop(StageGuard {
+            dirs: stage_dirs,
+            journal: None,
+        });
+        return Err(Error::RolledBack(format!(
+            "{why}; the previous data is back{}",
+            match restarted {
+                Ok(()) if services.is_empty() => String::new(),
+                Ok(()) => " and the services are running".to_owned(),
+                Err(e) => format!(", but starting the services failed too: {e}"),
+            }
+        )));
+    }
+    // Keep the replaced trees as safety copies; the staging dirs stay, holding them.
+    let mut state = State::load(ctx);
+    let now = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_string();
+    for u in &units {
+        if fs::symlink_metadata(&u.staged).is_ok() {
+            state.safety_copies.push(SafetyCopy {
+                path: u.staged.clone(),
+                replaced: u.live.clone(),
+                at: now.clone(),
+            });
+            report.safety_copies.push(show(&u.staged));
+        }
+    }
+    state.save(ctx)?;
+    journal.finish(ctx)?;
+    for d in &stage_dirs {
+        // Staging dirs that hold no safety copy (nothing was there before).
+        let _ = fs::remove_dir(d);
+    }
+    report.services = services;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Stops the services and swaps every unit in (reloading the service
+/// manager when unit files were among them).
+fn swap_all(
+    manager: &dyn ServiceManager,
+    journal: &mut Journal,
+    units: &[Unit],
+    services: &[ServiceId],
+) -> Result<()> {
+    for id in services.iter().rev() {
+        manager.run(Action::Stop, *id, SERVICE_TIMEOUT)?;
+    }
+    for (i, u) in units.iter().enumerate() {
+        journal.swap(i, u)?;
+    }
+    if units.iter().any(|u| u.archive.starts_with("services/")) {
+        manager.reload()?;
+    }
+    Ok(())
+}
+
+fn stage_roots(units: &[Unit]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = units
+        .iter()
+        .filter_map(|u| u.staged.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+fn start_and_check(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    services: &[ServiceId],
+) -> std::result::Result<(), String> {
+    for id in services {
+        manager
+            .run(Action::Start, *id, SERVICE_TIMEOUT)
+            .map_err(|e| e.to_string())?;
+    }
+    let timeout = Duration::from_secs(ctx.config.install.health_timeout_secs);
+    for id in services {
+        crate::install::wait_healthy(ctx, *id, &ctx.health_url(*id), timeout)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Removes staging directories (and the journal naming them) when a
+/// restore stops before anything live was touched.
+struct StageGuard {
+    dirs: Vec<PathBuf>,
+    journal: Option<PathBuf>,
+}
+
+impl StageGuard {
+    fn disarm(&mut self) {
+        self.dirs.clear();
+        self.journal = None;
+    }
+}
+
+impl Drop for StageGuard {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            if let Err(e) = fs::remove_dir_all(d)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!("cannot remove the staging directory {}: {e}", d.display());
+            }
+        }
+        if let Some(j) = &self.journal {
+            let _ = fs::remove_file(j);
+        }
+    }
+}
+
+/// Undoes a restore that was killed while swapping: every tree goes back
+/// to what it was and the services that were running are started. Returns
+/// what was done, for the report.
+pub fn recover(ctx: &Context, manager: &dyn ServiceManager) -> Option<String> {
+    journal::recover(ctx, manager)
+}
+
+/// Safety copies of trees replaced by restores, for `list`.
+pub fn safety_copies(ctx: &Context) -> Vec<SafetyCopy> {
+    catalog::State::load(ctx)
+        .safety_copies
+        .into_iter()
+        .filter(|c| fs::symlink_metadata(&c.path).is_ok())
+        .collect()
+}

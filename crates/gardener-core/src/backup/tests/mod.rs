@@ -1,0 +1,265 @@
+//! Adversarial tests of the archive reader: hand-built hostile archives
+//! (`hostile`) and damaged real backups (`damage`), with the shared fixture
+//! they run in: a temporary home, a live tree, a canary outside it and a
+//! service manager that knows no services (so no real `systemctl` runs).
+
+mod damage;
+mod hostile;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::backup::{self, CreateOptions};
+use crate::config::{BackupSource, Config};
+use crate::install::Context;
+use crate::paths::{Paths, Platform};
+use crate::services::{
+    self, Action, Invocation, ServiceId, ServiceManager, ServiceSpec, ServiceStatus,
+};
+
+/// Name of the one source every archive here holds.
+pub(super) const SOURCE: &str = "app-data";
+/// Where that source lives, as the manifest records it.
+pub(super) const LIVE: &str = "~/live";
+/// What the canary outside the live tree holds; it must never change.
+pub(super) const CANARY: &[u8] = b"canary: nothing may write here\n";
+
+/// A manager for which no service is installed: restore then stops and
+/// starts nothing, and any attempt to run an action is a test failure.
+pub(super) struct NoServices {
+    dir: PathBuf,
+}
+
+impl ServiceManager for NoServices {
+    fn platform(&self) -> Platform {
+        Platform::Linux
+    }
+    fn file_path(&self, id: ServiceId) -> PathBuf {
+        self.dir.join(id.unit_name())
+    }
+    fn render(&self, _: &ServiceSpec) -> services::Result<String> {
+        Ok(String::new())
+    }
+    fn reload_commands(&self) -> Vec<Invocation> {
+        Vec::new()
+    }
+    fn reload(&self) -> services::Result<()> {
+        Ok(())
+    }
+    fn commands(&self, _: Action, _: ServiceId) -> Vec<Invocation> {
+        Vec::new()
+    }
+    fn run(&self, action: Action, id: ServiceId, _: Duration) -> services::Result<()> {
+        panic!("no service is installed, yet {action:?} {id} was run");
+    }
+    fn status(&self, id: ServiceId) -> services::Result<ServiceStatus> {
+        Ok(ServiceStatus::not_installed(id))
+    }
+}
+
+/// A temporary home with a live tree at `~/live` (the one backup source)
+/// and a canary at `~/outside/canary.txt`.
+pub(super) struct Fixture {
+    pub home: tempfile::TempDir,
+    pub ctx: Context,
+    pub manager: NoServices,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_path_buf();
+        let paths = Paths::linux(
+            h.clone(),
+            &h.join(".config"),
+            &h.join(".local/share"),
+            &h.join(".local/state"),
+        );
+        let mut config = Config::default();
+        let b = &mut config.backup;
+        b.sources = vec![BackupSource {
+            name: SOURCE.into(),
+            path: PathBuf::from(LIVE),
+        }];
+        b.include_gardener = false;
+        b.include_ollama_manifests = false;
+        b.include_model_blobs = false;
+        b.pause_app = false;
+        b.level = 3;
+        let config_file = paths.config_file.clone();
+        let manager = NoServices {
+            dir: paths.service_dir.clone(),
+        };
+        let ctx = Context::new(paths, config_file, false, config);
+        let f = Self { home, ctx, manager };
+        // As after an install: a restore's lock and journal go there.
+        fs::create_dir_all(f.gardener_data()).unwrap();
+        fs::create_dir_all(f.live()).unwrap();
+        fs::create_dir_all(f.outside()).unwrap();
+        fs::write(f.canary(), CANARY).unwrap();
+        f
+    }
+
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn live(&self) -> PathBuf {
+        self.path().join("live")
+    }
+
+    pub fn outside(&self) -> PathBuf {
+        self.path().join("outside")
+    }
+
+    pub fn canary(&self) -> PathBuf {
+        self.outside().join("canary.txt")
+    }
+
+    /// Gardener's own data (destination, lock, state, journal): the only
+    /// place a refused restore may leave anything.
+    pub fn gardener_data(&self) -> PathBuf {
+        self.ctx.data_dir.clone()
+    }
+
+    /// Backs up the live tree with the real writer; returns the archive.
+    pub fn create(&self) -> PathBuf {
+        let opts = CreateOptions {
+            verify: Some(true),
+            ..CreateOptions::default()
+        };
+        let report = backup::create(&self.ctx, &self.manager, &opts, &mut |_| {}).unwrap();
+        report.backup.path
+    }
+
+    /// Everything in the home except Gardener's own data, for before/after
+    /// comparisons.
+    pub fn snapshot(&self) -> BTreeMap<PathBuf, Node> {
+        snapshot(self.path(), &[self.gardener_data()])
+    }
+
+    /// Asserts that a failed restore changed nothing: the home is as it was
+    /// (live tree, canary, nothing new anywhere) and no staging dir is left.
+    pub fn assert_untouched(&self, before: &BTreeMap<PathBuf, Node>, case: &str) {
+        let after = self.snapshot();
+        let appeared: Vec<_> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+        let vanished: Vec<_> = before.keys().filter(|p| !after.contains_key(*p)).collect();
+        let changed: Vec<_> = before
+            .iter()
+            .filter(|(p, n)| after.get(*p).is_some_and(|m| m != *n))
+            .map(|(p, _)| p)
+            .collect();
+        assert!(
+            appeared.is_empty() && vanished.is_empty() && changed.is_empty(),
+            "{case}: the restore changed the home: new {appeared:?}, gone {vanished:?}, changed {changed:?}"
+        );
+        assert_eq!(fs::read(self.canary()).unwrap(), CANARY, "{case}: canary");
+        let staging = staging_dirs(self.path());
+        assert!(
+            staging.is_empty(),
+            "{case}: staging left behind: {staging:?}"
+        );
+    }
+}
+
+/// One path as found on disk, never followed.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Node {
+    Dir { mode: u32 },
+    File { mode: u32, content: Vec<u8> },
+    Symlink { target: PathBuf },
+    Other,
+}
+
+/// Every path under `root` (except those under `skip`) with what it is.
+pub(super) fn snapshot(root: &Path, skip: &[PathBuf]) -> BTreeMap<PathBuf, Node> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for item in fs::read_dir(&dir).unwrap() {
+            let p = item.unwrap().path();
+            if skip.iter().any(|s| p.starts_with(s)) {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&p).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            let ft = meta.file_type();
+            let node = if ft.is_symlink() {
+                Node::Symlink {
+                    target: fs::read_link(&p).unwrap(),
+                }
+            } else if ft.is_dir() {
+                stack.push(p.clone());
+                Node::Dir { mode }
+            } else if ft.is_file() {
+                Node::File {
+                    mode,
+                    content: fs::read(&p).unwrap(),
+                }
+            } else {
+                Node::Other
+            };
+            out.insert(p, node);
+        }
+    }
+    out
+}
+
+/// Restore staging directories anywhere under `root`.
+pub(super) fn staging_dirs(root: &Path) -> Vec<PathBuf> {
+    snapshot(root, &[])
+        .into_keys()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".gardener-before-restore-"))
+        })
+        .collect()
+}
+
+/// xorshift64*: deterministic, so a failing case can be replayed.
+pub(super) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform enough in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n + 8);
+        while out.len() < n {
+            out.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out.truncate(n);
+        out
+    }
+}
+
+/// zstd-decompresses a whole archive (a test archive fits in memory).
+pub(super) fn decompress(archive: &Path) -> Vec<u8> {
+    zstd::decode_all(fs::File::open(archive).unwrap()).unwrap()
+}
+
+/// zstd-compresses `tar` the way the writer does (one frame, with checksum).
+pub(super) fn compress(tar: &[u8]) -> Vec<u8> {
+    let mut enc = zstd::Encoder::new(Vec::new(), 3).unwrap();
+    enc.include_checksum(true).unwrap();
+    std::io::Write::write_all(&mut enc, tar).unwrap();
+    enc.finish().unwrap()
+}
