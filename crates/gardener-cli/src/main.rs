@@ -49,6 +49,8 @@ enum Command {
     Models(cmd::models::Args),
     /// Show the last lines of the services' or Gardener's logs (or follow them).
     Logs(cmd::logs::Args),
+    /// Back up, list, verify, restore and prune backups of the stack's data.
+    Backup(cmd::backup::Args),
 }
 
 /// Global options every subcommand sees.
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
         Command::Monitor(args) => cmd::monitor::run(&g, &args),
         Command::Models(args) => cmd::models::run(&g, &args),
         Command::Logs(args) => cmd::logs::run(&g, &args),
+        Command::Backup(args) => cmd::backup::run(&g, &args),
     };
     match result {
         Ok(code) => code,

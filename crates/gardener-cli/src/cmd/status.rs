@@ -129,6 +129,19 @@ fn service_line(out: &mut String, name: &str, s: &ServiceSnapshot) {
     }
 }
 
+fn ago(unix: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let secs = now.saturating_sub(unix);
+    match secs {
+        0..120 => "just now".into(),
+        120..7200 => format!("{} min ago", secs / 60),
+        7200..172_800 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
 /// The human view of a snapshot.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();
@@ -186,6 +199,17 @@ pub fn render(s: &Snapshot) -> String {
         size(sys.disk.total_bytes),
         sys.disk.path
     );
+    match (s.last_backup_at, &s.last_backup_error) {
+        (_, Some(e)) => {
+            let _ = writeln!(out, "{:<8} ✗ the last backup failed: {e}", "Backup");
+        }
+        (Some(at), None) => {
+            let _ = writeln!(out, "{:<8} last {}", "Backup", ago(at));
+        }
+        (None, None) => {
+            let _ = writeln!(out, "{:<8} none yet (`gardener backup create`)", "Backup");
+        }
+    }
     let active: Vec<_> = s
         .alerts
         .iter()

@@ -1,0 +1,477 @@
+//! `gardener backup create | list | verify | restore | prune`: the CLI over
+//! core's backup module, with a progress bar on a terminal and Ctrl-C that
+//! cancels cleanly (no partial archive, paused services started again).
+
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use gardener_core::Platform;
+use gardener_core::backup::{
+    self, BackupInfo, Cancel, CreateOptions, Phase, Progress, RestoreOptions, catalog,
+};
+use gardener_core::install::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::Globals;
+use crate::output::{self, CliError};
+
+/// `gardener backup` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Back up now: the app's data, Gardener's config and service files, and
+    /// Ollama's model list, into one .tar.zst in the backups directory.
+    Create {
+        /// Read the new backup back and check it (default: `[backup] verify`).
+        #[arg(long, overrides_with = "no_verify")]
+        verify: bool,
+        /// Do not check the new backup.
+        #[arg(long)]
+        no_verify: bool,
+        /// Started by the timer (recorded in the catalog).
+        #[arg(long, hide = true)]
+        scheduled: bool,
+    },
+    /// List backups, newest first, with size, file count and verified state.
+    List,
+    /// Decompress a backup and check every file against its manifest.
+    Verify {
+        /// Backup id (or the start of one) or path to an archive; default: the newest.
+        backup: Option<String>,
+    },
+    /// Put a backup back: verify, stage, stop the services, swap, start,
+    /// check health, and roll back if the services are not healthy.
+    Restore {
+        /// Backup id (or the start of one) or path to an archive.
+        backup: String,
+        /// Show what would be added, changed and removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Restore only this path (inside the archive, like `app-data/projects`,
+        /// or the live path); repeatable.
+        #[arg(long, value_name = "PATH")]
+        only: Vec<String>,
+        /// Restore into this directory instead, without touching the services.
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Delete backups the retention policy no longer keeps.
+    Prune {
+        /// Show what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn err(e: backup::Error) -> CliError {
+    let message = match &e {
+        backup::Error::Cancelled => "cancelled; nothing was left behind".to_owned(),
+        backup::Error::Busy { .. } => format!("{e}; wait for it to finish"),
+        _ => e.to_string(),
+    };
+    CliError {
+        code: e.code(),
+        exit: if e.is_usage() {
+            output::USAGE
+        } else {
+            output::FAILED
+        },
+        message,
+    }
+}
+
+/// Ctrl-C and SIGTERM cancel the running operation instead of killing it.
+fn cancel_on_signal() -> Cancel {
+    let cancel = Cancel::new();
+    let c = cancel.clone();
+    if let Err(e) = ctrlc::set_handler(move || c.cancel()) {
+        tracing::warn!("Ctrl-C will not cancel cleanly: {e}");
+    }
+    cancel
+}
+
+/// A progress bar on a terminal (never with `--json`).
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new(g: &Globals) -> Self {
+        if g.json || !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = ProgressBar::new(0);
+        let style = ProgressStyle::with_template(
+            "{msg:>9} [{bar:30}] {bytes}/{total_bytes} · {binary_bytes_per_sec} · ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self(Some(bar))
+    }
+
+    fn update(&self, p: &Progress) {
+        let Some(bar) = &self.0 else { return };
+        let phase = match p.phase {
+            Phase::Scan => "Listing",
+            Phase::Snapshot => "Snapshot",
+            Phase::Archive => "Archiving",
+            Phase::Verify => "Verifying",
+            Phase::Extract => "Extracting",
+            Phase::Swap => "Swapping",
+        };
+        if bar.message() != phase {
+            bar.set_message(phase);
+            bar.reset_eta();
+        }
+        bar.set_length(p.total_bytes);
+        bar.set_position(p.bytes);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn local(rfc3339: &str) -> String {
+    rfc3339
+        .parse::<jiff::Timestamp>()
+        .map(|t| {
+            t.to_zoned_datetime(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn verified_word(b: &BackupInfo) -> String {
+    if b.unreadable.is_some() {
+        return "unreadable".into();
+    }
+    match &b.verified {
+        Some(v) if v.ok => format!("✓ {}", local(&v.at)),
+        Some(_) => "✗ damaged".into(),
+        None => "not yet".into(),
+    }
+}
+
+#[derive(Serialize)]
+struct Listing {
+    destination: PathBuf,
+    backups: Vec<BackupInfo>,
+    safety_copies: Vec<catalog::SafetyCopy>,
+    last_attempt: Option<catalog::Attempt>,
+}
+
+/// Runs the subcommand.
+pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
+    let ctx = Context::load(g.config.as_deref(), Platform::current())?;
+    let dest = backup::destination(&ctx);
+    match &args.action {
+        Action::Create {
+            verify,
+            no_verify,
+            scheduled,
+        } => {
+            let opts = CreateOptions {
+                verify: if *no_verify {
+                    Some(false)
+                } else if *verify {
+                    Some(true)
+                } else {
+                    None
+                },
+                scheduled: *scheduled,
+                cancel: cancel_on_signal(),
+            };
+            let bar = Bar::new(g);
+            let manager = ctx.manager();
+            let result = backup::create(&ctx, manager.as_ref(), &opts, &mut |p| bar.update(p));
+            bar.finish();
+            let report = result.map_err(err)?;
+            if g.json {
+                output::print_json(&report);
+            } else {
+                let b = &report.backup;
+                println!(
+                    "Backed up {} files ({}) into {} ({}) in {:.1} s",
+                    b.files,
+                    ByteSize::b(b.bytes).display().iec(),
+                    b.path.display(),
+                    ByteSize::b(b.size).display().iec(),
+                    report.seconds
+                );
+                if let Some(secs) = report.app_paused_secs {
+                    let how = if report.cloned { " (data cloned)" } else { "" };
+                    println!("The app was paused for {secs:.1} s{how}");
+                }
+                match &b.verified {
+                    Some(v) if v.ok => println!("Verified: every file matches its checksum"),
+                    Some(_) | None => {}
+                }
+                for w in &report.warnings {
+                    println!("warning: {w}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::List => {
+            for note in backup::recover_interrupted(&ctx, ctx.manager().as_ref()) {
+                eprintln!("note: {note}");
+            }
+            let backups = catalog::list(&dest).map_err(err)?;
+            let state = catalog::State::load(&ctx);
+            let listing = Listing {
+                destination: dest.clone(),
+                backups,
+                safety_copies: backup::restore::safety_copies(&ctx),
+                last_attempt: state.last_attempt,
+            };
+            if g.json {
+                output::print_json(&listing);
+            } else {
+                print_listing(&listing);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Verify { backup: which } => {
+            let path = match which {
+                Some(w) => catalog::resolve(&dest, w).map_err(err)?,
+                None => catalog::list(&dest)
+                    .map_err(err)?
+                    .into_iter()
+                    .next()
+                    .map(|b| b.path)
+                    .ok_or_else(|| CliError::usage(format!("no backups in {}", dest.display())))?,
+            };
+            let bar = Bar::new(g);
+            let cancel = cancel_on_signal();
+            let result = backup::verify(&path, &cancel, &mut |p| bar.update(p));
+            bar.finish();
+            let report = result.map_err(err)?;
+            // Remember the result for `list` when the archive is in the catalog.
+            if let Ok(all) = catalog::list(&dest)
+                && let Some(mut info) = all.into_iter().find(|b| b.path == path)
+            {
+                info.verified = Some(report.record());
+                let _ = catalog::Catalog::update(&dest, |c| c.insert(info));
+            }
+            if g.json {
+                output::print_json(&report);
+            } else if report.ok() {
+                println!(
+                    "{}: OK — {} files, {} checked in {:.1} s",
+                    path.display(),
+                    report.files,
+                    ByteSize::b(report.bytes).display().iec(),
+                    report.seconds
+                );
+            } else {
+                println!("{}: DAMAGED", path.display());
+                for p in &report.problems {
+                    println!("  ✗ {p}");
+                }
+            }
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(output::FAILED)
+            })
+        }
+        Action::Restore {
+            backup: which,
+            dry_run,
+            only,
+            to,
+            yes,
+        } => restore(g, &ctx, &dest, which, *dry_run, only, to.clone(), *yes),
+        Action::Prune { dry_run } => {
+            for note in backup::recover_interrupted(&ctx, ctx.manager().as_ref()) {
+                eprintln!("note: {note}");
+            }
+            let report = backup::prune(&ctx, *dry_run).map_err(err)?;
+            if g.json {
+                output::print_json(&report);
+            } else {
+                for d in &report.decisions {
+                    let why: Vec<String> = d
+                        .reasons
+                        .iter()
+                        .map(|r| {
+                            serde_json::to_value(r)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        })
+                        .collect();
+                    if d.keep {
+                        println!("  keep   {}  ({})", d.id, why.join(", "));
+                    } else {
+                        let verb = if report.dry_run {
+                            "would delete"
+                        } else {
+                            "delete"
+                        };
+                        println!("  {verb} {}", d.id);
+                    }
+                }
+                if report.decisions.is_empty() {
+                    println!("No backups in {}", dest.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_listing(l: &Listing) {
+    if l.backups.is_empty() {
+        println!(
+            "No backups yet in {} — make one with `gardener backup create`",
+            l.destination.display()
+        );
+    } else {
+        println!(
+            "{:<30} {:<17} {:>10} {:>7}  VERIFIED",
+            "ID", "CREATED", "SIZE", "FILES"
+        );
+        for b in &l.backups {
+            println!(
+                "{:<30} {:<17} {:>10} {:>7}  {}",
+                b.id,
+                local(&b.created),
+                ByteSize::b(b.size).display().iec().to_string(),
+                b.files,
+                verified_word(b)
+            );
+        }
+        println!("\nin {}", l.destination.display());
+    }
+    if let Some(a) = &l.last_attempt
+        && !a.ok
+    {
+        println!(
+            "\n✗ The last backup ({}) failed: {}",
+            local(&a.at),
+            a.error.as_deref().unwrap_or("unknown error")
+        );
+    }
+    if !l.safety_copies.is_empty() {
+        println!("\nSafety copies kept from restores (removed after the next successful backup):");
+        for c in &l.safety_copies {
+            println!(
+                "  {} (was {}, {})",
+                c.path.display(),
+                c.replaced.display(),
+                local(&c.at)
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn restore(
+    g: &Globals,
+    ctx: &Context,
+    dest: &std::path::Path,
+    which: &str,
+    dry_run: bool,
+    only: &[String],
+    to: Option<PathBuf>,
+    yes: bool,
+) -> Result<ExitCode, CliError> {
+    let path = catalog::resolve(dest, which).map_err(err)?;
+    let manager = ctx.manager();
+    let mut opts = RestoreOptions {
+        dry_run: true,
+        only: only.to_vec(),
+        to,
+        cancel: cancel_on_signal(),
+    };
+    let preview = backup::restore(ctx, manager.as_ref(), &path, &opts, &mut |_| {}).map_err(err)?;
+    if dry_run {
+        if g.json {
+            output::print_json(&preview);
+        } else {
+            print_diff(&preview);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !yes {
+        if g.json || !std::io::stdin().is_terminal() {
+            return Err(CliError::usage(
+                "restore replaces live data; pass --yes to confirm (or --dry-run to see what would change)",
+            ));
+        }
+        print_diff(&preview);
+        let target = if opts.to.is_some() {
+            ""
+        } else {
+            ", stopping the services while the data is swapped"
+        };
+        print!("Restore {}{target}? [y/N] ", preview.id);
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("Nothing changed.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    opts.dry_run = false;
+    let bar = Bar::new(g);
+    let result = backup::restore(ctx, manager.as_ref(), &path, &opts, &mut |p| bar.update(p));
+    bar.finish();
+    let report = result.map_err(err)?;
+    if g.json {
+        output::print_json(&report);
+    } else {
+        println!("Restored {} in {:.1} s:", report.id, report.seconds);
+        for r in &report.restored {
+            println!("  {r}");
+        }
+        if !report.services.is_empty() {
+            let names: Vec<&str> = report.services.iter().map(|s| s.as_str()).collect();
+            println!("Services restarted and healthy: {}", names.join(", "));
+        }
+        for c in &report.safety_copies {
+            println!("The previous data is kept at {c} until the next successful backup");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_diff(r: &backup::RestoreReport) {
+    let d = &r.diff;
+    println!(
+        "Restoring {} would replace: {}",
+        r.id,
+        r.restored.join(", ")
+    );
+    for (title, list, mark) in [
+        ("added", &d.added, "+"),
+        ("changed", &d.changed, "~"),
+        ("removed", &d.removed, "-"),
+    ] {
+        println!("{} {title}:", list.len());
+        for p in list.iter().take(50) {
+            println!("  {mark} {p}");
+        }
+        if list.len() > 50 {
+            println!("  … and {} more", list.len() - 50);
+        }
+    }
+}
