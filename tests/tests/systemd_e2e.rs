@@ -299,3 +299,108 @@ fn install_of_an_app_that_crashes_at_start_is_rolled_back() {
         "Ollama still running after the rollback"
     );
 }
+
+#[test]
+fn install_schedules_the_backup_timer_and_uninstall_removes_it() {
+    if !namespace::enter("install_schedules_the_backup_timer_and_uninstall_removes_it") {
+        return;
+    }
+    const TIMER: &str = "gardener-backup.timer";
+    const JOB: &str = "gardener-backup.service";
+    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
+    let systemd = &machine.systemd;
+    let with_schedule = |schedule: &str| {
+        let toml = fs::read_to_string(&machine.config).unwrap();
+        let base = toml.split("\n[backup]\n").next().unwrap().to_owned();
+        fs::write(
+            &machine.config,
+            format!("{base}\n[backup]\nschedule = \"{schedule}\"\n"),
+        )
+        .unwrap();
+    };
+    let timer_state = || {
+        systemd.show(
+            TIMER,
+            &[
+                "LoadState",
+                "ActiveState",
+                "UnitFileState",
+                "NextElapseUSecRealtime",
+            ],
+        )
+    };
+
+    eprintln!("step: install with a weekly schedule");
+    with_schedule("weekly sun 23:59");
+    machine.gardener_ok(&["install", "--yes"]);
+    for unit in [JOB, TIMER] {
+        assert!(machine.unit_file(unit).is_file(), "{unit} not written");
+    }
+    let state = timer_state();
+    assert_eq!(state["ActiveState"], "active", "{state:?}");
+    assert_eq!(state["UnitFileState"], "enabled", "{state:?}");
+    // e.g. `Sun 2026-11-29 23:59:00 UTC`: systemd read the calendar as meant.
+    let next = &state["NextElapseUSecRealtime"];
+    assert!(
+        next.starts_with("Sun ") && next.contains(" 23:59:00"),
+        "next elapse {next:?}: {state:?}"
+    );
+    let timers = systemd.systemctl(&["list-timers", "--all", "--no-legend", "--no-pager"]);
+    let listed = String::from_utf8_lossy(&timers.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(TIMER) && l.contains(JOB) && l.starts_with("Sun ")),
+        "not listed with its next elapse:\n{listed}"
+    );
+    let job = systemd.show(
+        JOB,
+        &["LoadState", "Type", "ExecStart", "Nice", "ActiveState"],
+    );
+    assert_eq!(job["LoadState"], "loaded", "{job:?}");
+    assert_eq!(job["Type"], "oneshot", "{job:?}");
+    assert_eq!(job["Nice"], "10", "{job:?}");
+    assert_eq!(
+        job["ActiveState"], "inactive",
+        "runs only on schedule: {job:?}"
+    );
+    let argv = format!(
+        "--config {} backup create --scheduled",
+        machine.config.display()
+    );
+    assert!(job["ExecStart"].contains(&argv), "{job:?}");
+
+    eprintln!("step: install again changes nothing");
+    let again = machine.gardener_json(&["install", "--yes", "--json"]);
+    assert_eq!(again["changed"], false, "{again:#}");
+
+    eprintln!("step: a new schedule reschedules the running timer");
+    with_schedule("daily 03:00");
+    machine.gardener_ok(&["install", "--yes"]);
+    let state = timer_state();
+    assert_eq!(state["ActiveState"], "active", "{state:?}");
+    assert!(
+        state["NextElapseUSecRealtime"].contains(" 03:00:00"),
+        "{state:?}"
+    );
+
+    eprintln!("step: uninstall unschedules and removes the timer");
+    machine.gardener_ok(&["uninstall", "--yes"]);
+    for unit in [JOB, TIMER] {
+        assert!(!machine.unit_file(unit).exists(), "{unit} left on disk");
+        let load = systemd.show(unit, &["LoadState"]);
+        assert_eq!(load["LoadState"], "not-found", "{unit} still known");
+    }
+    let wants = systemd.unit_dir().join("timers.target.wants").join(TIMER);
+    assert!(
+        fs::symlink_metadata(&wants).is_err(),
+        "{} left behind",
+        wants.display()
+    );
+    let timers = systemd.systemctl(&["list-timers", "--all", "--no-legend", "--no-pager"]);
+    assert!(
+        !String::from_utf8_lossy(&timers.stdout).contains(TIMER),
+        "{}",
+        output_text(&timers)
+    );
+}
