@@ -186,12 +186,15 @@ pub fn service_logs(ctx: &Context) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Rotates each of the four service logs that has outgrown `[logs] max_size`;
-/// one result per log, so one failure does not stop the others.
+/// Rotates each of the four service logs and the backup timer's two that
+/// has outgrown `[logs] max_size`; one result per log, so one failure does
+/// not stop the others.
 pub fn rotate_services(ctx: &Context) -> Vec<(PathBuf, Result<Option<Rotated>>)> {
     let c = &ctx.config.logs;
+    let (out, err) = crate::install::backup_logs(ctx);
     service_logs(ctx)
         .into_iter()
+        .chain([out, err])
         .map(|p| {
             let r = rotate_if_needed(&p, c.max_size.as_u64(), c.keep);
             (p, r)

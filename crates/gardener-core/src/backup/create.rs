@@ -185,6 +185,15 @@ pub fn create(
     fsutil::create_dir(&dest, 0o700).map_err(Error::io("create", &dest))?;
     let _lock = Lock::acquire(&dest)?;
     catalog::remove_stale_partials(&dest)?;
+    // The timer appends this run's output to these; nothing else may be
+    // rotating them when the menu-bar app is not open.
+    let (out, err) = crate::install::backup_logs(ctx);
+    for log in [out, err] {
+        let c = &ctx.config.logs;
+        if let Err(e) = crate::logs::rotate_if_needed(&log, c.max_size.as_u64(), c.keep) {
+            tracing::warn!("{e}");
+        }
+    }
     let mut notes = Vec::new();
     notes.extend(pause::recover(ctx, manager));
     notes.extend(super::restore::recover(ctx, manager));

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use apply::wait_healthy;
 pub use apply::{ApplyReport, Progress, apply};
+pub(crate) use build::backup_logs;
 pub use build::{build_plan, uninstall_plan};
 pub use context::Context;
 pub use plan::{Change, Check, Outcome, Plan, Step};
