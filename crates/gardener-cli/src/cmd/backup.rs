@@ -168,6 +168,14 @@ fn verified_word(b: &BackupInfo) -> String {
     }
 }
 
+/// `backup create --json`: the report, and what a scheduled run pruned.
+#[derive(Serialize)]
+struct Created<'a> {
+    #[serde(flatten)]
+    report: &'a backup::CreateReport,
+    pruned: &'a [String],
+}
+
 #[derive(Serialize)]
 struct Listing {
     destination: PathBuf,
@@ -202,9 +210,28 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
             let result = backup::create(&ctx, manager.as_ref(), &opts, &mut |p| bar.update(p));
             bar.finish();
             let report = result.map_err(err)?;
-            if g.json {
-                output::print_json(&report);
+            // The timer's runs also thin out old backups, so a schedule never
+            // fills the disk; by hand, pruning stays a separate decision.
+            let pruned = if *scheduled {
+                match backup::prune(&ctx, false) {
+                    Ok(p) => p.removed.into_iter().map(|b| b.id).collect(),
+                    Err(e) => {
+                        eprintln!("warning: pruning old backups failed: {e}");
+                        Vec::new()
+                    }
+                }
             } else {
+                Vec::new()
+            };
+            if g.json {
+                output::print_json(&Created {
+                    report: &report,
+                    pruned: &pruned,
+                });
+            } else {
+                if !pruned.is_empty() {
+                    println!("Pruned by the retention policy: {}", pruned.join(", "));
+                }
                 let b = &report.backup;
                 println!(
                     "Backed up {} files ({}) into {} ({}) in {:.1} s",
