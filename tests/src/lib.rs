@@ -3,9 +3,11 @@
 //! The tests drive the real `gardener` binary against real components. This crate holds what
 //! they share: entering private mount and PID namespaces ([`namespace`]), running a systemd user
 //! manager there ([`SystemdUser`]), installing the stand-in app ([`stand_ins`]), and small
-//! loopback probes ([`http`]).
+//! loopback probes ([`http`]). The backup tests share a temporary home for the CLI and tree
+//! snapshots ([`backup_home`]).
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+pub mod backup_home;
 pub mod http;
 pub mod machine;
 pub mod namespace;
