@@ -5,7 +5,7 @@
 //! and removed by the next backup.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -361,7 +361,9 @@ fn write_archive(
         threads,
     )
     .map_err(io_err("compress"))?;
-    let mut tar = tar::Builder::new(zst);
+    let mut tar = tar::Builder::new(BufWriter::with_capacity(READ_BUF, zst));
+    // One block buffer for all files: tar's own copy goes 8 KiB at a time.
+    let mut block = vec![0u8; READ_BUF];
     tar.mode(tar::HeaderMode::Complete);
     let manifest_json = serde_json::to_vec(&manifest).map_err(|e| Error::Usage(e.to_string()))?;
     append_meta(&mut tar, MANIFEST_NAME, &manifest_json, now).map_err(io_err("write"))?;
@@ -385,9 +387,7 @@ fn write_archive(
         rustix::process::getgid().as_raw(),
     );
     for l in listed {
-        tar.get_mut()
-            .set_level(l.level.unwrap_or(base_level))
-            .map_err(io_err("compress"))?;
+        set_level(&mut tar, l.level.unwrap_or(base_level)).map_err(io_err("compress"))?;
         for (e, abs) in &l.entries {
             opts.cancel.check()?;
             let mut h = tar::Header::new_gnu();
@@ -413,16 +413,14 @@ fn write_archive(
                     h.set_size(e.size);
                     let f = open_nofollow(abs).map_err(Error::io("read", abs))?;
                     let exact = Exact::new(f, e.size, opts.cancel.clone());
-                    // Outermost buffer: io::copy then moves 1 MiB blocks, and
-                    // the hash sees them whole.
-                    let mut reader = BufReader::with_capacity(READ_BUF, Hashing::new(exact));
-                    let appended = tar.append_data(&mut h, &e.path, &mut reader);
+                    let mut reader = Hashing::new(exact);
+                    let appended = append_file(&mut tar, &mut h, &e.path, &mut reader, &mut block);
                     if let Err(err) = appended {
                         opts.cancel.check()?;
                         return Err(Error::io("back up", abs)(err));
                     }
-                    let hashing = reader.into_inner();
-                    let changed = hashing_changed(&hashing, abs, e);
+                    let hashing = reader;
+                    let changed = hashing_changed(&hashing, e);
                     if changed {
                         let msg = format!("{} changed while it was read", e.path);
                         manifest.warnings.push(msg);
@@ -436,12 +434,14 @@ fn write_archive(
             }
         }
     }
-    tar.get_mut()
-        .set_level(base_level)
-        .map_err(io_err("compress"))?;
+    set_level(&mut tar, base_level).map_err(io_err("compress"))?;
     let sums = serde_json::to_vec(&checksums).map_err(|e| Error::Usage(e.to_string()))?;
     append_meta(&mut tar, CHECKSUMS_NAME, &sums, now).map_err(io_err("write"))?;
-    let zst = tar.into_inner().map_err(io_err("write"))?;
+    let zst = tar
+        .into_inner()
+        .map_err(io_err("write"))?
+        .into_inner()
+        .map_err(|e| io_err("write")(e.into_error()))?;
     let file = zst
         .finish()
         .map_err(io_err("compress"))?
@@ -458,17 +458,59 @@ fn write_archive(
 
 /// Whether the file read for `e` was not what the listing saw: it ended
 /// early, or its size or mtime differ now.
-fn hashing_changed(h: &Hashing<Exact<File>>, abs: &Path, e: &Entry) -> bool {
+fn hashing_changed(h: &Hashing<Exact<File>>, e: &Entry) -> bool {
     if h.get_ref().short {
         return true;
     }
-    match fs::symlink_metadata(abs) {
+    match h.get_ref().get_ref().metadata() {
         Ok(m) => {
             use std::os::unix::fs::MetadataExt;
             m.len() != e.size || m.mtime() != e.mtime || m.mtime_nsec() != i64::from(e.mtime_nsec)
         }
         Err(_) => true,
     }
+}
+
+/// Appends a file entry: the header (and long-name entries) through tar,
+/// then exactly `header.size()` bytes of `data` in large blocks, then the
+/// padding to the next 512-byte block.
+fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    header: &mut tar::Header,
+    path: &str,
+    data: &mut impl io::Read,
+    block: &mut [u8],
+) -> io::Result<()> {
+    let size = header.size()?;
+    // With no data tar writes the header alone and pads nothing.
+    tar.append_data(header, path, io::empty())?;
+    let out = tar.get_mut();
+    let mut copied = 0u64;
+    loop {
+        let n = match data.read(block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(block.get(..n).unwrap_or_default())?;
+        copied += n as u64;
+    }
+    if copied != size {
+        return Err(io::Error::other(format!(
+            "read {copied} bytes where {size} were expected"
+        )));
+    }
+    let pad = (512 - size % 512) % 512;
+    out.write_all(&[0u8; 512][..usize::try_from(pad).unwrap_or(0)])
+}
+
+/// Ends the zstd frame and starts one at `level` (after handing over what
+/// the buffer above it holds).
+fn set_level<W: Write>(tar: &mut tar::Builder<BufWriter<Zst<W>>>, level: i32) -> io::Result<()> {
+    let buffered = tar.get_mut();
+    buffered.flush()?;
+    buffered.get_mut().set_level(level)
 }
 
 fn open_nofollow(path: &Path) -> io::Result<File> {

@@ -65,6 +65,13 @@ impl<R: Read> Exact<R> {
     }
 }
 
+impl<R> Exact<R> {
+    /// The reader underneath.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+}
+
 /// The error a cancelled read returns (not `Interrupted`, which `io::copy` retries).
 pub fn cancelled() -> io::Error {
     io::Error::other("cancelled")

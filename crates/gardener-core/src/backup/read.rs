@@ -112,6 +112,88 @@ fn open(path: &Path) -> Result<zstd::Decoder<'static, BufReader<File>>> {
     zstd::Decoder::new(f).map_err(Error::io("read", path))
 }
 
+/// Decompresses on a thread of its own, a few blocks ahead of the reader,
+/// so that decompressing overlaps hashing and writing (as `zstd -d | tar
+/// -x` overlaps them in two processes). Dropping the reader stops it.
+struct Decompressing {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    block: Vec<u8>,
+    pos: usize,
+}
+
+const AHEAD: usize = 4;
+
+impl Decompressing {
+    fn start(path: &Path) -> Result<Self> {
+        let mut dec = open(path)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+        std::thread::Builder::new()
+            .name("backup-decompress".into())
+            .spawn(move || {
+                loop {
+                    let mut block = vec![0u8; BUF];
+                    let mut filled = 0;
+                    let result = loop {
+                        match block.get_mut(filled..).map(|b| dec.read(b)) {
+                            Some(Ok(0)) | None => break Ok(filled),
+                            Some(Ok(n)) => filled += n,
+                            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Some(Err(e)) => break Err(e),
+                        }
+                    };
+                    // What came before an error is delivered first, so the
+                    // reader reports the damage at the right entry.
+                    let (n, err) = match result {
+                        Ok(n) => (n, None),
+                        Err(e) => (filled, Some(e)),
+                    };
+                    if n > 0 {
+                        block.truncate(n);
+                        if tx.send(Ok(block)).is_err() {
+                            break;
+                        }
+                    }
+                    if let Some(e) = err {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                    if n < BUF {
+                        break;
+                    }
+                }
+            })
+            .map_err(Error::io("start a thread for", path))?;
+        Ok(Self {
+            rx,
+            block: Vec::new(),
+            pos: 0,
+        })
+    }
+}
+
+impl Read for Decompressing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.block.len() {
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    self.block = block;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The thread ended: the stream is over.
+                Err(_) => return Ok(0),
+            }
+        }
+        let rest = self.block.get(self.pos..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 fn read_meta(entry: &mut impl Read, size: u64, what: &str, path: &Path) -> Result<Vec<u8>> {
     if size > MAX_META_BYTES {
         return Err(Error::Hostile {
@@ -215,7 +297,7 @@ pub fn scan(
     phase: Phase,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Scanned> {
-    let dec = open(path)?;
+    let dec = Decompressing::start(path)?;
     let bounded = Bounded::new(dec, MAX_META_BYTES + 4 * BLOCK);
     let (count, limit) = (bounded.count.clone(), bounded.limit.clone());
     let mut archive = tar::Archive::new(bounded);
@@ -486,8 +568,9 @@ fn compare(
             None => problems.push(format!("{p}: no checksum recorded")),
         }
     }
+    let listed: BTreeSet<&str> = manifest.entries.iter().map(|e| e.path.as_str()).collect();
     for p in sums.files.keys() {
-        if !manifest.entries.iter().any(|e| &e.path == p) {
+        if !listed.contains(p.as_str()) {
             problems.push(format!(
                 "checksum for {p}, which the manifest does not list"
             ));
