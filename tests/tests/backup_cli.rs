@@ -154,3 +154,26 @@ fn exit_codes_say_failed_or_usage_and_verify_names_the_damage() {
     let notes = Path::new(h.dir.path()).join(".codebase-gardener/projects/notes.md");
     assert_eq!(fs::read_to_string(notes).unwrap(), "notes\n");
 }
+
+#[test]
+fn a_source_reached_through_a_symlink_is_restored_where_it_really_is() {
+    let h = Home::new("");
+    let home = h.dir.path();
+    // The app's data lives on another disk, linked from the home directory.
+    let real = home.join("disk2/codebase-gardener");
+    fs::create_dir_all(real.parent().unwrap()).unwrap();
+    fs::rename(home.join(".codebase-gardener"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, home.join(".codebase-gardener")).unwrap();
+    let r = h.json(&["--json", "backup", "create"]);
+    let id = r["backup"]["id"].as_str().unwrap().to_owned();
+
+    fs::write(real.join("projects/notes.md"), "changed\n").unwrap();
+    let out = h.json(&["--json", "backup", "restore", &id, "--yes"]);
+    assert_eq!(out["restored"][0], "~/disk2/codebase-gardener", "{out:#}");
+    let link = fs::symlink_metadata(home.join(".codebase-gardener")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is kept");
+    assert_eq!(
+        fs::read_to_string(home.join(".codebase-gardener/projects/notes.md")).unwrap(),
+        "notes\n"
+    );
+}

@@ -41,7 +41,12 @@ pub fn configured(ctx: &Context) -> Vec<Source> {
         .iter()
         .map(|s| Source {
             name: s.name.clone(),
-            root: ctx.paths.expand(&s.path),
+            // A source reached through a symlink is recorded (and restored)
+            // where it really is, so a restore never replaces the link.
+            root: {
+                let p = ctx.paths.expand(&s.path);
+                std::fs::canonicalize(&p).unwrap_or(p)
+            },
             only: None,
             level: None,
             optional: false,
