@@ -289,8 +289,10 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
             let result = backup::verify(&path, &cancel, &mut |p| bar.update(p));
             bar.finish();
             let report = result.map_err(err)?;
-            // Remember the result for `list` when the archive is in the catalog.
-            if let Ok(all) = catalog::list(&dest)
+            // Remember the result for `list` when the archive is in the catalog
+            // (not while another command holds the catalog).
+            if let Ok(_lock) = catalog::Lock::acquire(&dest)
+                && let Ok(all) = catalog::list(&dest)
                 && let Some(mut info) = all.into_iter().find(|b| b.path == path)
             {
                 info.verified = Some(report.record());
