@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod probe;
 pub mod sampler;
 pub mod snapshot;
+pub mod summary;
 pub mod watch;
 
 pub use snapshot::*;
