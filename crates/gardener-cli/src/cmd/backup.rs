@@ -112,7 +112,7 @@ impl Bar {
         }
         let bar = ProgressBar::new(0);
         let style = ProgressStyle::with_template(
-            "{msg:>9} [{bar:30}] {bytes}/{total_bytes} · {binary_bytes_per_sec} · ETA {eta}",
+            "{msg:>10} [{bar:30}] {bytes}/{total_bytes} · {prefix} · {binary_bytes_per_sec} · ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -137,6 +137,7 @@ impl Bar {
         }
         bar.set_length(p.total_bytes);
         bar.set_position(p.bytes);
+        bar.set_prefix(format!("{}/{} files", p.files, p.total_files));
     }
 
     fn finish(&self) {

@@ -414,7 +414,22 @@ fn write_archive(
                     let f = open_nofollow(abs).map_err(Error::io("read", abs))?;
                     let exact = Exact::new(f, e.size, opts.cancel.clone());
                     let mut reader = Hashing::new(exact);
-                    let appended = append_file(&mut tar, &mut h, &e.path, &mut reader, &mut block);
+                    let before = done.clone();
+                    // Large files report progress as they go, every 8 MiB.
+                    let mut on_block = |copied: u64| {
+                        progress(&Progress {
+                            bytes: before.bytes + copied,
+                            ..before.clone()
+                        });
+                    };
+                    let appended = append_file(
+                        &mut tar,
+                        &mut h,
+                        &e.path,
+                        &mut reader,
+                        &mut block,
+                        &mut on_block,
+                    );
                     if let Err(err) = appended {
                         opts.cancel.check()?;
                         return Err(Error::io("back up", abs)(err));
@@ -480,6 +495,7 @@ fn append_file<W: Write>(
     path: &str,
     data: &mut impl io::Read,
     block: &mut [u8],
+    on_block: &mut dyn FnMut(u64),
 ) -> io::Result<()> {
     let size = header.size()?;
     // With no data tar writes the header alone and pads nothing.
@@ -494,7 +510,11 @@ fn append_file<W: Write>(
             Err(e) => return Err(e),
         };
         out.write_all(block.get(..n).unwrap_or_default())?;
+        let before = copied;
         copied += n as u64;
+        if copied >> 23 != before >> 23 {
+            on_block(copied);
+        }
     }
     if copied != size {
         return Err(io::Error::other(format!(
