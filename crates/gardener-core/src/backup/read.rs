@@ -469,9 +469,12 @@ pub fn scan(
                     if let (Some(f), Some(chunk)) = (out.as_mut(), buf.get(..n)) {
                         f.write_all(chunk).map_err(Error::io("write", &name))?;
                     }
+                    let before = done.bytes;
                     done.bytes += n as u64;
-                    if n == BUF {
+                    // Large files: progress and a chance to cancel every 8 MiB.
+                    if done.bytes >> 23 != before >> 23 {
                         cancel.check()?;
+                        progress(&done);
                     }
                 }
                 if h.count != size {
