@@ -133,13 +133,7 @@ fn ago(unix: u64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let secs = now.saturating_sub(unix);
-    match secs {
-        0..120 => "just now".into(),
-        120..7200 => format!("{} min ago", secs / 60),
-        7200..172_800 => format!("{} h ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86_400),
-    }
+    gardener_core::monitor::summary::ago(now.saturating_sub(unix))
 }
 
 /// The human view of a snapshot.

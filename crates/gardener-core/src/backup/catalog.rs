@@ -326,10 +326,7 @@ pub(crate) fn record_attempt(
     scheduled: bool,
 ) -> Option<String> {
     let mut state = State::load(ctx);
-    let now = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string();
+    let now = super::rfc3339_seconds(jiff::Timestamp::now());
     state.last_attempt = Some(Attempt {
         at: now,
         ok: result.is_ok(),

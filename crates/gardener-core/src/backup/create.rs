@@ -326,7 +326,7 @@ fn write_archive(
     let mut manifest = Manifest {
         format: FORMAT_VERSION,
         id: id.to_owned(),
-        created: now.round(jiff::Unit::Second).unwrap_or(now).to_string(),
+        created: super::rfc3339_seconds(now),
         host: host_name(),
         gardener_version: env!("CARGO_PKG_VERSION").to_owned(),
         scheduled: opts.scheduled,

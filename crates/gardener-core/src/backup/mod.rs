@@ -25,8 +25,6 @@ pub use create::{CreateOptions, CreateReport, create};
 pub use read::{VerifyReport, verify};
 pub use restore::{RestoreOptions, RestoreReport, restore};
 
-use crate::paths::Platform;
-
 /// What went wrong with a backup command.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -182,15 +180,9 @@ impl Cancel {
     }
 }
 
-/// File names of the backup timer in the service directory.
-pub(crate) fn schedule_file_names(platform: Platform) -> Vec<String> {
-    match platform {
-        Platform::Macos => vec![format!("{}.plist", schedule::LAUNCHD_LABEL)],
-        Platform::Linux => vec![
-            schedule::SYSTEMD_SERVICE.to_owned(),
-            schedule::SYSTEMD_TIMER.to_owned(),
-        ],
-    }
+/// `t` to the second, RFC 3339 UTC: how backups record their times.
+pub(crate) fn rfc3339_seconds(t: jiff::Timestamp) -> String {
+    t.round(jiff::Unit::Second).unwrap_or(t).to_string()
 }
 
 /// Puts things right after a backup or restore that was killed: starts an

@@ -50,10 +50,7 @@ impl VerifyReport {
     /// The line kept in the catalog.
     pub fn record(&self) -> VerifyRecord {
         VerifyRecord {
-            at: jiff::Timestamp::now()
-                .round(jiff::Unit::Second)
-                .unwrap_or_else(|_| jiff::Timestamp::now())
-                .to_string(),
+            at: super::rfc3339_seconds(jiff::Timestamp::now()),
             ok: self.ok(),
             problems: self.problems.clone(),
         }

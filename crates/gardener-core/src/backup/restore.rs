@@ -315,10 +315,7 @@ pub fn restore(
     }
     // Keep the replaced trees as safety copies; the staging dirs stay, holding them.
     let mut state = State::load(ctx);
-    let now = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .unwrap_or_else(|_| jiff::Timestamp::now())
-        .to_string();
+    let now = super::rfc3339_seconds(jiff::Timestamp::now());
     for u in &units {
         if fs::symlink_metadata(&u.staged).is_ok() {
             state.safety_copies.push(SafetyCopy {

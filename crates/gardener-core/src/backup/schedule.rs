@@ -25,6 +25,15 @@ pub const SYSTEMD_SERVICE: &str = "gardener-backup.service";
 /// systemd unit that starts [`SYSTEMD_SERVICE`] on schedule.
 pub const SYSTEMD_TIMER: &str = "gardener-backup.timer";
 
+/// Names of the timer's files in the service directory on `platform`: the
+/// plist, or the service and the timer unit.
+pub fn file_names(platform: crate::paths::Platform) -> Vec<String> {
+    match platform {
+        crate::paths::Platform::Macos => vec![format!("{LAUNCHD_LABEL}.plist")],
+        crate::paths::Platform::Linux => vec![SYSTEMD_SERVICE.to_owned(), SYSTEMD_TIMER.to_owned()],
+    }
+}
+
 /// Below every interactive process, so a backup never makes the app or
 /// Ollama feel slow.
 const NICE: i64 = 10;

@@ -70,7 +70,7 @@ pub fn configured(ctx: &Context) -> Vec<Source> {
                     .unwrap_or_default()
             })
             .collect();
-        files.extend(super::schedule_file_names(ctx.platform()));
+        files.extend(super::schedule::file_names(ctx.platform()));
         out.push(Source {
             name: "services".into(),
             root: ctx.paths.service_dir.clone(),

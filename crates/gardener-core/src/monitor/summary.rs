@@ -64,7 +64,8 @@ fn service_words(s: &ServiceSnapshot) -> String {
     }
 }
 
-fn ago(secs: u64) -> String {
+/// `secs` in words: "just now", "5 min ago", "3 h ago", "2 days ago".
+pub fn ago(secs: u64) -> String {
     match secs {
         0..120 => "just now".into(),
         120..7_200 => format!("{} min ago", secs / 60),

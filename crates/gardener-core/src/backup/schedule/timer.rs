@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{LAUNCHD_LABEL, SYSTEMD_SERVICE, SYSTEMD_TIMER, launchd_plist, systemd_units};
+use super::{LAUNCHD_LABEL, SYSTEMD_TIMER, launchd_plist, systemd_units};
 use crate::config::Schedule;
 use crate::paths::Platform;
 use crate::services::{self, Action, Error, Invocation, Output, Runner};
@@ -72,13 +72,10 @@ impl BackupTimer {
     /// Where the timer's files are installed: the plist, or the service and
     /// the timer unit.
     pub fn files(&self) -> Vec<PathBuf> {
-        match self.platform {
-            Platform::Macos => vec![self.plist()],
-            Platform::Linux => vec![
-                self.service_dir.join(SYSTEMD_SERVICE),
-                self.service_dir.join(SYSTEMD_TIMER),
-            ],
-        }
+        super::file_names(self.platform)
+            .into_iter()
+            .map(|name| self.service_dir.join(name))
+            .collect()
     }
 
     /// The files for `schedule`, paired with where they go (in [`Self::files`]
