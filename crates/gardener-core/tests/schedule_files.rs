@@ -6,11 +6,14 @@
 // Helpers outside #[test] functions are test code too.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{assert_ran, plistlib, plistutil_round_trip, run_tool, systemd_verify, user_home};
 use gardener_core::backup::schedule::{
     LAUNCHD_LABEL, SYSTEMD_SERVICE, SYSTEMD_TIMER, launchd_plist, systemd_units,
 };
@@ -57,38 +60,6 @@ impl Fixture {
     }
 }
 
-fn run_tool(cmd: &mut Command, package: &str) -> Output {
-    match cmd.output() {
-        Ok(out) => out,
-        Err(e) => panic!(
-            "could not run {:?} ({e}); install it with `apt-get install {package}`",
-            cmd.get_program()
-        ),
-    }
-}
-
-fn assert_ran(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn plistlib(path: &Path) -> Value {
-    let script = "import json, plistlib, sys\n\
-                  with open(sys.argv[1], 'rb') as f:\n    d = plistlib.load(f)\n\
-                  print(json.dumps(d, sort_keys=True))\n";
-    let out = run_tool(
-        Command::new("python3").args(["-c", script]).arg(path),
-        "python3",
-    );
-    assert_ran(&out, &format!("plistlib on {}", path.display()));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn expected_plist(fx: &Fixture) -> Value {
     json!({
         "Label": LAUNCHD_LABEL,
@@ -115,35 +86,14 @@ fn backup_plist_reads_back_with_plistlib_and_plistutil() {
     fs::write(&path, xml).unwrap();
     assert_eq!(plistlib(&path), expected_plist(&fx));
 
-    let bin = path.with_extension("bin");
-    let back = path.with_extension("libplist.xml");
-    for (from, to, format) in [(&path, &bin, "bin"), (&bin, &back, "xml")] {
-        let out = run_tool(
-            Command::new("plistutil")
-                .arg("-i")
-                .arg(from)
-                .arg("-o")
-                .arg(to)
-                .args(["-f", format]),
-            "libplist-utils",
-        );
-        assert_ran(
-            &out,
-            &format!("plistutil -i {} -f {format}", from.display()),
-        );
-    }
-    assert!(fs::read(&bin).unwrap().starts_with(b"bplist00"));
+    let back = plistutil_round_trip(&path);
     assert_eq!(plistlib(&back), expected_plist(&fx));
 }
 
 #[test]
 fn backup_timer_and_service_pass_systemd_analyze_verify() {
     let fx = Fixture::new();
-    let home = fx.root.join("home");
-    let runtime = fx.root.join("runtime");
-    fs::create_dir_all(home.join(".config")).unwrap();
-    fs::create_dir_all(&runtime).unwrap();
-    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o700)).unwrap();
+    let (home, runtime) = user_home(&fx.root);
     let unit_dir = home.join(".config/systemd/user");
     fs::create_dir_all(&unit_dir).unwrap();
     for schedule in [Schedule::Daily { hour: 3, minute: 0 }, WEEKLY] {
@@ -154,28 +104,10 @@ fn backup_timer_and_service_pass_systemd_analyze_verify() {
         fs::write(unit_dir.join(SYSTEMD_TIMER), &timer).unwrap();
         // Verifying the timer loads the service it starts as well.
         for unit in [SYSTEMD_TIMER, SYSTEMD_SERVICE] {
-            let out = run_tool(
-                Command::new("systemd-analyze")
-                    .args(["--user", "verify"])
-                    .arg(unit_dir.join(unit))
-                    .env_clear()
-                    .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                    .env("HOME", &home)
-                    .env("XDG_CONFIG_HOME", home.join(".config"))
-                    .env("XDG_RUNTIME_DIR", &runtime)
-                    .current_dir(&fx.root),
-                "systemd",
-            );
-            // verify reports most problems on stderr with exit code 0.
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let (status, text) = systemd_verify(&unit_dir.join(unit), &home, &runtime, &fx.root);
             assert!(
-                out.status.success() && text.is_empty(),
-                "systemd-analyze verify {unit} ({}):\n{text}\n--- service ---\n{service}\n--- timer ---\n{timer}",
-                out.status,
+                status.success() && text.is_empty(),
+                "systemd-analyze verify {unit} ({status}):\n{text}\n--- service ---\n{service}\n--- timer ---\n{timer}",
             );
         }
     }

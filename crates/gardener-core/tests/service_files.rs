@@ -5,12 +5,15 @@
 // Helpers outside #[test] functions are test code too.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{plistlib, plistutil_round_trip, run_tool, systemd_verify, user_home};
 use gardener_core::services::launchd::Launchd;
 use gardener_core::services::systemd::Systemd;
 use gardener_core::services::{ProcessType, ServiceId, ServiceManager, ServiceSpec, SystemRunner};
@@ -133,40 +136,6 @@ fn executable(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
-/// Runs a tool that CI installs; a missing one fails with what to install.
-fn run_tool(cmd: &mut Command, package: &str) -> Output {
-    match cmd.output() {
-        Ok(out) => out,
-        Err(e) => panic!(
-            "could not run {:?} ({e}); install it with `apt-get install {package}`",
-            cmd.get_program()
-        ),
-    }
-}
-
-fn assert_ran(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The plist as CPython's plistlib reads it, as JSON.
-fn plistlib(path: &Path) -> Value {
-    let script = "import json, plistlib, sys\n\
-                  with open(sys.argv[1], 'rb') as f:\n    d = plistlib.load(f)\n\
-                  print(json.dumps(d, sort_keys=True))\n";
-    let out = run_tool(
-        Command::new("python3").args(["-c", script]).arg(path),
-        "python3",
-    );
-    assert_ran(&out, &format!("plistlib on {}", path.display()));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// What the plist for `spec` must contain.
 fn expected_plist(spec: &ServiceSpec) -> Value {
     let mut argv = vec![spec.program.display().to_string()];
@@ -204,24 +173,7 @@ fn plists_convert_with_libplist_plistutil() {
     for (spec, path) in fx.write_all(&launchd, &fx.root.join("plists")) {
         // XML -> binary -> XML through libplist, then compare what CPython
         // reads from libplist's XML with what the spec says.
-        let bin = path.with_extension("bin");
-        let xml = path.with_extension("libplist.xml");
-        for (from, to, format) in [(&path, &bin, "bin"), (&bin, &xml, "xml")] {
-            let out = run_tool(
-                Command::new("plistutil")
-                    .arg("-i")
-                    .arg(from)
-                    .arg("-o")
-                    .arg(to)
-                    .args(["-f", format]),
-                "libplist-utils",
-            );
-            assert_ran(
-                &out,
-                &format!("plistutil -i {} -f {format}", from.display()),
-            );
-        }
-        assert!(fs::read(&bin).unwrap().starts_with(b"bplist00"));
+        let xml = plistutil_round_trip(&path);
         assert_eq!(plistlib(&xml), expected_plist(&spec), "{}", xml.display());
     }
 }
@@ -229,38 +181,16 @@ fn plists_convert_with_libplist_plistutil() {
 #[test]
 fn units_pass_systemd_analyze_verify() {
     let fx = Fixture::new();
-    let home = fx.root.join("home");
-    let runtime = fx.root.join("runtime");
-    fs::create_dir_all(home.join(".config")).unwrap();
-    fs::create_dir_all(&runtime).unwrap();
-    fs::set_permissions(&runtime, fs::Permissions::from_mode(0o700)).unwrap();
+    let (home, runtime) = user_home(&fx.root);
     let unit_dir = home.join(".config/systemd/user");
     let systemd = Systemd::new(unit_dir.clone(), Box::new(SystemRunner));
     for (spec, path) in fx.write_all(&systemd, &unit_dir) {
         assert!(path.ends_with(spec.id.unit_name()));
-        let out = run_tool(
-            Command::new("systemd-analyze")
-                .args(["--user", "verify"])
-                .arg(&path)
-                .env_clear()
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                .env("HOME", &home)
-                .env("XDG_CONFIG_HOME", home.join(".config"))
-                .env("XDG_RUNTIME_DIR", &runtime)
-                .current_dir(&fx.root),
-            "systemd",
-        );
-        // verify reports most problems on stderr with exit code 0.
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (status, text) = systemd_verify(&path, &home, &runtime, &fx.root);
         assert!(
-            out.status.success() && text.is_empty(),
-            "systemd-analyze verify {} ({}):\n{text}\n--- unit ---\n{}",
+            status.success() && text.is_empty(),
+            "systemd-analyze verify {} ({status}):\n{text}\n--- unit ---\n{}",
             path.display(),
-            out.status,
             fs::read_to_string(&path).unwrap()
         );
     }
