@@ -390,6 +390,28 @@ impl Config {
     /// Sets `[ollama] external = true` in the file at `path` (written from
     /// the template when absent), keeping its comments and layout.
     pub fn set_external_ollama(path: &Path) -> Result<()> {
+        Self::edit(path, |doc| {
+            doc["ollama"]["external"] = toml_edit::value(true)
+        })
+    }
+
+    /// Sets `[alerts] mute_until` to `until` (an RFC 3339 UTC time), or
+    /// removes it with `None`, in the file at `path` (written from the
+    /// template when absent), keeping its comments and layout.
+    pub fn set_mute_until(path: &Path, until: Option<&str>) -> Result<()> {
+        Self::edit(path, |doc| match until {
+            Some(t) => doc["alerts"]["mute_until"] = toml_edit::value(t),
+            None => {
+                if let Some(alerts) = doc.get_mut("alerts").and_then(|a| a.as_table_like_mut()) {
+                    alerts.remove("mute_until");
+                }
+            }
+        })
+    }
+
+    /// Applies `change` to the file at `path` with toml_edit. The file must
+    /// be valid before and after; it is replaced atomically (0600).
+    fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result<()> {
         let source = match std::fs::read_to_string(path) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => TEMPLATE.to_owned(),
@@ -412,7 +434,7 @@ impl Config {
                     key: None,
                     message: e.message().to_owned(),
                 })?;
-        doc["ollama"]["external"] = toml_edit::value(true);
+        change(&mut doc);
         let text = doc.to_string();
         Self::parse(&text, path)?;
         let write = |source| Error::Write {

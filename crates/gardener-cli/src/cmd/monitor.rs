@@ -67,7 +67,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         tracing::info!("monitor started");
         let want_metrics = args.metrics.is_some();
         monitor
-            .run(shutdown, |snap, events| {
+            .run(shutdown, None, |snap, events| {
                 if want_metrics {
                     let text = metrics::render(snap);
                     *page.lock().unwrap_or_else(PoisonError::into_inner) = text;

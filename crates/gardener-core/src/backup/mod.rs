@@ -22,6 +22,7 @@ use serde::Serialize;
 
 pub use catalog::{BackupInfo, Catalog, PruneReport, prune};
 pub use create::{CreateOptions, CreateReport, create};
+pub use pause::{app_paused_by_backup, app_resumed_since};
 pub use read::{VerifyReport, verify};
 pub use restore::{RestoreOptions, RestoreReport, restore};
 

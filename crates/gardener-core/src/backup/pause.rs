@@ -15,6 +15,24 @@ fn marker(ctx: &Context) -> PathBuf {
     ctx.data_dir.join("backup-paused-app")
 }
 
+/// When a backup last started the app again (seconds since the epoch), so
+/// the monitor can tell that restart from a crash.
+fn resumed_file(ctx: &Context) -> PathBuf {
+    ctx.data_dir.join("backup-resumed-app")
+}
+
+fn record_resume(marker: &std::path::Path) {
+    let Some(dir) = marker.parent() else { return };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let _ = crate::fsutil::atomic_write(
+        &dir.join("backup-resumed-app"),
+        format!("{now}\n").as_bytes(),
+        0o600,
+    );
+}
+
 /// The app, stopped for a backup until [`Paused::resume`] or drop.
 pub struct Paused<'a> {
     manager: &'a dyn ServiceManager,
@@ -35,9 +53,11 @@ impl<'a> Paused<'a> {
             return Ok(None);
         }
         let marker = marker(ctx);
-        // Written before stopping, so a crash in between still leads to a start.
+        // Written before stopping, so a crash in between still leads to a
+        // start. The pid tells the monitor whether the pause is still on.
         if crate::fsutil::create_dir(&ctx.data_dir, 0o700).is_ok() {
-            let _ = crate::fsutil::atomic_write(&marker, b"paused by a backup\n", 0o600);
+            let text = format!("paused by a backup, pid {}\n", std::process::id());
+            let _ = crate::fsutil::atomic_write(&marker, text.as_bytes(), 0o600);
         }
         let since = Instant::now();
         let mut paused = Self {
@@ -61,6 +81,7 @@ impl<'a> Paused<'a> {
         self.resumed = true;
         let secs = self.since.elapsed().as_secs_f64();
         self.manager.run(Action::Start, ServiceId::App, TIMEOUT)?;
+        record_resume(&self.marker);
         let _ = std::fs::remove_file(&self.marker);
         tracing::info!("app started again after {secs:.2} s");
         Ok(secs)
@@ -72,12 +93,36 @@ impl Drop for Paused<'_> {
         if !self.resumed {
             match self.manager.run(Action::Start, ServiceId::App, TIMEOUT) {
                 Ok(()) => {
+                    record_resume(&self.marker);
                     let _ = std::fs::remove_file(&self.marker);
                 }
                 Err(e) => tracing::error!("could not start the app again after the backup: {e}"),
             }
         }
     }
+}
+
+/// Whether a backup that is still running has the app stopped: the marker
+/// exists and the process that wrote it is alive. A marker left by a killed
+/// backup does not count, so its stopped app is reported as down.
+pub fn app_paused_by_backup(ctx: &Context) -> bool {
+    let Ok(text) = std::fs::read_to_string(marker(ctx)) else {
+        return false;
+    };
+    text.trim()
+        .rsplit_once("pid ")
+        .and_then(|(_, pid)| pid.parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw)
+        .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
+}
+
+/// Whether a backup started the app again at or after `since` (seconds
+/// since the epoch): a new app process since then is the backup's doing.
+pub fn app_resumed_since(ctx: &Context, since: u64) -> bool {
+    std::fs::read_to_string(resumed_file(ctx))
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .is_some_and(|at| at >= since)
 }
 
 /// Starts the app if an earlier backup was killed while it was paused;

@@ -223,3 +223,40 @@ fn set_external_refuses_a_broken_file() {
     assert!(Config::set_external_ollama(&path).is_err());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "[ollama\n");
 }
+
+#[test]
+fn set_mute_until_sets_and_clears_keeping_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gardener.toml");
+    std::fs::write(
+        &path,
+        "# mine\n[alerts]\nenabled = true # on\n\n[alerts.cpu]\nthreshold = 90\n",
+    )
+    .unwrap();
+    Config::set_mute_until(&path, Some("2026-12-02T08:00:00Z")).unwrap();
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.alerts.mute_until.as_deref(), Some("2026-12-02T08:00:00Z"));
+    assert_eq!(c.alerts.cpu.threshold, 90);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("# mine") && text.contains("# on"), "{text}");
+    assert_eq!(crate::fsutil::mode_of(&path).unwrap(), Some(0o600));
+
+    Config::set_mute_until(&path, None).unwrap();
+    let c = Config::load(&path).unwrap();
+    assert_eq!(c.alerts.mute_until, None);
+    assert_eq!(c.alerts.cpu.threshold, 90);
+    // Clearing a mute that is not set changes nothing and does not fail.
+    let before = std::fs::read_to_string(&path).unwrap();
+    Config::set_mute_until(&path, None).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+}
+
+#[test]
+fn set_mute_until_refuses_a_time_that_is_not_utc() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gardener.toml");
+    std::fs::write(&path, "[alerts]\n").unwrap();
+    let err = Config::set_mute_until(&path, Some("tomorrow")).unwrap_err();
+    assert!(err.to_string().contains("mute_until"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "[alerts]\n");
+}

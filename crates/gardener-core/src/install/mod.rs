@@ -25,7 +25,7 @@ pub use build::{build_plan, uninstall_plan};
 pub use context::Context;
 pub use plan::{Change, Check, Outcome, Plan, Step};
 pub use preflight::{Preflight, PreflightOptions, preflight};
-pub use status::{Drift, ServiceReport, control, service_reports, status_line};
+pub use status::{Drift, ServiceReport, control, service_reports};
 
 use crate::services::ServiceId;
 use crate::{Platform, config, paths, services};

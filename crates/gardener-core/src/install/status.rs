@@ -166,39 +166,3 @@ pub fn control(
     }
     service_reports(ctx, manager, &ids, false)
 }
-
-/// One line for the tray menu: "Not set up", "Ollama running · App running", …
-/// Never fails: problems become the line.
-pub fn status_line(config: Option<&Path>) -> String {
-    let ctx = match Context::load(config, Platform::current()) {
-        Ok(ctx) => ctx,
-        Err(e) => return format!("Configuration problem: {}", e.code()),
-    };
-    let manager = ctx.manager();
-    let mut parts = Vec::new();
-    let mut installed = false;
-    for id in ServiceId::ALL {
-        let name = if id == ServiceId::Ollama {
-            "Ollama"
-        } else {
-            "App"
-        };
-        if !ctx.managed_services().contains(&id) {
-            parts.push(format!("{name} external"));
-            continue;
-        }
-        match manager.status(id) {
-            Ok(s) => {
-                installed |=
-                    s.state != ServiceState::NotInstalled || manager.file_path(id).exists();
-                parts.push(format!("{name} {}", s.state.as_str()));
-            }
-            Err(_) => parts.push(format!("{name} unknown")),
-        }
-    }
-    if installed {
-        parts.join(" · ")
-    } else {
-        "Not set up".into()
-    }
-}

@@ -40,6 +40,8 @@ pub struct Sampler {
     cached: [Option<Cached>; 2],
     installed: Option<(Instant, Vec<InstalledModel>)>,
     models_every: Duration,
+    /// When the previous sample was taken (ms since the epoch).
+    sampled_at: Option<u64>,
 }
 
 fn slot(id: ServiceId) -> usize {
@@ -77,6 +79,7 @@ impl Sampler {
             cached: [None, None],
             installed: None,
             models_every,
+            sampled_at: None,
         })
     }
 
@@ -262,6 +265,26 @@ impl Sampler {
         };
 
         let mut app_snap = service(app_status, trees[1], true);
+        if matches!(
+            app_snap.state,
+            RunState::Stopped | RunState::Stopping | RunState::Starting
+        ) && crate::backup::app_paused_by_backup(&self.ctx)
+        {
+            app_snap.state = RunState::Paused;
+            app_snap.error = Some("stopped while a backup reads its data".into());
+            // The backup starts it again soon: ask the manager every tick
+            // until then, rather than trusting "stopped" for a while.
+            self.cached[1] = None;
+        }
+        // A backup that paused the app briefly, between two samples, leaves
+        // a new process behind: that is not a crash.
+        if app_snap.restarted
+            && self.sampled_at.is_some_and(|at| {
+                crate::backup::app_resumed_since(&self.ctx, (at / 1000).saturating_sub(1))
+            })
+        {
+            app_snap.restarted = false;
+        }
         if let Some(h) = app {
             app_snap.latency_ms = Some(h.latency_ms);
             match h.result {
@@ -276,8 +299,10 @@ impl Sampler {
         // A few hundred bytes, read each tick so a backup made by the timer
         // shows up at once.
         let backup = crate::backup::catalog::State::load(&self.ctx);
+        let taken_at_ms = now_ms();
+        self.sampled_at = Some(taken_at_ms);
         Snapshot {
-            taken_at_ms: now_ms(),
+            taken_at_ms,
             services: Services {
                 ollama: OllamaSnapshot {
                     service: ollama,

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
 use super::alerts::{AlertStore, Engine, Event, EventKind};
@@ -48,6 +48,33 @@ pub enum WatchdogOutcome {
     Restarted,
     /// The action failed.
     Failed(String),
+}
+
+/// Something asked of a running monitor between two ticks. Each is done on
+/// the monitor's own task, so a sample never lands in the middle of a
+/// restart it asked for, and each is followed by a fresh sample.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Request {
+    /// Sample now instead of at the next tick.
+    SampleNow,
+    /// Start, stop or restart one managed service; the reply carries the
+    /// error in words.
+    Control {
+        /// What to do.
+        action: Action,
+        /// To which service.
+        service: ServiceId,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<std::result::Result<(), String>>,
+    },
+    /// Unload every loaded model from Ollama; the reply lists them.
+    UnloadModels {
+        /// Where the outcome goes.
+        reply: oneshot::Sender<std::result::Result<Vec<String>, String>>,
+    },
+    /// Use these `[alerts]` settings from now on (the mute, say).
+    Alerts(Box<crate::config::AlertsConfig>),
 }
 
 /// The samples, alert state and history of one running monitor.
@@ -201,10 +228,12 @@ impl Monitor {
     /// Ticks every `[monitor] interval_secs` until `shutdown` turns true (or
     /// its sender is dropped), handing each snapshot and its events to
     /// `on_tick`. A tick that overruns skips the missed ones rather than
-    /// bursting to catch up.
+    /// bursting to catch up. `requests`, when given, are served between
+    /// ticks, each followed by a sample.
     pub async fn run(
         &mut self,
         mut shutdown: watch::Receiver<bool>,
+        mut requests: Option<mpsc::UnboundedReceiver<Request>>,
         mut on_tick: impl FnMut(&Snapshot, &[Event]),
     ) {
         let every = Duration::from_secs(self.sampler.context().config.monitor.interval_secs);
@@ -212,14 +241,35 @@ impl Monitor {
         interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
         self.sampler.prime();
         loop {
+            let request = async {
+                match requests.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            // In this order: stopping is never held up, and a person's
+            // request goes before a routine tick.
             tokio::select! {
-                _ = interval.tick() => {}
+                biased;
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
                         break;
                     }
                     continue;
                 }
+                request = request => match request {
+                    Some(request) => {
+                        self.serve(request).await;
+                        // The sample below stands in for the next tick.
+                        interval.reset();
+                    }
+                    // Every sender is gone: no more requests, keep ticking.
+                    None => {
+                        requests = None;
+                        continue;
+                    }
+                },
+                _ = interval.tick() => {}
             }
             let (snap, events) = self.tick().await;
             on_tick(&snap, &events);
@@ -229,6 +279,55 @@ impl Monitor {
         {
             tracing::warn!(error = %e, "cannot save the alert state");
         }
+    }
+
+    /// Does what `request` asks; the sample after it is the caller's.
+    async fn serve(&mut self, request: Request) {
+        match request {
+            Request::SampleNow => {}
+            Request::Control {
+                action,
+                service,
+                reply,
+            } => {
+                let ctx = self.sampler.context();
+                let result =
+                    crate::install::control(ctx, self.sampler.manager(), action, &[service])
+                        .map(drop)
+                        .map_err(|e| e.to_string());
+                self.sampler.invalidate();
+                // The asker may have gone away; the outcome is logged anyway.
+                if let Err(e) = &result {
+                    tracing::warn!(%service, ?action, error = %e, "service action failed");
+                }
+                let _ = reply.send(result);
+            }
+            Request::UnloadModels { reply } => {
+                let result = self.unload_all().await;
+                let _ = reply.send(result);
+            }
+            Request::Alerts(config) => self.engine.reconfigure(&config),
+        }
+    }
+
+    /// Unloads every model Ollama has loaded now; returns their names.
+    async fn unload_all(&self) -> std::result::Result<Vec<String>, String> {
+        let host = &self.sampler.context().config.ollama.host;
+        let prober = self.sampler.prober();
+        let loaded = prober
+            .ollama_ps(host)
+            .await
+            .result
+            .map_err(|e| format!("cannot reach Ollama at {host}: {e}"))?;
+        let mut done = Vec::new();
+        for m in loaded {
+            prober
+                .unload(host, &m.name)
+                .await
+                .map_err(|e| format!("cannot unload {}: {e}", m.name))?;
+            done.push(m.name);
+        }
+        Ok(done)
     }
 }
 
@@ -268,7 +367,129 @@ pub fn prober(ctx: &Context) -> Result<Prober> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+    use crate::config::Config;
+    use crate::paths::Paths;
+    use crate::services::{Invocation, ServiceManager, ServiceSpec, ServiceState, ServiceStatus};
+    use crate::{Platform, services};
+
+    /// Nothing installed; records the service actions asked of it.
+    #[derive(Default)]
+    struct Bare(std::sync::Arc<std::sync::Mutex<Vec<(Action, ServiceId)>>>);
+
+    impl ServiceManager for Bare {
+        fn platform(&self) -> Platform {
+            Platform::Linux
+        }
+        fn file_path(&self, id: ServiceId) -> PathBuf {
+            PathBuf::from("/nonexistent").join(id.unit_name())
+        }
+        fn render(&self, _: &ServiceSpec) -> services::Result<String> {
+            Ok(String::new())
+        }
+        fn reload_commands(&self) -> Vec<Invocation> {
+            Vec::new()
+        }
+        fn reload(&self) -> services::Result<()> {
+            Ok(())
+        }
+        fn commands(&self, _: Action, _: ServiceId) -> Vec<Invocation> {
+            Vec::new()
+        }
+        fn run(&self, action: Action, id: ServiceId, _: Duration) -> services::Result<()> {
+            self.0.lock().unwrap().push((action, id));
+            Ok(())
+        }
+        fn status(&self, id: ServiceId) -> services::Result<ServiceStatus> {
+            Ok(ServiceStatus {
+                state: ServiceState::NotInstalled,
+                ..ServiceStatus::not_installed(id)
+            })
+        }
+    }
+
+    fn context(home: &std::path::Path) -> Context {
+        // Nothing listens on port 9: probes fail at once.
+        let toml = "[ollama]\nhost = \"127.0.0.1:9\"\n[app]\nhealth_url = \"http://127.0.0.1:9/\"\n\
+                    [monitor]\ninterval_secs = 3600\nmodels_every_secs = 3600\n";
+        let file = home.join("gardener.toml");
+        let config = Config::parse(toml, &file).unwrap();
+        let paths = Paths::linux(
+            home.to_path_buf(),
+            &home.join(".config"),
+            &home.join(".local/share"),
+            &home.join(".local/state"),
+        );
+        Context::new(paths, file, true, config)
+    }
+
+    #[test]
+    fn requests_are_served_between_ticks_each_followed_by_a_sample() {
+        let home = tempfile::tempdir().unwrap();
+        let bare = Bare::default();
+        let asked = std::sync::Arc::clone(&bare.0);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut monitor =
+                Monitor::with_manager(context(home.path()), Box::new(bare), false).unwrap();
+            let (requests, rx) = mpsc::unbounded_channel();
+            let (stop, shutdown) = watch::channel(false);
+            let (control, control_done) = oneshot::channel();
+            let (unload, unload_done) = oneshot::channel();
+            let mut muted = mute_for_a_day();
+            muted.enabled = true;
+            requests.send(Request::SampleNow).unwrap();
+            requests.send(Request::Alerts(Box::new(muted))).unwrap();
+            requests
+                .send(Request::Control {
+                    action: Action::Restart,
+                    service: ServiceId::App,
+                    reply: control,
+                })
+                .unwrap();
+            requests
+                .send(Request::UnloadModels { reply: unload })
+                .unwrap();
+            let mut ticks = 0;
+            // Requests go before the interval's first tick, and each sample
+            // after one resets the hour-long interval: all four samples come
+            // from the requests.
+            let run = monitor.run(shutdown, Some(rx), |_, _| {
+                ticks += 1;
+                if ticks == 4 {
+                    let _ = stop.send(true);
+                }
+            });
+            tokio::time::timeout(Duration::from_secs(30), run)
+                .await
+                .expect("four samples well within the hour-long interval");
+            assert_eq!(ticks, 4);
+            assert!(monitor.engine().muted_at(sampler_now()));
+            // Gardener installed nothing, so it refuses to restart the app.
+            let refused = control_done.await.unwrap().unwrap_err();
+            assert!(refused.contains("not installed"), "{refused}");
+            let unreachable = unload_done.await.unwrap().unwrap_err();
+            assert!(unreachable.contains("cannot reach Ollama"), "{unreachable}");
+        });
+        assert!(asked.lock().unwrap().is_empty());
+    }
+
+    fn mute_for_a_day() -> crate::config::AlertsConfig {
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+        crate::config::AlertsConfig {
+            mute_until: Some(until.round(jiff::Unit::Second).unwrap().to_string()),
+            ..crate::config::AlertsConfig::default()
+        }
+    }
+
+    fn sampler_now() -> u64 {
+        super::super::sampler::now_ms() / 1000
+    }
 
     fn model(name: &str, expires: &str) -> LoadedModel {
         LoadedModel {

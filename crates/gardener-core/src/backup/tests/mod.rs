@@ -263,3 +263,40 @@ pub(super) fn compress(tar: &[u8]) -> Vec<u8> {
     std::io::Write::write_all(&mut enc, tar).unwrap();
     enc.finish().unwrap()
 }
+
+#[test]
+fn the_app_counts_as_paused_only_while_the_backup_that_paused_it_runs() {
+    let f = Fixture::new();
+    let marker = f.gardener_data().join("backup-paused-app");
+    assert!(!super::app_paused_by_backup(&f.ctx), "no marker");
+    fs::write(
+        &marker,
+        format!("paused by a backup, pid {}\n", std::process::id()),
+    )
+    .unwrap();
+    assert!(super::app_paused_by_backup(&f.ctx), "this process is alive");
+    // A backup that was killed: its pid is gone.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    fs::write(&marker, format!("paused by a backup, pid {dead}\n")).unwrap();
+    assert!(
+        !super::app_paused_by_backup(&f.ctx),
+        "pid {dead} has exited"
+    );
+    // Markers from before the pid was recorded, or damaged ones.
+    for text in ["paused by a backup\n", "pid x\n", ""] {
+        fs::write(&marker, text).unwrap();
+        assert!(!super::app_paused_by_backup(&f.ctx), "{text:?}");
+    }
+}
+
+#[test]
+fn a_restart_by_a_backup_is_recorded_with_its_time() {
+    let f = Fixture::new();
+    assert!(!super::app_resumed_since(&f.ctx, 0), "never resumed");
+    fs::write(f.gardener_data().join("backup-resumed-app"), "1000\n").unwrap();
+    assert!(super::app_resumed_since(&f.ctx, 999));
+    assert!(super::app_resumed_since(&f.ctx, 1000));
+    assert!(!super::app_resumed_since(&f.ctx, 1001));
+}

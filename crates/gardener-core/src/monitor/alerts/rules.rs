@@ -169,6 +169,8 @@ fn is_down(s: &ServiceSnapshot) -> bool {
         RunState::Running => s.restarted,
         // Gardener cannot see an external Ollama's process, only its answer.
         RunState::External => s.restarted || !s.healthy,
+        // A backup stopped it on purpose and will start it again.
+        RunState::Paused => false,
         _ => true,
     }
 }
@@ -214,7 +216,7 @@ impl Rule {
                 let s = svc.of(s);
                 if is_gone(s) {
                     Reading::Gone
-                } else if is_down(s) || s.state == RunState::External {
+                } else if is_down(s) || matches!(s.state, RunState::External | RunState::Paused) {
                     // External: `service_down` already covers "not healthy".
                     Reading::Suspended
                 } else {

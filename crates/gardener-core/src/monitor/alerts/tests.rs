@@ -417,6 +417,24 @@ fn services_not_installed_are_not_watched() {
 }
 
 #[test]
+fn an_app_paused_by_a_backup_is_not_down_and_a_stop_after_it_is() {
+    let mut e = engine(&AlertsConfig::default());
+    let mut s = calm();
+    s.services.app.state = RunState::Paused;
+    s.services.app.healthy = false;
+    s.services.app.pid = None;
+    // Paused for longer than the health rule's grace period: still quiet.
+    assert!(drive(&mut e, [(0, s.clone()), (60, s.clone())]).is_empty());
+    assert_eq!(state_of(&e, "app_down"), Some(AlertState::Ok));
+    assert_eq!(state_of(&e, "app_health"), Some(AlertState::Ok));
+    // Left stopped once the backup is gone: down.
+    s.services.app.state = RunState::Stopped;
+    let events = drive(&mut e, [(65, s)]);
+    let rules: Vec<&str> = events.iter().map(|e| e.rule.as_str()).collect();
+    assert_eq!(rules, ["app_down"]);
+}
+
+#[test]
 fn external_ollama_is_down_when_it_does_not_answer() {
     let mut e = engine(&AlertsConfig::default());
     let mut s = calm();
