@@ -1,13 +1,16 @@
 //! `gardener-app`: the menu-bar app. It lives in the tray with a native menu
-//! and opens the setup window only when asked; all behaviour is in
+//! kept current by core's monitor, raises notifications for its alerts, and
+//! opens the setup window only when asked; all behaviour is in
 //! `gardener-core`, this binary only wires it to Tauri.
 
 // Release builds on Windows would otherwise open a console window next to the tray.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod actions;
 mod args;
 mod commands;
-mod status;
+mod live;
+mod notify;
 mod tray;
 mod windows;
 
@@ -18,7 +21,7 @@ use tauri::{Manager, RunEvent};
 use tracing_subscriber::EnvFilter;
 
 use crate::args::Args;
-use crate::status::StatusRefresher;
+use crate::live::Live;
 
 fn main() -> ExitCode {
     init_logging();
@@ -49,14 +52,16 @@ fn run(args: Args) -> tauri::Result<()> {
             tracing::info!(?argv, "second launch: showing the setup window");
             windows::show_setup(app);
         }))
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
         .invoke_handler(tauri::generate_handler![commands::setup_plan])
         .setup(move |app| {
             // No Dock icon and no app menu: Gardener is a menu-bar extra.
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
 
-            let status_item = tray::create(app.handle())?;
-            app.manage(StatusRefresher::spawn(status_item)?);
+            let tray = tray::create(app.handle())?;
+            app.manage(Live::start(app.handle(), tray));
             if args.open_setup {
                 windows::show_setup(app.handle());
             }
@@ -71,8 +76,8 @@ fn run(args: Args) -> tauri::Result<()> {
             code: None, api, ..
         } => api.prevent_exit(),
         RunEvent::Exit => {
-            if let Some(refresher) = app.try_state::<StatusRefresher>() {
-                refresher.stop();
+            if let Some(live) = live::get(app) {
+                live.stop();
             }
         }
         _ => {}

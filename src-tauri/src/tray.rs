@@ -1,64 +1,341 @@
-//! The tray icon and its native menu: a live status line, "Set Up…" and
-//! "Quit". The menu needs no webview, so the idle app holds none.
+//! The tray icon and its native menu: four live status lines (Ollama, the
+//! app, the machine, the last backup), the actions, and Quit. The icon shows
+//! the overall state. The menu needs no webview, so the idle app holds none.
 
+use std::sync::{Mutex, PoisonError};
+
+use gardener_core::monitor::summary::Overall;
+use gardener_core::services::ServiceId;
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
-use tauri::tray::{TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Runtime};
 
-use crate::status::StatusRefresher;
-use crate::windows;
+use crate::{actions, windows};
 
-const SET_UP: &str = "set-up";
-const QUIT: &str = "quit";
+/// Menu item ids.
+mod id {
+    pub const RESTART_OLLAMA: &str = "restart-ollama";
+    pub const RESTART_APP: &str = "restart-app";
+    pub const UNLOAD_MODELS: &str = "unload-models";
+    pub const BACK_UP: &str = "back-up";
+    pub const PAUSE_HOUR: &str = "pause-hour";
+    pub const PAUSE_TOMORROW: &str = "pause-tomorrow";
+    pub const RESUME: &str = "resume-alerts";
+    pub const OPEN_LOGS: &str = "open-logs";
+    pub const SET_UP: &str = "set-up";
+    pub const QUIT: &str = "quit";
+}
 
-/// macOS draws template images in the menu bar's own colour (alpha only), so
-/// it gets the monochrome mark; other desktops get the coloured one.
+/// The icon for each state. macOS draws template images in the menu bar's
+/// own colour (alpha only), so there the states differ by shape (a ring, a
+/// filled badge, a faded sprout); other desktops get coloured ones.
 #[cfg(target_os = "macos")]
-const ICON: Image<'static> = tauri::include_image!("../icons/tray-template@2x.png");
+fn icon(overall: Overall) -> Image<'static> {
+    match overall {
+        Overall::Ok => tauri::include_image!("../icons/tray-template@2x.png"),
+        Overall::Warning => tauri::include_image!("../icons/tray-template-warning@2x.png"),
+        Overall::Critical => tauri::include_image!("../icons/tray-template-critical@2x.png"),
+        Overall::NotSetUp => tauri::include_image!("../icons/tray-template-not-set-up@2x.png"),
+    }
+}
 #[cfg(not(target_os = "macos"))]
-const ICON: Image<'static> = tauri::include_image!("../icons/tray.png");
+fn icon(overall: Overall) -> Image<'static> {
+    match overall {
+        Overall::Ok => tauri::include_image!("../icons/tray.png"),
+        Overall::Warning => tauri::include_image!("../icons/tray-warning.png"),
+        Overall::Critical => tauri::include_image!("../icons/tray-critical.png"),
+        Overall::NotSetUp => tauri::include_image!("../icons/tray-not-set-up.png"),
+    }
+}
 
-/// Builds the tray and returns the status line item for the refresher.
-pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<MenuItem<R>> {
-    // Filled in by the refresher thread; probing here would delay startup.
-    let status = MenuItem::with_id(app, "status", "Checking status…", false, None::<&str>)?;
+fn tooltip(overall: Overall) -> &'static str {
+    match overall {
+        Overall::Ok => "Gardener — all is well",
+        Overall::Warning => "Gardener — needs a look",
+        Overall::Critical => "Gardener — something is down",
+        Overall::NotSetUp => "Gardener — not set up",
+    }
+}
+
+/// Everything the menu shows; the tray is only touched where it changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MenuState {
+    /// The icon.
+    pub overall: Overall,
+    /// Ollama, app, machine, last backup.
+    pub lines: [String; 4],
+    /// Whether each action can be chosen now.
+    pub restart_ollama: bool,
+    pub restart_app: bool,
+    pub unload_models: bool,
+    pub back_up: bool,
+    /// Alerts paused until then (seconds since the epoch).
+    pub paused_until: Option<u64>,
+}
+
+impl MenuState {
+    /// Before the first sample.
+    pub fn checking() -> Self {
+        Self::only("Checking status…", Overall::NotSetUp)
+    }
+
+    /// The monitor cannot run: the first line says why.
+    pub fn problem(why: &str) -> Self {
+        Self::only(why, Overall::Warning)
+    }
+
+    fn only(first: &str, overall: Overall) -> Self {
+        Self {
+            overall,
+            lines: [
+                first.to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+            restart_ollama: false,
+            restart_app: false,
+            unload_models: false,
+            back_up: false,
+            paused_until: None,
+        }
+    }
+}
+
+/// "Alerts Paused until 14:05" (local time), or "Pause Alerts".
+pub fn pause_label(paused_until: Option<u64>) -> String {
+    match paused_until.map(local_time) {
+        None => "Pause Alerts".to_owned(),
+        Some(Some(t)) => format!("Alerts Paused until {t}"),
+        Some(None) => "Alerts Paused".to_owned(),
+    }
+}
+
+/// "Resume Alerts (paused until 14:05)", or "Resume Alerts". The pause shows
+/// here too: desktops that show the menu through D-Bus (libdbusmenu) do not
+/// pick up a new label on an entry that opens a submenu.
+pub fn resume_label(paused_until: Option<u64>) -> String {
+    match paused_until.map(local_time) {
+        Some(Some(t)) => format!("Resume Alerts (paused until {t})"),
+        _ => "Resume Alerts".to_owned(),
+    }
+}
+
+/// `until` as "14:05" today, "Thu 08:00" on another day.
+fn local_time(until: u64) -> Option<String> {
+    let local = i64::try_from(until)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(|t| t.to_zoned_datetime(jiff::tz::TimeZone::system()));
+    local.map(|t| {
+        if t.date() == jiff::ZonedDateTime::now().date() {
+            t.strftime("%H:%M").to_string()
+        } else {
+            t.strftime("%a %H:%M").to_string()
+        }
+    })
+}
+
+/// The tray and the menu items that change.
+pub struct Tray<R: Runtime> {
+    icon: TrayIcon<R>,
+    lines: [MenuItem<R>; 4],
+    restart_ollama: MenuItem<R>,
+    restart_app: MenuItem<R>,
+    unload_models: MenuItem<R>,
+    back_up: MenuItem<R>,
+    pause: Submenu<R>,
+    resume: MenuItem<R>,
+    shown: Mutex<Option<MenuState>>,
+}
+
+fn item<R: Runtime>(app: &AppHandle<R>, id: &str, text: &str) -> tauri::Result<MenuItem<R>> {
+    MenuItem::with_id(app, id, text, true, None::<&str>)
+}
+
+/// Builds the tray with its menu, showing "Checking status…".
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
+    let first = MenuState::checking();
+    let line = |i: usize| {
+        MenuItem::with_id(
+            app,
+            format!("line-{i}"),
+            &first.lines[i],
+            false,
+            None::<&str>,
+        )
+    };
+    let lines = [line(0)?, line(1)?, line(2)?, line(3)?];
+    let restart_ollama = item(app, id::RESTART_OLLAMA, "Restart Ollama")?;
+    let restart_app = item(app, id::RESTART_APP, "Restart App")?;
+    let unload_models = item(app, id::UNLOAD_MODELS, "Unload Models")?;
+    let back_up = item(app, id::BACK_UP, "Back Up Now")?;
+    let resume = item(app, id::RESUME, "Resume Alerts")?;
+    let pause = Submenu::with_items(
+        app,
+        pause_label(None),
+        true,
+        &[
+            &item(app, id::PAUSE_HOUR, "For 1 Hour")?,
+            &item(app, id::PAUSE_TOMORROW, "Until Tomorrow Morning")?,
+            &resume,
+        ],
+    )?;
+    let separator = || PredefinedMenuItem::separator(app);
     let menu = Menu::with_items(
         app,
         &[
-            &status,
-            &PredefinedMenuItem::separator(app)?,
-            &MenuItem::with_id(app, SET_UP, "Set Up…", true, None::<&str>)?,
-            &MenuItem::with_id(app, QUIT, "Quit", true, None::<&str>)?,
+            &lines[0],
+            &lines[1],
+            &lines[2],
+            &lines[3],
+            &separator()?,
+            &restart_ollama,
+            &restart_app,
+            &unload_models,
+            &back_up,
+            &separator()?,
+            &pause,
+            &item(app, id::OPEN_LOGS, "Open Logs")?,
+            &item(app, id::SET_UP, "Set Up…")?,
+            &separator()?,
+            &item(app, id::QUIT, "Quit")?,
         ],
     )?;
-    TrayIconBuilder::with_id("main")
-        .icon(ICON)
+    let icon = TrayIconBuilder::with_id("main")
+        .icon(icon(first.overall))
         .icon_as_template(cfg!(target_os = "macos"))
-        .tooltip("Gardener")
+        .tooltip(tooltip(first.overall))
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu_event)
-        .on_tray_icon_event(|tray, event| {
-            // Pointer over the icon (macOS, Windows): freshen the status
-            // before the menu is likely opened.
-            if let TrayIconEvent::Enter { .. } = event
-                && let Some(refresher) = tray.app_handle().try_state::<StatusRefresher>()
-            {
-                refresher.refresh();
-            }
-        })
         .build(app)?;
-    Ok(status)
+    let tray = Tray {
+        icon,
+        lines,
+        restart_ollama,
+        restart_app,
+        unload_models,
+        back_up,
+        pause,
+        resume,
+        shown: Mutex::new(None),
+    };
+    tray.show(&first);
+    Ok(tray)
+}
+
+impl<R: Runtime> Tray<R> {
+    /// Brings the tray up to `state`, touching only what changed. Call on
+    /// the main thread (elsewhere each change would wait for it).
+    pub fn show(&self, state: &MenuState) {
+        let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+        let old = shown.as_ref();
+        let mut result = Ok(());
+        let mut run = |r: tauri::Result<()>| {
+            if result.is_ok() {
+                result = r;
+            }
+        };
+        if old.is_none_or(|o| o.overall != state.overall) {
+            tracing::info!(overall = ?state.overall, "tray state");
+            run(self.icon.set_icon(Some(icon(state.overall))));
+            run(self.icon.set_icon_as_template(cfg!(target_os = "macos")));
+            run(self.icon.set_tooltip(Some(tooltip(state.overall))));
+        }
+        for (i, item) in self.lines.iter().enumerate() {
+            if old.is_none_or(|o| o.lines[i] != state.lines[i]) {
+                run(item.set_text(&state.lines[i]));
+            }
+        }
+        let toggles = [
+            (
+                &self.restart_ollama,
+                old.map(|o| o.restart_ollama),
+                state.restart_ollama,
+            ),
+            (
+                &self.restart_app,
+                old.map(|o| o.restart_app),
+                state.restart_app,
+            ),
+            (
+                &self.unload_models,
+                old.map(|o| o.unload_models),
+                state.unload_models,
+            ),
+            (&self.back_up, old.map(|o| o.back_up), state.back_up),
+        ];
+        for (item, was, now) in toggles {
+            if was != Some(now) {
+                run(item.set_enabled(now));
+            }
+        }
+        if old.is_none_or(|o| o.paused_until != state.paused_until) {
+            run(self.pause.set_text(pause_label(state.paused_until)));
+            run(self.resume.set_text(resume_label(state.paused_until)));
+            run(self.resume.set_enabled(state.paused_until.is_some()));
+        }
+        match result {
+            Ok(()) => *shown = Some(state.clone()),
+            // Try everything again next time.
+            Err(error) => {
+                tracing::warn!(%error, "cannot update the tray menu");
+                *shown = None;
+            }
+        }
+    }
 }
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match event.id().as_ref() {
-        SET_UP => windows::show_setup(app),
-        QUIT => {
+        id::RESTART_OLLAMA => actions::restart(app, ServiceId::Ollama),
+        id::RESTART_APP => actions::restart(app, ServiceId::App),
+        id::UNLOAD_MODELS => actions::unload_models(app),
+        id::BACK_UP => actions::back_up(app),
+        id::PAUSE_HOUR => actions::pause_alerts(app, actions::Pause::OneHour),
+        id::PAUSE_TOMORROW => actions::pause_alerts(app, actions::Pause::UntilTomorrow),
+        id::RESUME => actions::pause_alerts(app, actions::Pause::Resume),
+        id::OPEN_LOGS => actions::open_logs(app),
+        id::SET_UP => windows::show_setup(app),
+        id::QUIT => {
             tracing::info!("quit chosen from the tray menu");
             app.exit(0);
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_label_names_the_local_end_time() {
+        assert_eq!(pause_label(None), "Pause Alerts");
+        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60);
+        let label = pause_label(Some(u64::try_from(soon.as_second()).unwrap()));
+        assert!(label.starts_with("Alerts Paused until "), "{label}");
+        let local = soon.to_zoned_datetime(jiff::tz::TimeZone::system());
+        assert!(
+            label.ends_with(&local.strftime("%H:%M").to_string()),
+            "{label}"
+        );
+    }
+
+    #[test]
+    fn every_state_has_its_own_icon_and_words() {
+        let all = [
+            Overall::Ok,
+            Overall::Warning,
+            Overall::Critical,
+            Overall::NotSetUp,
+        ];
+        let icons: std::collections::BTreeSet<Vec<u8>> =
+            all.iter().map(|&o| icon(o).rgba().to_vec()).collect();
+        assert_eq!(icons.len(), all.len());
+        let tips: std::collections::BTreeSet<&str> = all.iter().map(|&o| tooltip(o)).collect();
+        assert_eq!(tips.len(), all.len());
     }
 }
