@@ -58,7 +58,10 @@ test-ui: deps
 
 # nextest runs test binaries in parallel and ends with one summary line;
 # plain `cargo test` does the same work where nextest is not installed.
+# The end-to-end tests run the app and CLI binaries, which a test run alone
+# does not build.
 test-rust: ui
+	$(CARGO) build -p gardener-app -p gardener-cli
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

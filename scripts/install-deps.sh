@@ -6,11 +6,14 @@ set -euo pipefail
 
 # Tauri's WebKitGTK build deps, plistutil for validating rendered plists,
 # Python for the plist and stand-in app tests, zstd for GNU tar to read
-# backups back, and xfsprogs for the test of backups from cloned files.
+# backups back, xfsprogs for the test of backups from cloned files, and a
+# headless desktop for the app's tests: an X server, a session bus and a
+# notification daemon.
 DEBIAN_PACKAGES=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
   libplist-utils python3 util-linux systemd zstd tar xfsprogs
+  xvfb dbus dunst
 )
 
 need() { echo "gardener: $*" >&2; exit 1; }

@@ -4,10 +4,12 @@
 //! they share: entering private mount and PID namespaces ([`namespace`]), running a systemd user
 //! manager there ([`SystemdUser`]), installing the stand-in app ([`stand_ins`]), and small
 //! loopback probes ([`http`]). The backup tests share a temporary home for the CLI and tree
-//! snapshots ([`backup_home`]).
+//! snapshots ([`backup_home`]). The menu-bar app's tests run it on a headless desktop
+//! ([`desktop`]: Xvfb, a session bus, dunst) and read its tray menu over D-Bus.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 pub mod backup_home;
+pub mod desktop;
 pub mod http;
 pub mod machine;
 pub mod namespace;
@@ -44,11 +46,20 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// Path of the `gardener` CLI binary built by the `gardener-cli` package of this workspace.
-///
-/// Cargo only exposes `CARGO_BIN_EXE_*` for the test's own package, so the binary is looked up
-/// next to the test executable (`target/<profile>/deps/..`). `GARDENER_BIN` overrides it.
+/// `GARDENER_BIN` overrides it.
 pub fn gardener_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("GARDENER_BIN") {
+    built_bin("gardener", "GARDENER_BIN", "gardener-cli")
+}
+
+/// Path of the menu-bar app built by the `gardener-app` package. `GARDENER_APP_BIN` overrides it.
+pub fn app_bin() -> PathBuf {
+    built_bin("gardener-app", "GARDENER_APP_BIN", "gardener-app")
+}
+
+/// Cargo only exposes `CARGO_BIN_EXE_*` for the test's own package, so other packages'
+/// binaries are looked up next to the test executable (`target/<profile>/deps/..`).
+fn built_bin(name: &str, env: &str, package: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("current_exe");
@@ -59,11 +70,10 @@ pub fn gardener_bin() -> PathBuf {
     if dir.ends_with("deps") {
         dir.pop();
     }
-    let path = dir.join(format!("gardener{}", std::env::consts::EXE_SUFFIX));
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.is_file(),
-        "the gardener CLI is not built at {}: run `cargo build -p gardener-cli` first \
-         (`cargo test --workspace` builds it too)",
+        "{name} is not built at {}: run `cargo build -p {package}` first (`make test` does)",
         path.display()
     );
     path

@@ -1,0 +1,283 @@
+//! End to end on Linux: the real menu-bar app on a headless desktop (Xvfb, a session bus,
+//! dunst), with the stand-ins running as real systemd user services. Its tray menu is read and
+//! clicked over D-Bus exactly as a panel's tray host does; its notifications are read back from
+//! dunst.
+//!
+//! Needs root (for the private namespaces) and Xvfb, dbus and dunst; without them each test
+//! prints a skip notice.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use gardener_e2e::desktop::{self, Desktop, TrayMenu};
+use gardener_e2e::machine::Machine;
+use gardener_e2e::{app_bin, namespace, wait_until};
+
+const INTERVAL_SECS: u64 = 1;
+/// Long enough for a slow CI machine to start the app, sample and update the menu.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Whether this test can run here; prints why not. In CI (which installs the desktop's
+/// programs) a missing one is a failure, not a skip.
+fn can_run(test: &str) -> bool {
+    if let Some(missing) = desktop::missing() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test} needs {missing}: scripts/install-deps.sh installs them"
+        );
+        println!("skipped: {test} needs {missing}");
+        return false;
+    }
+    namespace::enter(test)
+}
+
+fn machine() -> Machine {
+    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
+    let mut toml = fs::read_to_string(&machine.config).unwrap();
+    toml.push_str(&format!(
+        "\n[monitor]\ninterval_secs = {INTERVAL_SECS}\nprobe_timeout_secs = 1\n"
+    ));
+    fs::write(&machine.config, toml).unwrap();
+    machine.gardener_ok(&["install", "--yes"]);
+    machine.assert_healthy();
+    machine
+}
+
+/// The app on `desktop`, for `machine`'s user manager and config; killed on drop.
+struct App {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl App {
+    fn start(machine: &Machine, desktop: &Desktop) -> Self {
+        let log = machine.systemd.home().join("app.log");
+        let child = machine
+            .systemd
+            .command(app_bin())
+            .envs(desktop.env())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start gardener-app");
+        Self { child, log }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("--- gardener-app log ---\n{}", self.log());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the menu's top-level labels satisfy `ok`; fails with what it showed last.
+fn wait_for_menu(tray: &TrayMenu, what: &str, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut last = Vec::new();
+    let seen = wait_until(SETTLE, || {
+        last = tray.labels();
+        ok(&last)
+    });
+    assert!(seen, "the tray menu never showed {what}; last: {last:#?}");
+    last
+}
+
+fn healthy(labels: &[String]) -> bool {
+    labels[0].starts_with("Ollama — healthy · v0.12.6 · 1 model") && labels[1] == "App — healthy"
+}
+
+fn icon_bytes(tray: &TrayMenu) -> Vec<u8> {
+    fs::read(tray.icon()).expect("read the tray icon file")
+}
+
+#[test]
+fn the_tray_shows_live_status_and_a_stopped_ollama_gives_one_down_and_one_recovered_notice() {
+    if !can_run(
+        "the_tray_shows_live_status_and_a_stopped_ollama_gives_one_down_and_one_recovered_notice",
+    ) {
+        return;
+    }
+    let machine = machine();
+    let desktop = Desktop::start();
+    let app = App::start(&machine, &desktop);
+    let tray = desktop.tray(app.child.id(), SETTLE);
+
+    let labels = wait_for_menu(&tray, "both services healthy", healthy);
+    let system = regex_like_system_line(&labels[2]);
+    assert!(system, "machine line: {:?}", labels[2]);
+    assert_eq!(labels[3], "Last backup — never");
+    for action in [
+        "Restart Ollama",
+        "Restart App",
+        "Unload Models",
+        "Back Up Now",
+    ] {
+        let item = tray.find(action).unwrap();
+        assert!(item.enabled, "{action} should be enabled: {item:?}");
+    }
+    let pause = tray.find("Pause Alerts").unwrap();
+    let sub: Vec<&str> = pause.children.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(
+        sub,
+        ["For 1 Hour", "Until Tomorrow Morning", "Resume Alerts"]
+    );
+    assert!(!pause.children[2].enabled, "nothing to resume yet");
+    let ok_icon = icon_bytes(&tray);
+    assert!(desktop.notifications().is_empty());
+
+    machine
+        .systemd
+        .systemctl(&["stop", "gardener-ollama.service"]);
+    wait_for_menu(&tray, "Ollama stopped", |l| l[0] == "Ollama — stopped");
+    let critical_icon = icon_bytes(&tray);
+    assert_ne!(
+        critical_icon, ok_icon,
+        "the icon shows that something is down"
+    );
+    assert!(!tray.find("Unload Models").unwrap().enabled);
+
+    machine
+        .systemd
+        .systemctl(&["start", "gardener-ollama.service"]);
+    wait_for_menu(&tray, "Ollama healthy again", healthy);
+    assert!(
+        wait_until(SETTLE, || icon_bytes(&tray) == ok_icon),
+        "the icon is back to all-is-well"
+    );
+    // A few more samples: nothing else may be sent.
+    thread::sleep(Duration::from_secs(4 * INTERVAL_SECS));
+    let notes = desktop.notifications();
+    let titles: Vec<&str> = notes.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["Ollama is down", "Ollama recovered"],
+        "{notes:#?}\n{}",
+        app.log()
+    );
+    assert!(notes[0].1.starts_with("Ollama is down"), "{notes:?}");
+}
+
+/// `CPU 3% · Memory 41% · Disk 20%`.
+fn regex_like_system_line(line: &str) -> bool {
+    let parts: Vec<&str> = line.split(" · ").collect();
+    let [cpu, mem, disk] = parts.as_slice() else {
+        return false;
+    };
+    let pct = |s: &str, name: &str| {
+        s.strip_prefix(name)
+            .and_then(|r| r.strip_suffix('%'))
+            .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 100))
+    };
+    pct(cpu, "CPU ") && pct(mem, "Memory ") && pct(disk, "Disk ")
+}
+
+#[test]
+fn menu_actions_restart_back_up_unload_and_pause() {
+    if !can_run("menu_actions_restart_back_up_unload_and_pause") {
+        return;
+    }
+    let machine = machine();
+    let desktop = Desktop::start();
+    let app = App::start(&machine, &desktop);
+    let tray = desktop.tray(app.child.id(), SETTLE);
+    wait_for_menu(&tray, "both services healthy", healthy);
+
+    // Restart Ollama: a new process, and no "down" notice for a restart asked for.
+    let before = machine.assert_active("gardener-ollama.service");
+    tray.click("Restart Ollama");
+    assert!(
+        wait_until(SETTLE, || machine
+            .systemd
+            .main_pid("gardener-ollama.service")
+            .is_some_and(|p| p != before)),
+        "Ollama was not restarted\n{}",
+        app.log()
+    );
+    wait_for_menu(&tray, "Ollama healthy after the restart", healthy);
+
+    // Back Up Now: a verified backup, the app paused for it without a "down" notice.
+    tray.click("Back Up Now");
+    wait_for_menu(&tray, "the new backup", |l| {
+        l[3] == "Last backup — just now ✓"
+    });
+    let list = machine.gardener_json(&["backup", "list", "--json"]);
+    let backups = list["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{list:#}");
+    assert_eq!(backups[0]["verified"]["ok"], true, "{list:#}");
+    wait_for_menu(&tray, "the app running again", healthy);
+
+    // Unload Models: the stand-in's one loaded model goes.
+    tray.click("Unload Models");
+    wait_for_menu(&tray, "no models loaded", |l| {
+        l[0] == "Ollama — healthy · v0.12.6"
+    });
+    let models = machine.gardener_json(&["models", "--json"]);
+    assert_eq!(models["loaded"].as_array().unwrap().len(), 0, "{models:#}");
+
+    // Pause Alerts for an hour: written to the config, shown in the menu, and a stop of
+    // Ollama is then recorded without a notification.
+    tray.click("For 1 Hour");
+    let resume = || {
+        tray.items()
+            .into_iter()
+            .find(|i| i.label.contains("Pause") || i.label.contains("Paused"))
+            .and_then(|p| p.children.get(2).cloned())
+            .unwrap()
+    };
+    assert!(
+        wait_until(SETTLE, || resume()
+            .label
+            .starts_with("Resume Alerts (paused until ")),
+        "the menu does not show the pause: {:?}",
+        resume()
+    );
+    assert!(resume().enabled);
+    let config = fs::read_to_string(&machine.config).unwrap();
+    assert!(config.contains("mute_until = \""), "{config}");
+    machine
+        .systemd
+        .systemctl(&["stop", "gardener-ollama.service"]);
+    wait_for_menu(&tray, "Ollama stopped", |l| l[0] == "Ollama — stopped");
+    thread::sleep(Duration::from_secs(3 * INTERVAL_SECS));
+
+    tray.click(&resume().label);
+    assert!(
+        wait_until(SETTLE, || resume().label == "Resume Alerts"
+            && !resume().enabled),
+        "the menu still shows a pause: {:?}",
+        resume()
+    );
+    let config = fs::read_to_string(&machine.config).unwrap();
+    assert!(!config.contains("mute_until"), "{config}");
+
+    // The reminder comes with the next sample.
+    assert!(
+        wait_until(SETTLE, || desktop.notifications().len() >= 3),
+        "{:#?}",
+        desktop.notifications()
+    );
+    thread::sleep(Duration::from_secs(2 * INTERVAL_SECS));
+    let notes = desktop.notifications();
+    let titles: Vec<&str> = notes.iter().map(|(t, _)| t.as_str()).collect();
+    // Only what the actions themselves report: the backup and the unload. The stop came
+    // while paused; resuming tells once about an alert still firing.
+    assert_eq!(
+        titles,
+        ["Backup done", "Models unloaded", "Ollama is down"],
+        "{notes:#?}\n{}",
+        app.log()
+    );
+}
