@@ -21,8 +21,8 @@ SETTLE=10
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROFILE=${PROFILE:-release}
 
-# shellcheck source=lib/machine.sh
-. "$ROOT/bench/lib/machine.sh"
+# shellcheck source=../scripts/lib/machine.sh
+. "$ROOT/scripts/lib/machine.sh"
 if [[ "${GARDENER_BENCH_INSIDE:-}" != 1 ]]; then
   for tool in /usr/bin/Xvfb /usr/bin/dbus-daemon; do
     [[ -x $tool ]] || { echo "needs $tool (Debian packages xvfb, dbus)" >&2; exit 2; }
@@ -38,13 +38,7 @@ reexec_in_namespace "$0" "$WINDOW"
 BIN=$ROOT/target/$PROFILE
 start_machine "$ROOT" "$BIN" 2
 
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$HOME/display" 2>/dev/null &
-for _ in $(seq 50); do [[ -s $HOME/display ]] && break; sleep 0.1; done
-export DISPLAY=":$(cat "$HOME/display")"
-dbus-daemon --session --nofork --print-address=3 --address="unix:path=$HOME/bus" 3>"$HOME/bus-address" 2>/dev/null &
-for _ in $(seq 50); do [[ -s $HOME/bus-address ]] && break; sleep 0.1; done
-export DBUS_SESSION_BUS_ADDRESS
-DBUS_SESSION_BUS_ADDRESS=$(head -1 "$HOME/bus-address")
+start_desktop
 
 CLK_TCK=$(getconf CLK_TCK)
 

@@ -12,8 +12,8 @@ BUDGET=0.1
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROFILE=${PROFILE:-release}
 
-# shellcheck source=lib/machine.sh
-. "$ROOT/bench/lib/machine.sh"
+# shellcheck source=../scripts/lib/machine.sh
+. "$ROOT/scripts/lib/machine.sh"
 if [[ "${GARDENER_BENCH_INSIDE:-}" != 1 ]]; then
   flag=(); [[ $PROFILE == release ]] && flag=(--release)
   (cd "$ROOT" && cargo build -q "${flag[@]}" -p gardener-cli -p gardener-e2e --bin gardener --bin stand-in-ollama)

@@ -77,6 +77,19 @@ pub enum Request {
     Alerts(Box<crate::config::AlertsConfig>),
 }
 
+impl WatchdogOutcome {
+    /// What was done, to follow the alert's sentence ("" for a notice only).
+    pub fn sentence(&self) -> String {
+        match self {
+            Self::Notified => String::new(),
+            Self::Unloaded(names) => format!("; unloaded {} to free memory", names.join(", ")),
+            Self::NothingIdle => "; only the model in use is loaded, so none was unloaded".into(),
+            Self::Restarted => "; Ollama was restarted".into(),
+            Self::Failed(why) => format!("; the watchdog could not act: {why}"),
+        }
+    }
+}
+
 /// The samples, alert state and history of one running monitor.
 pub struct Monitor {
     sampler: Sampler,
@@ -162,7 +175,7 @@ impl Monitor {
     pub async fn tick(&mut self) -> (Snapshot, Vec<Event>) {
         let mut snap = self.sampler.sample().await;
         let now_secs = snap.taken_at_ms / 1000;
-        let events = self.engine.evaluate(&snap, now_secs);
+        let mut events = self.engine.evaluate(&snap, now_secs);
         snap.alerts = self.engine.statuses();
         self.history.push(Point::of(&snap));
         if let Some(store) = &self.store {
@@ -176,10 +189,12 @@ impl Monitor {
                 rotate_logs(self.sampler.context());
             }
         }
-        for e in &events {
+        for e in &mut events {
             if e.rule == WATCHDOG_RULE && e.kind == EventKind::Firing {
                 let outcome = self.watchdog(&snap.services.ollama.models).await;
                 tracing::warn!(?outcome, "memory watchdog acted on Ollama");
+                // The notification says what was done about it.
+                e.message.push_str(&outcome.sentence());
             }
         }
         self.latest = Some(snap.clone());
@@ -497,6 +512,20 @@ mod tests {
             expires_at: Some(expires.into()),
             ..LoadedModel::default()
         }
+    }
+
+    #[test]
+    fn the_watchdog_says_what_it_did() {
+        assert_eq!(WatchdogOutcome::Notified.sentence(), "");
+        assert_eq!(
+            WatchdogOutcome::Unloaded(vec!["a".into(), "b".into()]).sentence(),
+            "; unloaded a, b to free memory"
+        );
+        assert!(
+            WatchdogOutcome::Failed("x".into())
+                .sentence()
+                .ends_with(": x")
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
-# Shared by the idle benchmarks: a private systemd user manager with the stand-in services
-# installed by the real `gardener install`, and CPU/RSS readings from /proc. Source it; it
-# defines functions only.
+# Shared by the idle benchmarks and the screenshot script: a private systemd user manager with
+# the stand-in services installed by the real `gardener install`, and CPU/RSS readings from
+# /proc. Source it; it defines functions only.
 
 # reexec_in_namespace SCRIPT ARGS...: as root, re-runs SCRIPT in private mount and PID
 # namespaces (so it may mount over /run); returns in the re-run copy.
@@ -70,3 +70,15 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $1
 
 # rss_kib PID: resident memory of PID in KiB (VmRSS).
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# start_desktop: an X server (Xvfb, on a free display) and a session bus for the menu-bar app,
+# under $HOME; exports DISPLAY and DBUS_SESSION_BUS_ADDRESS.
+start_desktop() {
+  Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$HOME/display" 2>/dev/null &
+  for _ in $(seq 50); do [[ -s $HOME/display ]] && break; sleep 0.1; done
+  DISPLAY=":$(cat "$HOME/display")"
+  dbus-daemon --session --nofork --print-address=3 --address="unix:path=$HOME/bus" 3>"$HOME/bus-address" 2>/dev/null &
+  for _ in $(seq 50); do [[ -s $HOME/bus-address ]] && break; sleep 0.1; done
+  DBUS_SESSION_BUS_ADDRESS=$(head -1 "$HOME/bus-address")
+  export DISPLAY DBUS_SESSION_BUS_ADDRESS
+}
