@@ -12,6 +12,7 @@
 #
 # Usage: bench/app-idle.sh [SECONDS]   (default 60; needs root, Xvfb, dbus-daemon, and
 #        Debian's python3-xlib for closing the window)
+#        BUILD=0 uses the binaries already in target/ instead of building them.
 # Prints each figure, the RSS ratio to the baseline (target <= 1.15), CPU as % of one core
 # (target <= 0.1 %) and how many webview processes were alive (target 0).
 set -euo pipefail
@@ -28,6 +29,8 @@ if [[ "${GARDENER_BENCH_INSIDE:-}" != 1 ]]; then
     [[ -x $tool ]] || { echo "needs $tool (Debian packages xvfb, dbus)" >&2; exit 2; }
   done
   /usr/bin/python3 -c 'import Xlib' 2>/dev/null || { echo "needs Debian's python3-xlib" >&2; exit 2; }
+fi
+if [[ "${GARDENER_BENCH_INSIDE:-}" != 1 && "${BUILD:-1}" != 0 ]]; then
   flag=(); [[ $PROFILE == release ]] && flag=(--release)
   (cd "$ROOT/ui" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; } && npm run -s build)
   (cd "$ROOT" && cargo build -q "${flag[@]}" -p gardener-app -p empty-tray -p gardener-cli \
@@ -119,4 +122,7 @@ sleep "$SETTLE"
 measure "gardener-app, opened+closed" "$PID"
 ratio "$RSS_MEAN"
 echo "  webview processes while the window was open: $opened"
+for child in $(cat /proc/"$PID"/task/*/children 2>/dev/null); do
+  echo "  still running after the window closed: $(cat "/proc/$child/comm" 2>/dev/null) (pid $child)"
+done
 kill "$PID"; wait "$PID" 2>/dev/null || true

@@ -53,7 +53,7 @@ systemctl --user stop gardener-ollama.service
 sleep 3
 import -window root "$HOME/root.png"
 # dunst shows its notifications at the top right.
-convert "$HOME/root.png" -gravity NorthEast -crop 420x120+0+0 +repage "$OUT/notification.png"
+convert "$HOME/root.png" -gravity NorthEast -crop 336x64+22+16 +repage "$OUT/notification.png"
 systemctl --user start gardener-ollama.service
 
 kill "$APP"

@@ -4,7 +4,7 @@
 fn main() {
     // Declaring the app's commands makes them deny-by-default: a window can
     // invoke one only if a capability grants its generated `allow-…` permission.
-    let manifest = tauri_build::AppManifest::new().commands(&["setup_plan"]);
+    let manifest = tauri_build::AppManifest::new().commands(&["setup_plan", "setup_apply"]);
     let attributes = tauri_build::Attributes::new().app_manifest(manifest);
     if let Err(error) = tauri_build::try_build(attributes) {
         eprintln!("tauri build step failed: {error:#}");

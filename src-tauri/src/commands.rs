@@ -1,8 +1,12 @@
 //! IPC commands the web UI may invoke. Each is one call into `gardener-core`
 //! plus a mapping of its error to the stable `{ code, message }` shape.
 
-use gardener_core::install::{self, Plan};
+use gardener_core::install::{self, Plan, Progress, SetUpReport};
 use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime};
+
+use crate::live;
 
 /// The error every command returns to the UI. `code` is stable and meant for
 /// program logic; `message` is for people.
@@ -50,16 +54,42 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// What `gardener install` would do, computed without changing anything.
+/// What `gardener install` would do, computed without changing anything;
+/// with `use_running_ollama`, using an Ollama that is already running.
 #[tauri::command]
-pub async fn setup_plan() -> Result<Plan, IpcError> {
+pub async fn setup_plan(use_running_ollama: bool) -> Result<Plan, IpcError> {
     // The dry run reads files and probes ports: keep it off the async executor.
-    tauri::async_runtime::spawn_blocking(|| install::dry_run(None))
+    tauri::async_runtime::spawn_blocking(move || install::dry_run(None, use_running_ollama))
         .await
         .map_err(|error| {
             IpcError::internal(format!("the setup check stopped unexpectedly: {error}"))
         })?
         .map_err(IpcError::from)
+}
+
+/// Sets up (or repairs) the services like `gardener install --yes`, sending
+/// each step's progress to `on_progress`; then the monitor starts over with
+/// the new setup.
+#[tauri::command]
+pub async fn setup_apply<R: Runtime>(
+    app: AppHandle<R>,
+    use_running_ollama: bool,
+    on_progress: Channel<Progress>,
+) -> Result<SetUpReport, IpcError> {
+    // Commands, health waits: seconds to minutes of blocking work.
+    let report = tauri::async_runtime::spawn_blocking(move || {
+        install::set_up(None, use_running_ollama, &mut |p| {
+            // A closed window stops listening; setting up goes on regardless.
+            let _ = on_progress.send(p);
+        })
+    })
+    .await
+    .map_err(|error| IpcError::internal(format!("setting up stopped unexpectedly: {error}")))?;
+    // Whatever happened, the monitor should see the machine as it is now.
+    if let Some(live) = live::get(&app) {
+        live.restart(&app);
+    }
+    report.map_err(IpcError::from)
 }
 
 #[cfg(test)]

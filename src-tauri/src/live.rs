@@ -3,7 +3,7 @@
 //! after every tick, and serving the menu's requests between ticks.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gardener_core::Platform;
 use gardener_core::install::Context;
@@ -29,7 +29,12 @@ struct Extras {
     mute_until: Option<u64>,
     /// Why the monitor is not running (config problem).
     problem: Option<String>,
+    /// When the machine's line was last given new figures.
+    system_shown_at: Option<Instant>,
 }
+
+/// How often the machine's line (CPU, memory, disk) gets new figures.
+const SYSTEM_LINE_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 struct Latest {
@@ -67,6 +72,20 @@ impl<R: Runtime> Live<R> {
             requests: Mutex::new(None),
             stop: Mutex::new(None),
         });
+        live.load_and_spawn(app);
+        live
+    }
+
+    /// Stops the monitor and starts it again from the config as it is now
+    /// (after setting up, which may have changed it).
+    pub fn restart(self: &Arc<Self>, app: &AppHandle<R>) {
+        self.stop();
+        *lock(&self.extras) = Extras::default();
+        self.load_and_spawn(app);
+    }
+
+    fn load_and_spawn(self: &Arc<Self>, app: &AppHandle<R>) {
+        let live = self;
         match Context::load(None, Platform::current()) {
             Ok(ctx) => {
                 lock(&live.extras).mute_until = ctx.config.alerts.mute_until_secs();
@@ -77,7 +96,6 @@ impl<R: Runtime> Live<R> {
             Err(e) => live.set_problem(format!("Configuration problem: {e}")),
         }
         live.refresh();
-        live
     }
 
     fn spawn(self: &Arc<Self>, app: &AppHandle<R>, ctx: Context) -> std::io::Result<()> {
@@ -129,7 +147,7 @@ impl<R: Runtime> Live<R> {
 
     fn on_tick(&self, snap: &Snapshot) {
         let services = &snap.services;
-        let latest = Latest {
+        let mut latest = Latest {
             summary: summary::summarize(snap, now_secs()),
             ollama_controllable: controllable(
                 services.ollama.service.managed,
@@ -140,6 +158,17 @@ impl<R: Runtime> Live<R> {
         };
         {
             let mut extras = lock(&self.extras);
+            // The machine's figures change a little every sample; redrawing
+            // the menu for each costs more than the sample itself, so they
+            // are shown anew every SYSTEM_LINE_EVERY (the services' lines and
+            // the icon follow every sample).
+            let now = Instant::now();
+            match (&extras.latest, extras.system_shown_at) {
+                (Some(prev), Some(at)) if now.duration_since(at) < SYSTEM_LINE_EVERY => {
+                    latest.summary.system.clone_from(&prev.summary.system);
+                }
+                _ => extras.system_shown_at = Some(now),
+            }
             extras.latest = Some(latest);
             extras.pending.clear();
         }

@@ -17,6 +17,7 @@ mod windows;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use gardener_core::Platform;
 use tauri::{Manager, RunEvent};
 use tracing_subscriber::EnvFilter;
 
@@ -54,7 +55,10 @@ fn run(args: Args) -> tauri::Result<()> {
         }))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
-        .invoke_handler(tauri::generate_handler![commands::setup_plan])
+        .invoke_handler(tauri::generate_handler![
+            commands::setup_plan,
+            commands::setup_apply
+        ])
         .setup(move |app| {
             // No Dock icon and no app menu: Gardener is a menu-bar extra.
             #[cfg(target_os = "macos")]
@@ -62,7 +66,11 @@ fn run(args: Args) -> tauri::Result<()> {
 
             let tray = tray::create(app.handle())?;
             app.manage(Live::start(app.handle(), tray));
-            if args.open_setup {
+            // The first launch on a machine with nothing set up starts
+            // with the setup window; later launches stay in the menu bar.
+            let first_run = gardener_core::install::Context::load(None, Platform::current())
+                .is_ok_and(|ctx| ctx.is_first_run());
+            if args.open_setup || first_run {
                 windows::show_setup(app.handle());
             }
             Ok(())

@@ -1,20 +1,39 @@
 // Calls into the Rust side. Every failure comes back as an IpcError, including
 // ones Tauri itself raises (as bare strings) before our command runs.
 
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 
+import type { InstallProgress } from "./bindings/InstallProgress";
 import type { IpcError } from "./bindings/IpcError";
 import type { Plan } from "./bindings/Plan";
+import type { SetUpReport } from "./bindings/SetUpReport";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: IpcError };
 
-/** What setting up would do on this computer (changes nothing). */
-export async function loadPlan(): Promise<Result<Plan>> {
+async function call<T>(command: string, args: Record<string, unknown>): Promise<Result<T>> {
   try {
-    return { ok: true, value: await invoke<Plan>("setup_plan") };
+    return { ok: true, value: await invoke<T>(command, args) };
   } catch (error) {
     return { ok: false, error: toIpcError(error) };
   }
+}
+
+/**
+ * What setting up would do on this computer (changes nothing); with
+ * `useRunningOllama`, using an Ollama that is already running.
+ */
+export function loadPlan(useRunningOllama = false): Promise<Result<Plan>> {
+  return call<Plan>("setup_plan", { useRunningOllama });
+}
+
+/** Sets up the services, calling `onProgress` as each step starts and ends. */
+export function applySetup(
+  useRunningOllama: boolean,
+  onProgress: (progress: InstallProgress) => void,
+): Promise<Result<SetUpReport>> {
+  const channel = new Channel<InstallProgress>();
+  channel.onmessage = onProgress;
+  return call<SetUpReport>("setup_apply", { useRunningOllama, onProgress: channel });
 }
 
 /** Normalizes whatever `invoke` rejected with. */

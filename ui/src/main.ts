@@ -1,12 +1,17 @@
-// Entry point of the setup window: shows the header, then the install plan or
-// what went wrong working it out.
+// Entry point of the setup window: shows the install plan (or what went wrong
+// working it out), lets the person choose about an Ollama that is already
+// running, and sets up with live progress, ending with the services' health
+// or a precise explanation.
 
+import type { Plan } from "./bindings/Plan";
+import { renderActions, renderDone, renderFailed, renderOllamaChoice, renderProgress, track, type StepRow } from "./apply";
 import { h, replaceChildren } from "./dom";
-import { loadPlan } from "./ipc";
+import { applySetup, loadPlan } from "./ipc";
 import { renderError, renderLoading, renderPlan } from "./plan";
 
-async function main(root: HTMLElement): Promise<void> {
-  const body = h("div", { class: "body", "aria-busy": "true" }, renderLoading());
+/** The window's flow; exported for the tests, which drive it with mocked IPC. */
+export async function main(root: HTMLElement): Promise<void> {
+  const body = h("div", { class: "body" });
   replaceChildren(
     root,
     h(
@@ -22,9 +27,46 @@ async function main(root: HTMLElement): Promise<void> {
     ),
     body,
   );
-  const result = await loadPlan();
-  replaceChildren(body, result.ok ? renderPlan(result.value) : renderError(result.error));
-  body.removeAttribute("aria-busy");
+
+  // An Ollama found running is used unless the person chooses otherwise.
+  let useRunning = true;
+
+  const showPlan = async (): Promise<void> => {
+    body.setAttribute("aria-busy", "true");
+    replaceChildren(body, renderLoading());
+    const result = await loadPlan(useRunning);
+    body.removeAttribute("aria-busy");
+    if (!result.ok) {
+      replaceChildren(body, renderError(result.error));
+      return;
+    }
+    const plan = result.value;
+    replaceChildren(
+      body,
+      renderOllamaChoice(plan, useRunning, (value) => {
+        useRunning = value;
+        void showPlan();
+      }),
+      renderActions(plan, () => void apply(plan)),
+      renderPlan(plan),
+    );
+  };
+
+  const apply = async (plan: Plan): Promise<void> => {
+    let rows: StepRow[] = [];
+    const progress = h("div", {}, renderProgress(rows));
+    body.setAttribute("aria-busy", "true");
+    replaceChildren(body, progress);
+    const result = await applySetup(useRunning && plan.external_ollama !== undefined, (event) => {
+      rows = track(rows, event);
+      replaceChildren(progress, renderProgress(rows));
+    });
+    body.removeAttribute("aria-busy");
+    replaceChildren(progress, renderProgress(rows, true));
+    replaceChildren(body, result.ok ? renderDone(result.value) : renderFailed(result.error), progress);
+  };
+
+  await showPlan();
 }
 
 const root = document.getElementById("app");

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
+use gardener_core::Platform;
 use gardener_core::install::{self, Context, PreflightOptions, Progress};
-use gardener_core::{Config, Platform};
 
 use crate::Globals;
 use crate::output::{self, CliError};
@@ -79,10 +79,8 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         opts.use_running_ollama = true;
         plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
     }
-    if opts.use_running_ollama && !plan.manage_ollama && !ctx.config.ollama.external {
-        Config::set_external_ollama(&ctx.config_file)?;
-        ctx = Context::load(g.config.as_deref(), platform)?;
-        plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
+    if let Some((adopted_ctx, adopted_plan)) = install::adopt_running_ollama(&ctx, &plan, &opts)? {
+        (ctx, plan) = (adopted_ctx, adopted_plan);
         if !g.json {
             println!(
                 "Set `[ollama] external = true` in {}.",

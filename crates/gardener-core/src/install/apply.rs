@@ -23,10 +23,16 @@ const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Live progress, for a terminal or the app.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, rename = "InstallProgress")
+)]
 pub enum Progress {
     /// A step is starting.
     Started {
         /// 0-based index in the plan.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         index: usize,
         /// What it does.
         description: String,
@@ -34,6 +40,7 @@ pub enum Progress {
     /// A step finished.
     Finished {
         /// 0-based index in the plan.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         index: usize,
         /// `done`, `unchanged` or `healthy`.
         result: String,

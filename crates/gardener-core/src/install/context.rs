@@ -84,6 +84,16 @@ impl Context {
             .collect()
     }
 
+    /// Whether nothing has been set up yet: no config file and no service
+    /// file of Gardener's (the menu-bar app opens its setup window then).
+    pub fn is_first_run(&self) -> bool {
+        let manager = self.manager();
+        !self.config_exists
+            && ServiceId::ALL
+                .into_iter()
+                .all(|id| !manager.file_path(id).exists())
+    }
+
     /// The URL that says whether `id` is healthy.
     pub fn health_url(&self, id: ServiceId) -> String {
         match id {

@@ -161,8 +161,88 @@ fn rollback_summary(undone: &[String], problems: &[String]) -> String {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// The install plan for this machine, as the app shows it (no changes made).
-pub fn dry_run(config: Option<&Path>) -> Result<Plan> {
+/// With `use_running_ollama`, an Ollama Gardener did not install that answers
+/// on the port is used instead of installing one.
+pub fn dry_run(config: Option<&Path>, use_running_ollama: bool) -> Result<Plan> {
     let ctx = Context::load(config, Platform::current())?;
     let manager = ctx.manager();
-    build_plan(&ctx, manager.as_ref(), &PreflightOptions::default())
+    build_plan(
+        &ctx,
+        manager.as_ref(),
+        &PreflightOptions { use_running_ollama },
+    )
+}
+
+/// When `opts` say to use an Ollama that is already running and `plan` does
+/// so, writes `[ollama] external = true` (so later runs and the monitor
+/// agree) and returns the context and plan for the changed config; `None`
+/// when nothing needed changing.
+pub fn adopt_running_ollama(
+    ctx: &Context,
+    plan: &Plan,
+    opts: &PreflightOptions,
+) -> Result<Option<(Context, Plan)>> {
+    if !(opts.use_running_ollama && !plan.manage_ollama && !ctx.config.ollama.external) {
+        return Ok(None);
+    }
+    crate::config::Config::set_external_ollama(&ctx.config_file)?;
+    let ctx = Context::load(Some(&ctx.config_file), ctx.platform())?;
+    let plan = build_plan(&ctx, ctx.manager().as_ref(), opts)?;
+    Ok(Some((ctx, plan)))
+}
+
+/// What [`set_up`] did.
+#[derive(Clone, Debug, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "SetUpReport"))]
+pub struct SetUpReport {
+    /// The plan that was applied.
+    pub plan: Plan,
+    /// One line per change made (empty: everything was already in place).
+    pub done: Vec<String>,
+    /// Each service's final health check.
+    pub health: Vec<ServiceHealth>,
+}
+
+/// A service's health after setting up.
+#[derive(Clone, Debug, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ServiceHealth {
+    /// Which service.
+    pub service: ServiceId,
+    /// Whether it answered 2xx.
+    pub healthy: bool,
+    /// How long the answer took.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub latency_ms: u64,
+}
+
+/// Sets up or repairs this machine as `gardener install --yes` does: plans,
+/// uses an Ollama that is already running when asked to, and applies the
+/// plan (undoing everything on failure), reporting each step to `progress`.
+pub fn set_up(
+    config: Option<&Path>,
+    use_running_ollama: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SetUpReport> {
+    let ctx = Context::load(config, Platform::current())?;
+    let opts = PreflightOptions { use_running_ollama };
+    let plan = build_plan(&ctx, ctx.manager().as_ref(), &opts)?;
+    let (ctx, plan) = adopt_running_ollama(&ctx, &plan, &opts)?.unwrap_or((ctx, plan));
+    if let Some(blocked) = plan.blocked_error() {
+        return Err(blocked);
+    }
+    let report = apply(&ctx, &plan, ctx.manager().as_ref(), progress)?;
+    Ok(SetUpReport {
+        done: report.done,
+        health: report
+            .health
+            .into_iter()
+            .map(|(service, h)| ServiceHealth {
+                service,
+                healthy: h.healthy,
+                latency_ms: h.latency_ms,
+            })
+            .collect(),
+        plan,
+    })
 }

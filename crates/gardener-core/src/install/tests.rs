@@ -570,3 +570,14 @@ fn only_differing_files_and_commands_count_as_changes() {
         "the unit, the reload and the app's activation: {changes:#?}"
     );
 }
+
+#[test]
+fn first_run_means_no_config_and_no_service_files() {
+    let s = setup();
+    assert!(s.ctx.is_first_run());
+    apply_plan(&s).unwrap();
+    assert!(!s.ctx.is_first_run(), "the services are installed");
+    let mut with_config = setup();
+    with_config.ctx.config_exists = true;
+    assert!(!with_config.ctx.is_first_run(), "someone wrote a config");
+}
