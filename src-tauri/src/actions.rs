@@ -239,6 +239,17 @@ pub fn pause_end(pause: Pause, now: &jiff::ZonedDateTime) -> Option<jiff::Timest
 /// pause holds across restarts and for `gardener monitor` too) and hands the
 /// new settings to the running monitor.
 pub fn pause_alerts<R: Runtime>(app: &AppHandle<R>, pause: Pause) {
+    let app = app.clone();
+    // Reads and rewrites gardener.toml: not on the UI thread.
+    let spawned = std::thread::Builder::new()
+        .name("pause-alerts".into())
+        .spawn(move || write_pause(&app, pause));
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the thread that pauses alerts: {e}");
+    }
+}
+
+fn write_pause<R: Runtime>(app: &AppHandle<R>, pause: Pause) {
     let Some(live) = live::get(app) else { return };
     let until = pause_end(pause, &jiff::ZonedDateTime::now())
         .map(|t| t.round(jiff::Unit::Second).unwrap_or(t));
@@ -255,7 +266,7 @@ pub fn pause_alerts<R: Runtime>(app: &AppHandle<R>, pause: Pause) {
             live.set_mute_until(config.alerts.mute_until_secs());
             live.ask(Request::Alerts(Box::new(config.alerts)));
         }
-        Err(why) => tell(app, "Could not pause the alerts", why),
+        Err(why) => tell(app, "Could not change the alert pause", why),
     }
 }
 

@@ -77,19 +77,20 @@ pub async fn setup_apply<R: Runtime>(
     on_progress: Channel<Progress>,
 ) -> Result<SetUpReport, IpcError> {
     // Commands, health waits: seconds to minutes of blocking work.
-    let report = tauri::async_runtime::spawn_blocking(move || {
-        install::set_up(None, use_running_ollama, &mut |p| {
+    tauri::async_runtime::spawn_blocking(move || {
+        let report = install::set_up(None, use_running_ollama, &mut |p| {
             // A closed window stops listening; setting up goes on regardless.
             let _ = on_progress.send(p);
-        })
+        });
+        // Whatever happened, the monitor should see the machine as it is now.
+        if let Some(live) = live::get(&app) {
+            live.restart(&app);
+        }
+        report
     })
     .await
-    .map_err(|error| IpcError::internal(format!("setting up stopped unexpectedly: {error}")))?;
-    // Whatever happened, the monitor should see the machine as it is now.
-    if let Some(live) = live::get(&app) {
-        live.restart(&app);
-    }
-    report.map_err(IpcError::from)
+    .map_err(|error| IpcError::internal(format!("setting up stopped unexpectedly: {error}")))?
+    .map_err(IpcError::from)
 }
 
 #[cfg(test)]

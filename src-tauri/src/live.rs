@@ -77,7 +77,8 @@ impl<R: Runtime> Live<R> {
     }
 
     /// Stops the monitor and starts it again from the config as it is now
-    /// (after setting up, which may have changed it).
+    /// (after setting up, which may have changed it). Waits for the old
+    /// monitor: call it off the main thread and the async executor.
     pub fn restart(self: &Arc<Self>, app: &AppHandle<R>) {
         self.stop();
         *lock(&self.extras) = Extras::default();
@@ -85,17 +86,16 @@ impl<R: Runtime> Live<R> {
     }
 
     fn load_and_spawn(self: &Arc<Self>, app: &AppHandle<R>) {
-        let live = self;
         match Context::load(None, Platform::current()) {
             Ok(ctx) => {
-                lock(&live.extras).mute_until = ctx.config.alerts.mute_until_secs();
-                if let Err(e) = live.spawn(app, ctx) {
-                    live.set_problem(format!("The monitor did not start: {e}"));
+                lock(&self.extras).mute_until = ctx.config.alerts.mute_until_secs();
+                if let Err(e) = self.spawn(app, ctx) {
+                    self.set_problem(format!("The monitor did not start: {e}"));
                 }
             }
-            Err(e) => live.set_problem(format!("Configuration problem: {e}")),
+            Err(e) => self.set_problem(format!("Configuration problem: {e}")),
         }
-        live.refresh();
+        self.refresh();
     }
 
     fn spawn(self: &Arc<Self>, app: &AppHandle<R>, ctx: Context) -> std::io::Result<()> {

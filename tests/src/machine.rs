@@ -67,6 +67,20 @@ health_timeout_secs = 30
         }
     }
 
+    /// A machine with both stand-ins installed by `gardener install` and healthy, sampled by the
+    /// monitor every `interval_secs` with probes timing out after `probe_timeout_secs`.
+    pub fn installed(stand_in_ollama: &Path, interval_secs: u64, probe_timeout_secs: u64) -> Self {
+        let machine = Self::new(stand_in_ollama);
+        let mut toml = fs::read_to_string(&machine.config).unwrap();
+        toml.push_str(&format!(
+            "\n[monitor]\ninterval_secs = {interval_secs}\nprobe_timeout_secs = {probe_timeout_secs}\n"
+        ));
+        fs::write(&machine.config, toml).unwrap();
+        machine.gardener_ok(&["install", "--yes"]);
+        machine.assert_healthy();
+        machine
+    }
+
     /// Runs `gardener --config FILE ARGS` with the manager's environment.
     ///
     /// Prints the transcript: libtest shows it only when the test fails (or `--nocapture`).

@@ -36,15 +36,11 @@ fn can_run(test: &str) -> bool {
 }
 
 fn machine() -> Machine {
-    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
-    let mut toml = fs::read_to_string(&machine.config).unwrap();
-    toml.push_str(&format!(
-        "\n[monitor]\ninterval_secs = {INTERVAL_SECS}\nprobe_timeout_secs = 1\n"
-    ));
-    fs::write(&machine.config, toml).unwrap();
-    machine.gardener_ok(&["install", "--yes"]);
-    machine.assert_healthy();
-    machine
+    Machine::installed(
+        Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")),
+        INTERVAL_SECS,
+        1,
+    )
 }
 
 /// The app on `desktop`, for `machine`'s user manager and config; killed on drop.

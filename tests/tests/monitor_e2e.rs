@@ -21,15 +21,11 @@ const INTERVAL_SECS: u64 = 1;
 const PROBE_TIMEOUT_SECS: u64 = 1;
 
 fn machine() -> Machine {
-    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
-    let mut toml = fs::read_to_string(&machine.config).unwrap();
-    toml.push_str(&format!(
-        "\n[monitor]\ninterval_secs = {INTERVAL_SECS}\nprobe_timeout_secs = {PROBE_TIMEOUT_SECS}\n"
-    ));
-    fs::write(&machine.config, toml).unwrap();
-    machine.gardener_ok(&["install", "--yes"]);
-    machine.assert_healthy();
-    machine
+    Machine::installed(
+        Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")),
+        INTERVAL_SECS,
+        PROBE_TIMEOUT_SECS,
+    )
 }
 
 #[test]

@@ -8,7 +8,7 @@ import type { Plan } from "./bindings/Plan";
 import type { ServiceId } from "./bindings/ServiceId";
 import type { SetUpReport } from "./bindings/SetUpReport";
 import { h } from "./dom";
-import { isBlocked, isNoop } from "./plan";
+import { isBlocked, isNoop, renderError } from "./plan";
 
 const SERVICE: Record<ServiceId, string> = {
   ollama: "Ollama",
@@ -126,11 +126,5 @@ export function renderDone(report: SetUpReport): HTMLElement {
 
 /** Setting up failed: the error (which says what was undone) and its code. */
 export function renderFailed(error: IpcError): HTMLElement {
-  return h(
-    "div",
-    { class: "outcome error", role: "alert" },
-    h("h2", {}, "Setup did not complete"),
-    h("p", { class: "error-message" }, error.message),
-    h("p", { class: "error-code" }, "Error code: ", h("code", {}, error.code)),
-  );
+  return renderError(error, "Setup did not complete");
 }

@@ -81,11 +81,11 @@ export function renderPlan(plan: Plan): HTMLElement {
 }
 
 /** What went wrong, with its stable code for bug reports. */
-export function renderError(error: IpcError): HTMLElement {
+export function renderError(error: IpcError, title = "Gardener couldn't work out what to set up"): HTMLElement {
   return h(
     "div",
     { class: "error", role: "alert" },
-    h("h2", {}, "Gardener couldn't work out what to set up"),
+    h("h2", {}, title),
     h("p", { class: "error-message" }, error.message),
     h("p", { class: "error-code" }, "Error code: ", h("code", {}, error.code)),
   );

@@ -135,6 +135,6 @@ describe("the setup window", () => {
     await main(root);
     root.querySelector<HTMLButtonElement>("button.primary")?.click();
     await settled();
-    expect(root.querySelector(".outcome.error")?.textContent).toContain("every change was undone");
+    expect(root.querySelector(".error")?.textContent).toContain("every change was undone");
   });
 });

@@ -9,7 +9,7 @@ pub mod launchd;
 pub mod runner;
 pub mod systemd;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -5,7 +5,44 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::{Invocation, Output, ProcessType, Runner, ServiceId, ServiceSpec};
+use super::{
+    Action, Invocation, Output, ProcessType, Runner, ServiceId, ServiceManager, ServiceSpec,
+    ServiceStatus,
+};
+use crate::paths::Platform;
+
+/// A manager for which no service is installed: nothing is stopped or
+/// started, and any attempt to run an action is a test failure.
+pub(crate) struct NoServices {
+    pub dir: PathBuf,
+}
+
+impl ServiceManager for NoServices {
+    fn platform(&self) -> Platform {
+        Platform::Linux
+    }
+    fn file_path(&self, id: ServiceId) -> PathBuf {
+        self.dir.join(id.unit_name())
+    }
+    fn render(&self, _: &ServiceSpec) -> super::Result<String> {
+        Ok(String::new())
+    }
+    fn reload_commands(&self) -> Vec<Invocation> {
+        Vec::new()
+    }
+    fn reload(&self) -> super::Result<()> {
+        Ok(())
+    }
+    fn commands(&self, _: Action, _: ServiceId) -> Vec<Invocation> {
+        Vec::new()
+    }
+    fn run(&self, action: Action, id: ServiceId, _: std::time::Duration) -> super::Result<()> {
+        panic!("no service is installed, yet {action:?} {id} was run");
+    }
+    fn status(&self, id: ServiceId) -> super::Result<ServiceStatus> {
+        Ok(ServiceStatus::not_installed(id))
+    }
+}
 
 /// One expected command and what it answers.
 struct Step {

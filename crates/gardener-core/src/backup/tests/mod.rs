@@ -10,15 +10,11 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::backup::{self, CreateOptions};
 use crate::config::{BackupSource, Config};
 use crate::install::Context;
-use crate::paths::{Paths, Platform};
-use crate::services::{
-    self, Action, Invocation, ServiceId, ServiceManager, ServiceSpec, ServiceStatus,
-};
+use crate::paths::Paths;
 
 /// Name of the one source every archive here holds.
 pub(super) const SOURCE: &str = "app-data";
@@ -27,38 +23,7 @@ pub(super) const LIVE: &str = "~/live";
 /// What the canary outside the live tree holds; it must never change.
 pub(super) const CANARY: &[u8] = b"canary: nothing may write here\n";
 
-/// A manager for which no service is installed: restore then stops and
-/// starts nothing, and any attempt to run an action is a test failure.
-pub(super) struct NoServices {
-    dir: PathBuf,
-}
-
-impl ServiceManager for NoServices {
-    fn platform(&self) -> Platform {
-        Platform::Linux
-    }
-    fn file_path(&self, id: ServiceId) -> PathBuf {
-        self.dir.join(id.unit_name())
-    }
-    fn render(&self, _: &ServiceSpec) -> services::Result<String> {
-        Ok(String::new())
-    }
-    fn reload_commands(&self) -> Vec<Invocation> {
-        Vec::new()
-    }
-    fn reload(&self) -> services::Result<()> {
-        Ok(())
-    }
-    fn commands(&self, _: Action, _: ServiceId) -> Vec<Invocation> {
-        Vec::new()
-    }
-    fn run(&self, action: Action, id: ServiceId, _: Duration) -> services::Result<()> {
-        panic!("no service is installed, yet {action:?} {id} was run");
-    }
-    fn status(&self, id: ServiceId) -> services::Result<ServiceStatus> {
-        Ok(ServiceStatus::not_installed(id))
-    }
-}
+pub(super) use crate::services::testing::NoServices;
 
 /// A temporary home with a live tree at `~/live` (the one backup source)
 /// and a canary at `~/outside/canary.txt`.
