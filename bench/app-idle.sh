@@ -48,11 +48,20 @@ start_desktop
 
 CLK_TCK=$(getconf CLK_TCK)
 
-# webviews PID: WebKit processes started by PID (the webview's web and network processes).
-webviews() {
-  local n=0 child
+# descendants PID: every process below PID.
+descendants() {
+  local child
   for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-    grep -q WebKit "/proc/$child/comm" 2>/dev/null && n=$((n + 1))
+    echo "$child"
+    descendants "$child"
+  done
+}
+
+# webviews PID: WebKit processes below PID (a webview's web and network processes).
+webviews() {
+  local n=0 p
+  for p in $(descendants "$1"); do
+    grep -q WebKit "/proc/$p/comm" 2>/dev/null && n=$((n + 1))
   done
   echo "$n"
 }
@@ -79,7 +88,8 @@ sys.exit(f"no window titled {sys.argv[1]!r}")
 PY
 }
 
-# measure NAME PID: samples PID over the window; prints one line and sets RSS_MEAN.
+# measure NAME PID: samples PID over the window; prints one line and sets RSS_MEAN. (RSS and
+# CPU are the process's own; webview processes counted are any below it.)
 measure() {
   local name=$1 pid=$2 start end t0 t1 sum=0 max=0 n=0 rss views=0 v
   start=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
@@ -125,7 +135,7 @@ sleep "$SETTLE"
 measure "gardener-app, opened+closed" "$PID"
 ratio "$RSS_MEAN"
 echo "  webview processes while the window was open: $opened"
-for child in $(cat /proc/"$PID"/task/*/children 2>/dev/null); do
-  echo "  still running after the window closed: $(cat "/proc/$child/comm" 2>/dev/null) (pid $child)"
+for p in $(descendants "$PID"); do
+  echo "  still running after the window closed: $(cat "/proc/$p/comm" 2>/dev/null) (pid $p)"
 done
 kill "$PID"; wait "$PID" 2>/dev/null || true

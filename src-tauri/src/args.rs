@@ -1,11 +1,14 @@
-//! Command-line flags of `gardener-app`. There is only `--open setup`, used by
-//! tests and screenshots to start with the setup window already open.
+//! Command-line flags of `gardener-app`: `--open setup` starts with the setup
+//! window open (tests, screenshots); `--window setup` is how the menu-bar
+//! process starts the process that shows the setup window.
 
 /// What the command line asked for.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Args {
     /// Open the setup window at startup.
     pub open_setup: bool,
+    /// Be the setup window's process: no tray, exit when the window closes.
+    pub setup_window: bool,
 }
 
 impl Args {
@@ -15,16 +18,20 @@ impl Args {
         let mut parsed = Self::default();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
-            let window = match arg.as_str() {
-                "--open" => args.next(),
-                _ => arg.strip_prefix("--open=").map(str::to_owned),
-            };
-            match (arg.starts_with("--open"), window.as_deref()) {
-                (true, Some("setup")) => parsed.open_setup = true,
-                (true, other) => {
-                    tracing::warn!(window = ?other, "--open: unknown window (known: setup)");
+            let (flag, value) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+                None => {
+                    let takes_value = matches!(arg.as_str(), "--open" | "--window");
+                    (arg.clone(), if takes_value { args.next() } else { None })
                 }
-                (false, _) => tracing::warn!(%arg, "ignoring unknown argument"),
+            };
+            match (flag.as_str(), value.as_deref()) {
+                ("--open", Some("setup")) => parsed.open_setup = true,
+                ("--window", Some("setup")) => parsed.setup_window = true,
+                ("--open" | "--window", other) => {
+                    tracing::warn!(%flag, window = ?other, "unknown window (known: setup)");
+                }
+                _ => tracing::warn!(%arg, "ignoring unknown argument"),
             }
         }
         parsed
@@ -48,12 +55,17 @@ mod tests {
     fn open_setup_in_both_spellings() {
         assert!(parse(&["--open", "setup"]).open_setup);
         assert!(parse(&["--open=setup"]).open_setup);
+        assert!(parse(&["--window", "setup"]).setup_window);
+        assert!(parse(&["--window=setup"]).setup_window);
+        assert!(!parse(&["--open", "setup"]).setup_window);
     }
 
     #[test]
     fn unknown_window_and_stray_arguments_are_ignored() {
         assert_eq!(parse(&["--open", "dashboard"]), Args::default());
         assert_eq!(parse(&["--open"]), Args::default());
+        assert_eq!(parse(&["--window"]), Args::default());
         assert_eq!(parse(&["-psn_0_12345"]), Args::default());
+        assert_eq!(parse(&["--verbose=1"]), Args::default());
     }
 }

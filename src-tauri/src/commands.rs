@@ -4,9 +4,6 @@
 use gardener_core::install::{self, Plan, Progress, SetUpReport};
 use serde::Serialize;
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Runtime};
-
-use crate::live;
 
 /// The error every command returns to the UI. `code` is stable and meant for
 /// program logic; `message` is for people.
@@ -68,25 +65,19 @@ pub async fn setup_plan(use_running_ollama: bool) -> Result<Plan, IpcError> {
 }
 
 /// Sets up (or repairs) the services like `gardener install --yes`, sending
-/// each step's progress to `on_progress`; then the monitor starts over with
-/// the new setup.
+/// each step's progress to `on_progress`. (The menu-bar process starts its
+/// monitor over when the setup window's process ends.)
 #[tauri::command]
-pub async fn setup_apply<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn setup_apply(
     use_running_ollama: bool,
     on_progress: Channel<Progress>,
 ) -> Result<SetUpReport, IpcError> {
     // Commands, health waits: seconds to minutes of blocking work.
     tauri::async_runtime::spawn_blocking(move || {
-        let report = install::set_up(None, use_running_ollama, &mut |p| {
+        install::set_up(None, use_running_ollama, &mut |p| {
             // A closed window stops listening; setting up goes on regardless.
             let _ = on_progress.send(p);
-        });
-        // Whatever happened, the monitor should see the machine as it is now.
-        if let Some(live) = live::get(&app) {
-            live.restart(&app);
-        }
-        report
+        })
     })
     .await
     .map_err(|error| IpcError::internal(format!("setting up stopped unexpectedly: {error}")))?

@@ -1,7 +1,8 @@
 //! `gardener-app`: the menu-bar app. It lives in the tray with a native menu
 //! kept current by core's monitor, raises notifications for its alerts, and
-//! opens the setup window only when asked; all behaviour is in
-//! `gardener-core`, this binary only wires it to Tauri.
+//! opens the setup window only when asked, in a process of its own
+//! (`--window setup`); all behaviour is in `gardener-core`, this binary only
+//! wires it to Tauri.
 
 // Release builds on Windows would otherwise open a console window next to the tray.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -27,7 +28,12 @@ use crate::live::Live;
 fn main() -> ExitCode {
     init_logging();
     let args = Args::parse(std::env::args().skip(1));
-    match run(args) {
+    let result = if args.setup_window {
+        run_setup_window()
+    } else {
+        run(args)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("gardener-app failed: {error}");
@@ -45,6 +51,24 @@ fn init_logging() {
         .init();
 }
 
+/// The setup window's process: the window and its commands, no tray; it
+/// exits when the window closes.
+fn run_setup_window() -> tauri::Result<()> {
+    tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![
+            commands::setup_plan,
+            commands::setup_apply
+        ])
+        .setup(|app| {
+            #[cfg(target_os = "macos")]
+            app.set_activation_policy(tauri::ActivationPolicy::Accessory);
+            windows::open_setup_window(app.handle())?;
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+}
+
+/// The menu-bar process: tray, monitor, notifications.
 fn run(args: Args) -> tauri::Result<()> {
     let app = tauri::Builder::default()
         // Must be the first plugin: a second launch hands over to this process
@@ -55,10 +79,6 @@ fn run(args: Args) -> tauri::Result<()> {
         }))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
-        .invoke_handler(tauri::generate_handler![
-            commands::setup_plan,
-            commands::setup_apply
-        ])
         .setup(move |app| {
             // No Dock icon and no app menu: Gardener is a menu-bar extra.
             #[cfg(target_os = "macos")]
