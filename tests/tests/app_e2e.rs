@@ -277,3 +277,80 @@ fn menu_actions_restart_back_up_unload_and_pause() {
         app.log()
     );
 }
+
+/// The processes below `pid` whose command line contains `arg`.
+fn descendants_with(pid: u32, arg: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                let cmdline = fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains(arg) {
+                    found.push(child);
+                }
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn set_up_opens_its_window_in_a_process_of_its_own() {
+    if !can_run("set_up_opens_its_window_in_a_process_of_its_own") {
+        return;
+    }
+    let machine = machine();
+    let desktop = Desktop::start();
+    let app = App::start(&machine, &desktop);
+    let tray = desktop.tray(app.child.id(), SETTLE);
+    wait_for_menu(&tray, "both services healthy", healthy);
+
+    tray.click("Set Up…");
+    let mut window = Vec::new();
+    assert!(
+        wait_until(SETTLE, || {
+            window = descendants_with(app.child.id(), "--window\0setup");
+            !window.is_empty()
+        }),
+        "no setup window process\n{}",
+        app.log()
+    );
+    // Its webview's processes belong to it, not to the menu-bar process.
+    let webkit = || descendants_with(window[0], "WebKit");
+    assert!(
+        wait_until(SETTLE, || !webkit().is_empty()),
+        "no webview under the window's process"
+    );
+    // A second Set Up… while it is open starts no second window.
+    tray.click("Set Up…");
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(descendants_with(app.child.id(), "--window\0setup"), window);
+
+    let pid = rustix::process::Pid::from_raw(i32::try_from(window[0]).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert!(
+        wait_until(SETTLE, || descendants_with(
+            app.child.id(),
+            "--window\0setup"
+        )
+        .is_empty()
+            && descendants_with(app.child.id(), "WebKit").is_empty()),
+        "the window's process or its webview outlived it"
+    );
+    // The menu-bar app carries on, its monitor started over.
+    assert!(
+        wait_until(SETTLE, || app.log().matches("monitor started").count() == 2),
+        "{}",
+        app.log()
+    );
+    wait_for_menu(&tray, "both services healthy again", healthy);
+}
