@@ -15,22 +15,17 @@ fn marker(ctx: &Context) -> PathBuf {
     ctx.data_dir.join("backup-paused-app")
 }
 
-/// When a backup last started the app again (seconds since the epoch), so
-/// the monitor can tell that restart from a crash.
-fn resumed_file(ctx: &Context) -> PathBuf {
-    ctx.data_dir.join("backup-resumed-app")
-}
+/// Holds when a backup last started the app again (seconds since the
+/// epoch), so the monitor can tell that restart from a crash. Next to the
+/// marker.
+const RESUMED: &str = "backup-resumed-app";
 
 fn record_resume(marker: &std::path::Path) {
     let Some(dir) = marker.parent() else { return };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let _ = crate::fsutil::atomic_write(
-        &dir.join("backup-resumed-app"),
-        format!("{now}\n").as_bytes(),
-        0o600,
-    );
+    let _ = crate::fsutil::atomic_write(&dir.join(RESUMED), format!("{now}\n").as_bytes(), 0o600);
 }
 
 /// The app, stopped for a backup until [`Paused::resume`] or drop.
@@ -119,7 +114,7 @@ pub fn app_paused_by_backup(ctx: &Context) -> bool {
 /// Whether a backup started the app again at or after `since` (seconds
 /// since the epoch): a new app process since then is the backup's doing.
 pub fn app_resumed_since(ctx: &Context, since: u64) -> bool {
-    std::fs::read_to_string(resumed_file(ctx))
+    std::fs::read_to_string(ctx.data_dir.join(RESUMED))
         .ok()
         .and_then(|t| t.trim().parse::<u64>().ok())
         .is_some_and(|at| at >= since)
