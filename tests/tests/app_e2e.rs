@@ -91,6 +91,18 @@ fn wait_for_menu(tray: &TrayMenu, what: &str, ok: impl Fn(&[String]) -> bool) ->
     last
 }
 
+/// The stand-ins installed and healthy, the app started on a fresh desktop, and its tray menu
+/// once it shows both services healthy (with the labels it showed). Bound in this order, they
+/// are dropped app first.
+fn app_showing_healthy() -> (Machine, Desktop, App, TrayMenu, Vec<String>) {
+    let machine = machine();
+    let desktop = Desktop::start();
+    let app = App::start(&machine, &desktop);
+    let tray = desktop.tray(app.child.id(), SETTLE);
+    let labels = wait_for_menu(&tray, "both services healthy", healthy);
+    (machine, desktop, app, tray, labels)
+}
+
 fn healthy(labels: &[String]) -> bool {
     labels[0].starts_with("Ollama — healthy · v0.12.6 · 1 model") && labels[1] == "App — healthy"
 }
@@ -106,12 +118,7 @@ fn the_tray_shows_live_status_and_a_stopped_ollama_gives_one_down_and_one_recove
     ) {
         return;
     }
-    let machine = machine();
-    let desktop = Desktop::start();
-    let app = App::start(&machine, &desktop);
-    let tray = desktop.tray(app.child.id(), SETTLE);
-
-    let labels = wait_for_menu(&tray, "both services healthy", healthy);
+    let (machine, desktop, app, tray, labels) = app_showing_healthy();
     let system = regex_like_system_line(&labels[2]);
     assert!(system, "machine line: {:?}", labels[2]);
     assert_eq!(labels[3], "Last backup — never");
@@ -185,11 +192,7 @@ fn menu_actions_restart_back_up_unload_and_pause() {
     if !can_run("menu_actions_restart_back_up_unload_and_pause") {
         return;
     }
-    let machine = machine();
-    let desktop = Desktop::start();
-    let app = App::start(&machine, &desktop);
-    let tray = desktop.tray(app.child.id(), SETTLE);
-    wait_for_menu(&tray, "both services healthy", healthy);
+    let (machine, desktop, app, tray, _) = app_showing_healthy();
 
     // Restart Ollama: a new process, and no "down" notice for a restart asked for.
     let before = machine.assert_active("gardener-ollama.service");
@@ -308,11 +311,7 @@ fn set_up_opens_its_window_in_a_process_of_its_own() {
     if !can_run("set_up_opens_its_window_in_a_process_of_its_own") {
         return;
     }
-    let machine = machine();
-    let desktop = Desktop::start();
-    let app = App::start(&machine, &desktop);
-    let tray = desktop.tray(app.child.id(), SETTLE);
-    wait_for_menu(&tray, "both services healthy", healthy);
+    let (_machine, _desktop, app, tray, _) = app_showing_healthy();
 
     tray.click("Set Up…");
     let mut window = Vec::new();
