@@ -33,6 +33,18 @@ struct Extras {
     system_shown_at: Option<Instant>,
 }
 
+impl Extras {
+    /// What carries over to a monitor started anew: a backup from the menu
+    /// goes on (its thread still reports here); what the old monitor saw
+    /// does not.
+    fn for_new_monitor(self) -> Self {
+        Self {
+            backup: self.backup,
+            ..Self::default()
+        }
+    }
+}
+
 /// How often the machine's line (CPU, memory, disk) gets new figures.
 const SYSTEM_LINE_EVERY: Duration = Duration::from_secs(10);
 
@@ -81,7 +93,10 @@ impl<R: Runtime> Live<R> {
     /// monitor: call it off the main thread and the async executor.
     pub fn restart(self: &Arc<Self>, app: &AppHandle<R>) {
         self.stop();
-        *lock(&self.extras) = Extras::default();
+        {
+            let mut extras = lock(&self.extras);
+            *extras = std::mem::take(&mut *extras).for_new_monitor();
+        }
         self.load_and_spawn(app);
     }
 
@@ -321,6 +336,17 @@ mod tests {
         assert_eq!(state.lines[0], "Ollama — restarting…");
         assert_eq!(state.lines[3], "Backing up… 45%");
         assert!(!state.back_up, "one backup at a time");
+    }
+
+    #[test]
+    fn a_new_monitor_keeps_a_running_backup_and_nothing_else() {
+        let mut e = extras();
+        e.backup = Some("Backing up… 45%".into());
+        e.pending.push((0, "Ollama — restarting…".into()));
+        e.problem = Some("old".into());
+        let e = e.for_new_monitor();
+        assert_eq!(e.backup.as_deref(), Some("Backing up… 45%"));
+        assert!(e.latest.is_none() && e.pending.is_empty() && e.problem.is_none());
     }
 
     #[test]
