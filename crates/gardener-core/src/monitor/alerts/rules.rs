@@ -89,8 +89,63 @@ pub const RULE_IDS: [&str; 11] = [
 
 /// The enabled rules of `config`, in [`RULE_IDS`] order.
 pub(super) fn rules(config: &AlertsConfig) -> Vec<Rule> {
+    all(config)
+        .into_iter()
+        .filter(|(_, _, s)| s.enabled)
+        .map(|(id, metric, s)| Rule {
+            id,
+            metric,
+            threshold: s.threshold,
+            clear: s.clear,
+            for_secs: s.for_secs,
+            cooldown_secs: s.cooldown_secs,
+            recovery: s.recovery,
+        })
+        .collect()
+}
+
+/// One rule as the app's alerts view lists it, in the rule's unit
+/// (percent, bytes, hours; up/down rules fire at 1 and clear at 0).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct RuleInfo {
+    /// Rule id.
+    pub rule: &'static str,
+    /// Evaluated at all.
+    pub enabled: bool,
+    /// Fires above this.
+    pub threshold: f64,
+    /// Resolves at or below this.
+    pub clear: f64,
+    /// Must hold this long before firing.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub for_secs: u64,
+    /// Gap between reminders while firing (0: none).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub cooldown_secs: u64,
+    /// Whether the end is notified.
+    pub recovery: bool,
+}
+
+/// Every rule of `config`, enabled or not, in [`RULE_IDS`] order.
+pub fn describe(config: &AlertsConfig) -> Vec<RuleInfo> {
+    all(config)
+        .into_iter()
+        .map(|(rule, _, s)| RuleInfo {
+            rule,
+            enabled: s.enabled && config.enabled,
+            threshold: s.threshold,
+            clear: s.clear,
+            for_secs: s.for_secs,
+            cooldown_secs: s.cooldown_secs,
+            recovery: s.recovery,
+        })
+        .collect()
+}
+
+fn all(config: &AlertsConfig) -> [(&'static str, Metric, RuleSettings); 11] {
     let c = config;
-    let all: [(&'static str, Metric, RuleSettings); 11] = [
+    [
         ("cpu", Metric::Cpu, c.cpu.settings()),
         ("memory", Metric::Memory, c.memory.settings()),
         ("swap", Metric::Swap, c.swap.settings()),
@@ -126,19 +181,7 @@ pub(super) fn rules(config: &AlertsConfig) -> Vec<Rule> {
             Metric::BackupAge,
             c.backup_overdue.settings(),
         ),
-    ];
-    all.into_iter()
-        .filter(|(_, _, s)| s.enabled)
-        .map(|(id, metric, s)| Rule {
-            id,
-            metric,
-            threshold: s.threshold,
-            clear: s.clear,
-            for_secs: s.for_secs,
-            cooldown_secs: s.cooldown_secs,
-            recovery: s.recovery,
-        })
-        .collect()
+    ]
 }
 
 /// Percent of `used` in `total`; unknown when there is no total.
@@ -197,7 +240,10 @@ impl Rule {
             Metric::Cpu => Reading::Value(f64::from(s.system.cpu_percent)),
             Metric::Memory => percent(s.system.memory.used_bytes, s.system.memory.total_bytes),
             Metric::Swap => percent(s.system.swap.used_bytes, s.system.swap.total_bytes),
-            Metric::Disk => percent(s.system.disk.used_bytes, s.system.disk.total_bytes),
+            // As `df` and the gauge count it: root's reserved blocks are not
+            // room a person has, so a volume is full before used = total.
+            Metric::Disk if s.system.disk.total_bytes == 0 => Reading::Unknown,
+            Metric::Disk => Reading::Value(f64::from(s.system.disk.percent)),
             Metric::Rss(svc) => {
                 // Precision loss only matters above 2^53 bytes.
                 #[allow(clippy::cast_precision_loss)]

@@ -49,6 +49,7 @@ pub(super) fn cpu(v: f32) -> Snapshot {
 pub(super) fn disk(percent: u64) -> Snapshot {
     let mut s = calm();
     s.system.disk.used_bytes = percent;
+    s.system.disk.percent = percent as f32;
     s
 }
 
@@ -549,4 +550,39 @@ fn events_serialize_with_stable_names() {
     assert_eq!(json["at"], T0);
     let back: Event = serde_json::from_value(json).unwrap();
     assert_eq!(back, events[0]);
+}
+
+#[test]
+fn describe_lists_every_rule_with_its_limits_and_whether_it_runs() {
+    let mut config = AlertsConfig::default();
+    config.swap.enabled = false;
+    let rows = describe(&config);
+    let ids: Vec<&str> = rows.iter().map(|r| r.rule).collect();
+    assert_eq!(ids, RULE_IDS);
+    let cpu = &rows[0];
+    assert_eq!(
+        (cpu.threshold, cpu.enabled),
+        (f64::from(config.cpu.threshold), true)
+    );
+    assert!(cpu.clear < cpu.threshold);
+    assert!(!rows[2].enabled, "swap was turned off");
+    config.enabled = false;
+    assert!(
+        describe(&config).iter().all(|r| !r.enabled),
+        "alerts off: none runs"
+    );
+}
+
+#[test]
+fn the_disk_rule_counts_like_df_not_used_over_total() {
+    // ext4 keeps 5% for root: 86% of the blocks used is 91% of the room a
+    // person has, which `df` (and the gauge) shows, and the rule fires on.
+    let mut e = Engine::new(&AlertsConfig::default(), None);
+    let mut s = calm();
+    s.system.disk.used_bytes = 86;
+    s.system.disk.percent = 91.0;
+    let events = drive(&mut e, [(0, s)]);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].value, 91.0);
+    assert_eq!(state_of(&e, "disk"), Some(AlertState::Firing));
 }
