@@ -44,10 +44,11 @@ lint: ui
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## bindings: regenerate the UI's TypeScript types from the Rust types
+## (64-bit integers as `number`: they arrive as JSON numbers, not bigints)
 bindings:
 	rm -rf $(UI)/src/bindings
-	TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-core --features ts export_bindings >/dev/null
-	TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-app --features ts export_bindings >/dev/null
+	TS_RS_LARGE_INT=number TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-core --features ts export_bindings >/dev/null
+	TS_RS_LARGE_INT=number TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-app --features ts export_bindings >/dev/null
 
 check-bindings: bindings
 	@git diff --exit-code --stat -- $(UI)/src/bindings && test -z "$$(git status --porcelain -- $(UI)/src/bindings)" \

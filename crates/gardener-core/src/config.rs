@@ -409,19 +409,47 @@ impl Config {
         })
     }
 
+    /// Sets `[monitor] interval_secs`, keeping the file's comments and layout.
+    pub fn set_interval(path: &Path, secs: u64) -> Result<()> {
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+        Self::edit(path, |doc| {
+            doc["monitor"]["interval_secs"] = toml_edit::value(secs)
+        })
+    }
+
+    /// Replaces the file at `path` with `text` (written whole by a person in
+    /// the app's editor) if it is a valid config; an invalid one is refused
+    /// with the line and key at fault and the file is left as it was.
+    pub fn save_text(path: &Path, text: &str) -> Result<Self> {
+        let config = Self::parse(text, path)?;
+        let write = |source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            crate::fsutil::create_dir(dir, 0o700).map_err(write)?;
+        }
+        crate::fsutil::atomic_write(path, text.as_bytes(), 0o600).map_err(write)?;
+        Ok(config)
+    }
+
+    /// The file's text as a person edits it: the template when there is
+    /// no file yet.
+    pub fn text(path: &Path) -> Result<String> {
+        match std::fs::read_to_string(path) {
+            Ok(s) => Ok(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TEMPLATE.to_owned()),
+            Err(source) => Err(Error::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
     /// Applies `change` to the file at `path` with toml_edit. The file must
     /// be valid before and after; it is replaced atomically (0600).
     fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result<()> {
-        let source = match std::fs::read_to_string(path) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => TEMPLATE.to_owned(),
-            Err(source) => {
-                return Err(Error::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
+        let source = Self::text(path)?;
         // Parse first so a broken file is reported, not rewritten.
         Self::parse(&source, path)?;
         let mut doc: toml_edit::DocumentMut =

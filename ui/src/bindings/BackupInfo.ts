@@ -20,15 +20,15 @@ created: string,
 /**
  * Archive size in bytes.
  */
-size: bigint, 
+size: number, 
 /**
  * Number of files in it.
  */
-files: bigint, 
+files: number, 
 /**
  * Bytes of file content in it (before compression).
  */
-bytes: bigint, 
+bytes: number, 
 /**
  * Made by the timer.
  */

@@ -12,16 +12,16 @@ phase: Phase,
 /**
  * Content bytes done in this stage.
  */
-bytes: bigint, 
+bytes: number, 
 /**
  * Content bytes in all (0 when not known yet).
  */
-total_bytes: bigint, 
+total_bytes: number, 
 /**
  * Files done.
  */
-files: bigint, 
+files: number, 
 /**
  * Files in all.
  */
-total_files: bigint, };
+total_files: number, };

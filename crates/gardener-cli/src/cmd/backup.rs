@@ -287,18 +287,9 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
             };
             let bar = Bar::new(g);
             let cancel = cancel_on_signal();
-            let result = backup::verify(&path, &cancel, &mut |p| bar.update(p));
+            let result = catalog::verify_recorded(&dest, &path, &cancel, &mut |p| bar.update(p));
             bar.finish();
             let report = result.map_err(err)?;
-            // Remember the result for `list` when the archive is in the catalog
-            // (not while another command holds the catalog).
-            if let Ok(_lock) = catalog::Lock::acquire(&dest)
-                && let Ok(all) = catalog::list(&dest)
-                && let Some(mut info) = all.into_iter().find(|b| b.path == path)
-            {
-                info.verified = Some(report.record());
-                let _ = catalog::Catalog::update(&dest, |c| c.insert(info));
-            }
             if g.json {
                 output::print_json(&report);
             } else if report.ok() {

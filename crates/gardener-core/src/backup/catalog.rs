@@ -21,6 +21,28 @@ pub const SUFFIX: &str = ".tar.zst";
 const CATALOG: &str = "catalog.json";
 const STATE: &str = "backup-state.json";
 
+/// Verifies the archive at `path` and, when it is one of `dest`'s backups,
+/// records the result in the catalog for `list` (unless another backup or
+/// restore holds the catalog; the report is returned either way).
+pub fn verify_recorded(
+    dest: &Path,
+    path: &Path,
+    cancel: &super::Cancel,
+    progress: &mut dyn FnMut(&super::Progress),
+) -> Result<super::VerifyReport> {
+    let report = super::verify(path, cancel, progress)?;
+    if let Ok(_lock) = Lock::acquire(dest)
+        && let Ok(all) = list(dest)
+        && let Some(mut info) = all.into_iter().find(|b| b.path == path)
+    {
+        info.verified = Some(report.record());
+        if let Err(e) = Catalog::update(dest, |c| c.insert(info)) {
+            tracing::warn!("cannot record the verification: {e}");
+        }
+    }
+    Ok(report)
+}
+
 /// Where the archive of `id` lives.
 pub fn archive_path(dest: &Path, id: &str) -> PathBuf {
     dest.join(format!("{id}{SUFFIX}"))

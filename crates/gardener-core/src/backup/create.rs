@@ -36,6 +36,7 @@ pub struct CreateOptions {
 
 /// What a backup did.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CreateReport {
     /// The new backup, as `list` shows it.
     pub backup: BackupInfo,

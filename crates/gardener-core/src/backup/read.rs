@@ -26,10 +26,12 @@ const BLOCK: u64 = 512;
 
 /// What verification found.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct VerifyReport {
     /// The backup's id (from its manifest; empty when unreadable).
     pub id: String,
     /// The archive.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub path: PathBuf,
     /// Files whose content was checked.
     pub files: u64,

@@ -42,6 +42,7 @@ pub struct RestoreOptions {
 
 /// What a restore did (or would do).
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RestoreReport {
     /// The backup restored.
     pub id: String,

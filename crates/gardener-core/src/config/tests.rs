@@ -260,3 +260,46 @@ fn set_mute_until_refuses_a_time_that_is_not_utc() {
     assert!(err.to_string().contains("mute_until"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "[alerts]\n");
 }
+
+#[test]
+fn save_text_refuses_an_invalid_config_naming_line_and_key_and_keeps_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gardener.toml");
+    std::fs::write(&path, "[monitor]\ninterval_secs = 5\n").unwrap();
+    let err = Config::save_text(&path, "[monitor]\n\ninterval_secs = \"soon\"\n").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(":3:") && text.contains("monitor.interval_secs"),
+        "{text}"
+    );
+    let err = Config::save_text(&path, "[monitor]\nintervall = 5\n").unwrap_err();
+    assert!(err.to_string().contains("unknown key"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "[monitor]\ninterval_secs = 5\n"
+    );
+
+    let saved = Config::save_text(&path, "# mine\n[monitor]\ninterval_secs = 7\n").unwrap();
+    assert_eq!(saved.monitor.interval_secs, 7);
+    assert_eq!(
+        Config::text(&path).unwrap(),
+        "# mine\n[monitor]\ninterval_secs = 7\n"
+    );
+    assert_eq!(crate::fsutil::mode_of(&path).unwrap(), Some(0o600));
+}
+
+#[test]
+fn set_interval_keeps_comments_and_refuses_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gardener.toml");
+    std::fs::write(&path, "# mine\n[monitor]\ninterval_secs = 5 # often\n").unwrap();
+    Config::set_interval(&path, 2).unwrap();
+    assert_eq!(Config::load(&path).unwrap().monitor.interval_secs, 2);
+    assert!(Config::text(&path).unwrap().contains("# mine"));
+    let err = Config::set_interval(&path, 0).unwrap_err();
+    assert!(err.to_string().contains("interval_secs"), "{err}");
+    assert_eq!(Config::load(&path).unwrap().monitor.interval_secs, 2);
+    // No file yet: the text to edit is the documented template.
+    let none = dir.path().join("absent.toml");
+    assert!(Config::text(&none).unwrap().contains("[alerts]"));
+}

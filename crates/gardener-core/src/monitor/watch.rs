@@ -68,13 +68,37 @@ pub enum Request {
         /// Where the outcome goes.
         reply: oneshot::Sender<std::result::Result<(), String>>,
     },
-    /// Unload every loaded model from Ollama; the reply lists them.
+    /// Unload every loaded model from Ollama, or only the one named; the
+    /// reply lists those unloaded.
     UnloadModels {
+        /// Only this model (`None`: all of them).
+        only: Option<String>,
         /// Where the outcome goes.
         reply: oneshot::Sender<std::result::Result<Vec<String>, String>>,
     },
     /// Use these `[alerts]` settings from now on (the mute, say).
     Alerts(Box<crate::config::AlertsConfig>),
+    /// The recent past, for a window opened now: the history points since
+    /// `since_ms` (milliseconds since the epoch), the alert events the
+    /// engine remembers, and the newest snapshot.
+    Recent {
+        /// The oldest point wanted.
+        since_ms: u64,
+        /// Where they go.
+        reply: oneshot::Sender<Recent>,
+    },
+}
+
+/// What [`Request::Recent`] answers.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Recent {
+    /// Oldest first.
+    pub history: Vec<Point>,
+    /// Oldest first.
+    pub events: Vec<Event>,
+    /// The newest sample, when there has been one.
+    pub latest: Option<Snapshot>,
 }
 
 impl WatchdogOutcome {
@@ -317,16 +341,24 @@ impl Monitor {
                 }
                 let _ = reply.send(result);
             }
-            Request::UnloadModels { reply } => {
-                let result = self.unload_all().await;
+            Request::UnloadModels { only, reply } => {
+                let result = self.unload(only.as_deref()).await;
                 let _ = reply.send(result);
             }
             Request::Alerts(config) => self.engine.reconfigure(&config),
+            Request::Recent { since_ms, reply } => {
+                let _ = reply.send(Recent {
+                    history: self.history.since(since_ms),
+                    events: self.engine.history().to_vec(),
+                    latest: self.latest.clone(),
+                });
+            }
         }
     }
 
-    /// Unloads every model Ollama has loaded now; returns their names.
-    async fn unload_all(&self) -> std::result::Result<Vec<String>, String> {
+    /// Unloads every model Ollama has loaded now (or only `only`); returns
+    /// their names.
+    async fn unload(&self, only: Option<&str>) -> std::result::Result<Vec<String>, String> {
         let host = &self.sampler.context().config.ollama.host;
         let prober = self.sampler.prober();
         let loaded = prober
@@ -334,8 +366,16 @@ impl Monitor {
             .await
             .result
             .map_err(|e| format!("cannot reach Ollama at {host}: {e}"))?;
+        if let Some(name) = only
+            && !loaded.iter().any(|m| m.name == name)
+        {
+            return Err(format!("{name} is not loaded"));
+        }
         let mut done = Vec::new();
-        for m in loaded {
+        for m in loaded
+            .into_iter()
+            .filter(|m| only.is_none_or(|n| m.name == n))
+        {
             prober
                 .unload(host, &m.name)
                 .await
@@ -434,28 +474,44 @@ mod tests {
                 })
                 .unwrap();
             requests
-                .send(Request::UnloadModels { reply: unload })
+                .send(Request::UnloadModels {
+                    only: None,
+                    reply: unload,
+                })
+                .unwrap();
+            let (recent, recent_done) = oneshot::channel();
+            requests
+                .send(Request::Recent {
+                    since_ms: 0,
+                    reply: recent,
+                })
                 .unwrap();
             let mut ticks = 0;
             // Requests go before the interval's first tick, and each sample
-            // after one resets the hour-long interval: all four samples come
+            // after one resets the hour-long interval: all five samples come
             // from the requests.
             let run = monitor.run(shutdown, Some(rx), |_, _| {
                 ticks += 1;
-                if ticks == 4 {
+                if ticks == 5 {
                     let _ = stop.send(true);
                 }
             });
             tokio::time::timeout(Duration::from_secs(30), run)
                 .await
-                .expect("four samples well within the hour-long interval");
-            assert_eq!(ticks, 4);
+                .expect("five samples well within the hour-long interval");
+            assert_eq!(ticks, 5);
             assert!(monitor.engine().muted_at(sampler_now()));
             // Gardener installed nothing, so it refuses to restart the app.
             let refused = control_done.await.unwrap().unwrap_err();
             assert!(refused.contains("not installed"), "{refused}");
             let unreachable = unload_done.await.unwrap().unwrap_err();
             assert!(unreachable.contains("cannot reach Ollama"), "{unreachable}");
+            // Asked after four samples: it sees those four, the newest last.
+            let recent = recent_done.await.unwrap();
+            assert_eq!(recent.history.len(), 4);
+            let newest = recent.latest.expect("a sample was taken");
+            assert_eq!(recent.history[3].t_ms, newest.taken_at_ms);
+            assert!(recent.history.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
         });
     }
 
