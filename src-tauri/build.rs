@@ -4,7 +4,30 @@
 fn main() {
     // Declaring the app's commands makes them deny-by-default: a window can
     // invoke one only if a capability grants its generated `allow-…` permission.
-    let manifest = tauri_build::AppManifest::new().commands(&["setup_plan", "setup_apply"]);
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        // The setup window's.
+        "setup_plan",
+        "setup_apply",
+        // The dashboard's.
+        "dashboard_subscribe",
+        "service_control",
+        "models_unload",
+        "log_open",
+        "log_poll",
+        "backups_list",
+        "backup_create",
+        "backup_verify",
+        "backup_cancel",
+        "restore_preview",
+        "restore_apply",
+        "alerts_pause",
+        "settings_load",
+        "settings_check",
+        "settings_save",
+        "settings_set_interval",
+        "autostart_set",
+        "setup_open",
+    ]);
     let attributes = tauri_build::Attributes::new().app_manifest(manifest);
     if let Err(error) = tauri_build::try_build(attributes) {
         eprintln!("tauri build step failed: {error:#}");

@@ -10,6 +10,10 @@ export default defineConfig({
     emptyOutDir: true,
     // WebKit on macOS 12+ (Safari 15) and current WebKitGTK.
     target: "safari15",
+    // Two pages: the setup window and the dashboard.
+    rollupOptions: {
+      input: { setup: "index.html", dashboard: "dashboard.html" },
+    },
   },
   test: {
     environment: "happy-dom",

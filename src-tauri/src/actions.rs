@@ -99,7 +99,7 @@ pub fn unload_models<R: Runtime>(app: &AppHandle<R>) {
     ask(
         app,
         &live,
-        |reply| Request::UnloadModels { reply },
+        |reply| Request::UnloadModels { only: None, reply },
         |app, outcome| match outcome {
             Some(Ok(names)) if names.is_empty() => {
                 tell(

@@ -1,14 +1,26 @@
-//! Command-line flags of `gardener-app`: `--open setup` starts with the setup
-//! window open (tests, screenshots); `--window setup` is how the menu-bar
-//! process starts the process that shows the setup window.
+//! Command-line flags of `gardener-app`: `--open setup|dashboard` starts with
+//! that window open (tests, screenshots); `--window setup|dashboard` (with
+//! `--view NAME` for the dashboard) is how the menu-bar process starts the
+//! process that shows a window.
+
+use crate::windows::VIEWS;
+
+/// A window the app shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Setup,
+    Dashboard,
+}
 
 /// What the command line asked for.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Args {
-    /// Open the setup window at startup.
-    pub open_setup: bool,
-    /// Be the setup window's process: no tray, exit when the window closes.
-    pub setup_window: bool,
+    /// Open this window at startup.
+    pub open: Option<Window>,
+    /// Be this window's process: no tray, exit when the window closes.
+    pub window: Option<Window>,
+    /// The dashboard's view to show first.
+    pub view: Option<String>,
 }
 
 impl Args {
@@ -21,20 +33,34 @@ impl Args {
             let (flag, value) = match arg.split_once('=') {
                 Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
                 None => {
-                    let takes_value = matches!(arg.as_str(), "--open" | "--window");
+                    let takes_value = matches!(arg.as_str(), "--open" | "--window" | "--view");
                     (arg.clone(), if takes_value { args.next() } else { None })
                 }
             };
-            match (flag.as_str(), value.as_deref()) {
-                ("--open", Some("setup")) => parsed.open_setup = true,
-                ("--window", Some("setup")) => parsed.setup_window = true,
-                ("--open" | "--window", other) => {
-                    tracing::warn!(%flag, window = ?other, "unknown window (known: setup)");
+            let window = match value.as_deref() {
+                Some("setup") => Some(Window::Setup),
+                Some("dashboard") => Some(Window::Dashboard),
+                _ => None,
+            };
+            match (flag.as_str(), window, value.as_deref()) {
+                ("--open", Some(w), _) => parsed.open = Some(w),
+                ("--window", Some(w), _) => parsed.window = Some(w),
+                ("--view", _, Some(v)) if VIEWS.contains(&v) => parsed.view = Some(v.to_owned()),
+                ("--view", _, other) => {
+                    tracing::warn!(view = ?other, known = ?VIEWS, "unknown dashboard view");
+                }
+                ("--open" | "--window", None, other) => {
+                    tracing::warn!(%flag, window = ?other, "unknown window (known: setup, dashboard)");
                 }
                 _ => tracing::warn!(%arg, "ignoring unknown argument"),
             }
         }
         parsed
+    }
+
+    /// The dashboard's first view.
+    pub fn view(&self) -> &str {
+        self.view.as_deref().unwrap_or(VIEWS[0])
     }
 }
 
@@ -49,22 +75,29 @@ mod tests {
     #[test]
     fn no_arguments_opens_nothing() {
         assert_eq!(parse(&[]), Args::default());
+        assert_eq!(parse(&[]).view(), "overview");
     }
 
     #[test]
-    fn open_setup_in_both_spellings() {
-        assert!(parse(&["--open", "setup"]).open_setup);
-        assert!(parse(&["--open=setup"]).open_setup);
-        assert!(parse(&["--window", "setup"]).setup_window);
-        assert!(parse(&["--window=setup"]).setup_window);
-        assert!(!parse(&["--open", "setup"]).setup_window);
+    fn windows_in_both_spellings() {
+        assert_eq!(parse(&["--open", "setup"]).open, Some(Window::Setup));
+        assert_eq!(parse(&["--open=dashboard"]).open, Some(Window::Dashboard));
+        assert_eq!(parse(&["--window", "setup"]).window, Some(Window::Setup));
+        assert_eq!(
+            parse(&["--window=dashboard"]).window,
+            Some(Window::Dashboard)
+        );
+        assert_eq!(parse(&["--open", "setup"]).window, None);
+        let d = parse(&["--window", "dashboard", "--view", "backups"]);
+        assert_eq!((d.window, d.view()), (Some(Window::Dashboard), "backups"));
     }
 
     #[test]
-    fn unknown_window_and_stray_arguments_are_ignored() {
-        assert_eq!(parse(&["--open", "dashboard"]), Args::default());
+    fn unknown_windows_views_and_stray_arguments_are_ignored() {
+        assert_eq!(parse(&["--open", "settings"]), Args::default());
         assert_eq!(parse(&["--open"]), Args::default());
         assert_eq!(parse(&["--window"]), Args::default());
+        assert_eq!(parse(&["--view", "../etc"]), Args::default());
         assert_eq!(parse(&["-psn_0_12345"]), Args::default());
         assert_eq!(parse(&["--verbose=1"]), Args::default());
     }

@@ -36,7 +36,7 @@ impl From<install::Error> for IpcError {
 }
 
 /// The error and its chain of sources, since the UI shows only this string.
-fn with_causes(error: &dyn std::error::Error) -> String {
+pub fn with_causes(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use gardener_core::Platform;
 use gardener_core::install::Context;
+use gardener_core::monitor::alerts::Event;
 use gardener_core::monitor::summary::{self, Overall, Summary};
 use gardener_core::monitor::watch::Request;
 use gardener_core::monitor::{Monitor, RunState, Snapshot};
 use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::{mpsc, watch};
 
+use crate::feed::{Feed, ToWindow};
 use crate::notify;
 use crate::tray::{MenuState, Tray};
 
@@ -63,6 +65,8 @@ pub struct Live<R: Runtime> {
     extras: Mutex<Extras>,
     requests: Mutex<Option<mpsc::UnboundedSender<Request>>>,
     stop: Mutex<Option<(watch::Sender<bool>, std::sync::mpsc::Receiver<()>)>>,
+    /// The open dashboard's pipe: samples are sent only while there is one.
+    feed: Mutex<Option<Feed>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -83,6 +87,7 @@ impl<R: Runtime> Live<R> {
             extras: Mutex::new(Extras::default()),
             requests: Mutex::new(None),
             stop: Mutex::new(None),
+            feed: Mutex::new(None),
         });
         live.load_and_spawn(app);
         live
@@ -139,7 +144,7 @@ impl<R: Runtime> Live<R> {
                     tracing::info!("monitor started");
                     monitor
                         .run(shutdown, Some(rx), |snap, events| {
-                            live.on_tick(snap);
+                            live.on_tick(snap, events);
                             for note in events.iter().filter_map(notify::for_event) {
                                 notify::show(&app, &note);
                             }
@@ -160,7 +165,8 @@ impl<R: Runtime> Live<R> {
         self.refresh();
     }
 
-    fn on_tick(&self, snap: &Snapshot) {
+    fn on_tick(&self, snap: &Snapshot, events: &[Event]) {
+        self.send_to_window(snap, events);
         let services = &snap.services;
         let mut latest = Latest {
             summary: summary::summarize(snap, now_secs()),
@@ -202,6 +208,24 @@ impl<R: Runtime> Live<R> {
         let tray = Arc::clone(&self.tray);
         if let Err(error) = self.app.run_on_main_thread(move || tray.show(&state)) {
             tracing::debug!(%error, "the app is exiting; the tray is not updated");
+        }
+    }
+
+    /// Samples go to `feed` from now on (`None`: to nobody).
+    pub fn set_feed(&self, feed: Option<Feed>) {
+        *lock(&self.feed) = feed;
+    }
+
+    fn send_to_window(&self, snap: &Snapshot, events: &[Event]) {
+        let mut feed = lock(&self.feed);
+        let Some(open) = feed.as_ref() else { return };
+        let tick = ToWindow::Tick {
+            snapshot: Box::new(snap.clone()),
+            events: events.to_vec(),
+        };
+        if !open.send(&tick) {
+            tracing::info!("the dashboard closed; samples are no longer sent");
+            *feed = None;
         }
     }
 

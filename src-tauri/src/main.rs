@@ -1,8 +1,8 @@
 //! `gardener-app`: the menu-bar app. It lives in the tray with a native menu
 //! kept current by core's monitor, raises notifications for its alerts, and
-//! opens the setup window only when asked, in a process of its own
-//! (`--window setup`); all behaviour is in `gardener-core`, this binary only
-//! wires it to Tauri.
+//! opens the setup and dashboard windows only when asked, each in a process
+//! of its own (`--window setup|dashboard`); all behaviour is in
+//! `gardener-core`, this binary only wires it to Tauri.
 
 // Release builds on Windows would otherwise open a console window next to the tray.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -10,6 +10,8 @@
 mod actions;
 mod args;
 mod commands;
+mod dashboard;
+mod feed;
 mod live;
 mod notify;
 mod tray;
@@ -22,16 +24,16 @@ use gardener_core::Platform;
 use tauri::{Manager, RunEvent};
 use tracing_subscriber::EnvFilter;
 
-use crate::args::Args;
+use crate::args::{Args, Window};
 use crate::live::Live;
 
 fn main() -> ExitCode {
     init_logging();
     let args = Args::parse(std::env::args().skip(1));
-    let result = if args.setup_window {
-        run_setup_window()
-    } else {
-        run(args)
+    let result = match args.window {
+        Some(Window::Setup) => run_setup_window(),
+        Some(Window::Dashboard) => dashboard::run(args.view()),
+        None => run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,8 +76,8 @@ fn run(args: Args) -> tauri::Result<()> {
         // Must be the first plugin: a second launch hands over to this process
         // and exits before anything else is set up.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
-            tracing::info!(?argv, "second launch: showing the setup window");
-            windows::show_setup(app);
+            tracing::info!(?argv, "second launch: showing the dashboard");
+            windows::show_dashboard(app, "overview");
         }))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
@@ -90,8 +92,10 @@ fn run(args: Args) -> tauri::Result<()> {
             // with the setup window; later launches stay in the menu bar.
             let first_run = gardener_core::install::Context::load(None, Platform::current())
                 .is_ok_and(|ctx| ctx.is_first_run());
-            if args.open_setup || first_run {
+            if args.open == Some(Window::Setup) || first_run {
                 windows::show_setup(app.handle());
+            } else if args.open == Some(Window::Dashboard) {
+                windows::show_dashboard(app.handle(), args.view());
             }
             Ok(())
         })

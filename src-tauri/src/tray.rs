@@ -15,6 +15,8 @@ use crate::{actions, windows};
 
 /// Menu item ids.
 mod id {
+    pub const DASHBOARD: &str = "dashboard";
+    pub const SETTINGS: &str = "settings";
     pub const RESTART_OLLAMA: &str = "restart-ollama";
     pub const RESTART_APP: &str = "restart-app";
     pub const UNLOAD_MODELS: &str = "unload-models";
@@ -191,6 +193,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
             &lines[2],
             &lines[3],
             &separator()?,
+            &item(app, id::DASHBOARD, "Open Dashboard…")?,
             &restart_ollama,
             &restart_app,
             &unload_models,
@@ -198,6 +201,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
             &separator()?,
             &pause,
             &item(app, id::OPEN_LOGS, "Open Logs")?,
+            &item(app, id::SETTINGS, "Settings…")?,
             &item(app, id::SET_UP, "Set Up…")?,
             &separator()?,
             &item(app, id::QUIT, "Quit")?,
@@ -299,6 +303,8 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         id::RESUME => actions::pause_alerts(app, actions::Pause::Resume),
         id::OPEN_LOGS => actions::open_logs(app),
         id::SET_UP => windows::show_setup(app),
+        id::DASHBOARD => windows::show_dashboard(app, "overview"),
+        id::SETTINGS => windows::show_dashboard(app, "settings"),
         id::QUIT => {
             tracing::info!("quit chosen from the tray menu");
             app.exit(0);

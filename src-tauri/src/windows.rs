@@ -1,27 +1,39 @@
 //! The app's windows. Each is shown by a process of its own (`gardener-app
-//! --window setup`) that exits when its window closes, so the menu-bar
+//! --window setup|dashboard`) that exits when its window closes, so the menu-bar
 //! process never loads a webview: WebKitGTK keeps its network process and
 //! much of its memory for as long as the process that used it lives.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, PoisonError};
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
+use crate::feed::{self, Feed, ToWindow};
 use crate::live;
 
-/// Label of the setup window; capabilities/default.json grants it its commands.
+/// Label of the setup window; capabilities/setup.json grants it its commands.
 pub const SETUP: &str = "setup";
+/// Label of the dashboard window; capabilities/dashboard.json grants its commands.
+pub const DASHBOARD: &str = "dashboard";
+
+/// The views of the dashboard, by the name the UI and `--view` use.
+pub const VIEWS: [&str; 5] = ["overview", "services", "backups", "alerts", "settings"];
 
 /// The setup window's process while it runs.
 static SETUP_PROCESS: Mutex<Option<u32>> = Mutex::new(None);
+/// The dashboard's process while it runs, and its pipe.
+static DASHBOARD_PROCESS: Mutex<Option<(u32, Feed)>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Opens the setup window in its own process, unless it is open already.
 /// When that process ends, the monitor starts over (setting up may have
 /// changed the config). Failures are logged: the callers are menu and
 /// single-instance callbacks, which have nobody to return an error to.
 pub fn show_setup<R: Runtime>(app: &AppHandle<R>) {
-    let mut running = SETUP_PROCESS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut running = lock(&SETUP_PROCESS);
     if let Some(pid) = *running {
         tracing::info!(pid, "the setup window is already open");
         return;
@@ -32,7 +44,7 @@ pub fn show_setup<R: Runtime>(app: &AppHandle<R>) {
             .stdin(Stdio::null())
             .spawn()
     });
-    let mut child = match child {
+    let child = match child {
         Ok(child) => child,
         Err(error) => {
             tracing::error!(%error, "cannot start the setup window's process");
@@ -41,23 +53,81 @@ pub fn show_setup<R: Runtime>(app: &AppHandle<R>) {
     };
     *running = Some(child.id());
     let app = app.clone();
+    wait_for(child, "setup", move || {
+        *lock(&SETUP_PROCESS) = None;
+        if let Some(live) = live::get(&app) {
+            live.restart(&app);
+        }
+    });
+}
+
+/// Opens the dashboard at `view` in its own process, fed by the monitor; if
+/// it is open already, it turns to `view` instead.
+pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, view: &str) {
+    let mut running = lock(&DASHBOARD_PROCESS);
+    if let Some((pid, feed)) = running.as_ref() {
+        tracing::info!(
+            pid,
+            view,
+            "the dashboard is already open: turning to the view"
+        );
+        feed.send(&ToWindow::Show { view: view.into() });
+        return;
+    }
+    let child = std::env::current_exe().and_then(|exe| {
+        Command::new(exe)
+            .args(["--window", DASHBOARD, "--view", view])
+            .env(feed::ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+    });
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the dashboard's process");
+            return;
+        }
+    };
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        tracing::error!("the dashboard's process has no pipes");
+        let _ = child.kill();
+        return;
+    };
+    match feed::connect(app, stdin, stdout) {
+        Ok(feed) => *running = Some((child.id(), feed)),
+        Err(error) => {
+            tracing::error!(%error, "cannot feed the dashboard");
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
+    }
+    let app = app.clone();
+    wait_for(child, "dashboard", move || {
+        *lock(&DASHBOARD_PROCESS) = None;
+        if let Some(live) = live::get(&app) {
+            live.set_feed(None);
+        }
+    });
+}
+
+/// Waits for a window's process on a thread of its own, then runs `ended`.
+fn wait_for(mut child: Child, name: &'static str, ended: impl FnOnce() + Send + 'static) {
     let waiter = std::thread::Builder::new()
-        .name("setup-window".into())
+        .name(format!("{name}-window"))
         .spawn(move || {
             match child.wait() {
                 Ok(status) if !status.success() => {
-                    tracing::warn!(%status, "the setup window's process failed");
+                    tracing::warn!(%status, "the {name} window's process failed");
                 }
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "cannot wait for the setup window"),
+                Err(error) => tracing::warn!(%error, "cannot wait for the {name} window"),
             }
-            *SETUP_PROCESS.lock().unwrap_or_else(PoisonError::into_inner) = None;
-            if let Some(live) = live::get(&app) {
-                live.restart(&app);
-            }
+            ended();
         });
     if let Err(error) = waiter {
-        tracing::error!(%error, "cannot watch the setup window's process");
+        tracing::error!(%error, "cannot watch the {name} window's process");
     }
 }
 
@@ -75,5 +145,20 @@ pub fn open_setup_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     };
     // An accessory (menu-bar) app on macOS is not active by default; focusing
     // also activates it so the window comes to the front.
+    window.set_focus()
+}
+
+/// In the dashboard's process: opens the dashboard window (the process
+/// exits when it closes). Its first view comes with its first samples.
+pub fn open_dashboard_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let window = match app.get_webview_window(DASHBOARD) {
+        Some(window) => window,
+        None => WebviewWindowBuilder::new(app, DASHBOARD, WebviewUrl::App("dashboard.html".into()))
+            .title("Gardener")
+            .inner_size(960.0, 680.0)
+            .min_inner_size(640.0, 480.0)
+            .center()
+            .build()?,
+    };
     window.set_focus()
 }

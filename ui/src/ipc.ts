@@ -10,7 +10,7 @@ import type { SetUpReport } from "./bindings/SetUpReport";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: IpcError };
 
-async function call<T>(command: string, args: Record<string, unknown>): Promise<Result<T>> {
+export async function call<T>(command: string, args: Record<string, unknown> = {}): Promise<Result<T>> {
   try {
     return { ok: true, value: await invoke<T>(command, args) };
   } catch (error) {

@@ -1,0 +1,323 @@
+//! The pipe between the menu-bar process and the dashboard's process: the
+//! tray writes the recent past, then every sample, one JSON object per line
+//! to the window's stdin; the window asks for service actions on its stdout
+//! and gets the outcome back on stdin. So one monitor samples the machine
+//! and owns the services' restarts, whichever window asked, and the monitor
+//! serializes snapshots only while a dashboard is open.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStdin, ChildStdout};
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+use gardener_core::monitor::Snapshot;
+use gardener_core::monitor::alerts::Event;
+use gardener_core::monitor::watch::{Recent, Request};
+use gardener_core::services::{Action, ServiceId};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Runtime};
+use tokio::sync::oneshot;
+
+use crate::live;
+
+/// Set in the environment of a window's process that the tray feeds.
+pub const ENV: &str = "GARDENER_FEED";
+
+/// How much of the past a dashboard opened now shows.
+pub const RECENT_MS: u64 = 60 * 60 * 1000;
+
+/// Lines queued for a window that is slow to read; beyond that, samples are
+/// dropped rather than held in memory or waited for by the monitor.
+const QUEUE: usize = 64;
+
+/// What a service action's outcome is: the names of the models unloaded
+/// (empty for the others), or why it failed.
+pub type Outcome = Result<Vec<String>, String>;
+
+/// Menu-bar process → window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ToWindow {
+    /// First: the history, the alert events and the newest sample.
+    Recent(Box<Recent>),
+    /// After every sample.
+    Tick {
+        snapshot: Box<Snapshot>,
+        events: Vec<Event>,
+    },
+    /// The outcome of the window's ask `id`.
+    Reply { id: u64, outcome: Outcome },
+    /// Turn to this view (a second Open Dashboard…, a notification clicked).
+    Show { view: String },
+}
+
+/// Something the window asks the monitor to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Asked {
+    /// Start, stop or restart a service.
+    Control { action: Action, service: ServiceId },
+    /// Unload one model, or all of them.
+    Unload { model: Option<String> },
+    /// `gardener.toml` was changed: start the monitor over from it.
+    ConfigChanged,
+    /// Take a sample now (after a backup or restore).
+    SampleNow,
+    /// Open the setup window (the tray starts it).
+    OpenSetup,
+}
+
+/// Window → menu-bar process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ask {
+    /// Echoed in the reply.
+    pub id: u64,
+    /// What to do.
+    pub asked: Asked,
+}
+
+/// Hands `asked` (not `ConfigChanged`, which the caller does) to a monitor
+/// through `send` and waits for its outcome.
+pub async fn serve(asked: Asked, send: impl FnOnce(Request) -> bool) -> Outcome {
+    const NOT_RUNNING: &str = "the monitor is not running (see the first line of the menu)";
+    match asked {
+        Asked::Control { action, service } => {
+            let (reply, answer) = oneshot::channel();
+            if !send(Request::Control {
+                action,
+                service,
+                reply,
+            }) {
+                return Err(NOT_RUNNING.into());
+            }
+            answer
+                .await
+                .map_err(|_| NOT_RUNNING.to_owned())?
+                .map(|()| Vec::new())
+        }
+        Asked::Unload { model } => {
+            let (reply, answer) = oneshot::channel();
+            if !send(Request::UnloadModels { only: model, reply }) {
+                return Err(NOT_RUNNING.into());
+            }
+            answer.await.map_err(|_| NOT_RUNNING.to_owned())?
+        }
+        Asked::SampleNow => {
+            if send(Request::SampleNow) {
+                Ok(Vec::new())
+            } else {
+                Err(NOT_RUNNING.into())
+            }
+        }
+        Asked::ConfigChanged => Ok(Vec::new()),
+        Asked::OpenSetup => Err("choose Set Up… in the menu-bar app's menu".into()),
+    }
+}
+
+/// One JSON line.
+pub fn line(message: &impl Serialize) -> Option<String> {
+    match serde_json::to_string(message) {
+        Ok(mut text) => {
+            text.push('\n');
+            Some(text)
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a message for the window");
+            None
+        }
+    }
+}
+
+/// The tray's end of a window's pipe: where lines for it are queued.
+#[derive(Clone, Debug)]
+pub struct Feed(SyncSender<String>);
+
+impl Feed {
+    /// Queues `message`; false once the window's process has gone.
+    pub fn send(&self, message: &ToWindow) -> bool {
+        let Some(text) = line(message) else {
+            return true;
+        };
+        match self.0.try_send(text) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                tracing::debug!("the dashboard is not reading; a sample was dropped");
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+/// In the menu-bar process: connects a window's process started with piped
+/// stdin and stdout. Its first line is the monitor's recent past; samples
+/// follow once the tray has handed over the feed.
+pub fn connect<R: Runtime>(
+    app: &AppHandle<R>,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+) -> std::io::Result<Feed> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<String>(QUEUE);
+    std::thread::Builder::new()
+        .name("window-feed".into())
+        .spawn(move || {
+            let mut stdin = stdin;
+            for text in rx {
+                // A window that closed stops reading: nothing more to send.
+                if stdin.write_all(text.as_bytes()).is_err() || stdin.flush().is_err() {
+                    break;
+                }
+            }
+        })?;
+    let feed = Feed(tx);
+    let asks_feed = feed.clone();
+    let asks_app = app.clone();
+    std::thread::Builder::new()
+        .name("window-asks".into())
+        .spawn(move || read_asks(&asks_app, stdout, &asks_feed))?;
+
+    let Some(live) = live::get(app) else {
+        feed.send(&ToWindow::Recent(Box::default()));
+        return Ok(feed);
+    };
+    let (reply, answer) = oneshot::channel();
+    let since_ms = gardener_core::monitor::sampler::now_ms().saturating_sub(RECENT_MS);
+    if !live.ask(Request::Recent { since_ms, reply }) {
+        // No monitor (config problem): the window shows that it has no figures.
+        feed.send(&ToWindow::Recent(Box::default()));
+        live.set_feed(Some(feed.clone()));
+        return Ok(feed);
+    }
+    let first = feed.clone();
+    tauri::async_runtime::spawn(async move {
+        let recent = answer.await.unwrap_or_default();
+        if first.send(&ToWindow::Recent(Box::new(recent))) {
+            live.set_feed(Some(first));
+        }
+    });
+    Ok(feed)
+}
+
+fn read_asks<R: Runtime>(app: &AppHandle<R>, stdout: ChildStdout, feed: &Feed) {
+    for text in BufReader::new(stdout).lines() {
+        let Ok(text) = text else { break };
+        let ask: Ask = match serde_json::from_str(&text) {
+            Ok(ask) => ask,
+            Err(error) => {
+                tracing::warn!(%error, line = %text, "the dashboard sent something unreadable");
+                continue;
+            }
+        };
+        tracing::info!(asked = ?ask.asked, "asked by the dashboard");
+        let app = app.clone();
+        let feed = feed.clone();
+        tauri::async_runtime::spawn(async move {
+            let outcome = answer(&app, ask.asked).await;
+            feed.send(&ToWindow::Reply {
+                id: ask.id,
+                outcome,
+            });
+        });
+    }
+}
+
+async fn answer<R: Runtime>(app: &AppHandle<R>, asked: Asked) -> Outcome {
+    let Some(live) = live::get(app) else {
+        return Err("the app is quitting".into());
+    };
+    if asked == Asked::ConfigChanged {
+        let app = app.clone();
+        // Waits for the old monitor to stop: not on the async executor.
+        return tauri::async_runtime::spawn_blocking(move || live.restart(&app))
+            .await
+            .map(|()| Vec::new())
+            .map_err(|e| format!("cannot start the monitor over: {e}"));
+    }
+    if asked == Asked::OpenSetup {
+        crate::windows::show_setup(app);
+        return Ok(Vec::new());
+    }
+    let asker = Arc::clone(&live);
+    serve(asked, move |request| asker.ask(request)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_tagged_json_object_per_line() {
+        let ask = Ask {
+            id: 7,
+            asked: Asked::Control {
+                action: Action::Restart,
+                service: ServiceId::Ollama,
+            },
+        };
+        let text = line(&ask).unwrap();
+        assert!(text.ends_with('\n') && !text.trim_end().contains('\n'));
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["asked"]["type"], "control");
+        assert_eq!(serde_json::from_str::<Ask>(&text).unwrap(), ask);
+
+        let reply = ToWindow::Reply {
+            id: 7,
+            outcome: Err("no".into()),
+        };
+        let back: ToWindow = serde_json::from_str(&line(&reply).unwrap()).unwrap();
+        assert!(matches!(back, ToWindow::Reply { id: 7, outcome: Err(why) } if why == "no"));
+    }
+
+    #[test]
+    fn a_full_queue_drops_samples_and_a_gone_window_ends_the_feed() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let feed = Feed(tx);
+        let tick = ToWindow::Recent(Box::default());
+        assert!(feed.send(&tick));
+        assert!(feed.send(&tick), "full: dropped, the feed goes on");
+        assert_eq!(rx.try_iter().count(), 1);
+        drop(rx);
+        assert!(!feed.send(&tick));
+    }
+
+    #[test]
+    fn asks_reach_the_monitor_as_requests() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let unload = serve(
+                Asked::Unload {
+                    model: Some("qwen".into()),
+                },
+                |request| match request {
+                    Request::UnloadModels { only, reply } => {
+                        assert_eq!(only.as_deref(), Some("qwen"));
+                        reply.send(Ok(vec!["qwen".into()])).is_ok()
+                    }
+                    other => panic!("unexpected {other:?}"),
+                },
+            )
+            .await;
+            assert_eq!(unload, Ok(vec!["qwen".to_owned()]));
+            let stopped = serve(
+                Asked::Control {
+                    action: Action::Stop,
+                    service: ServiceId::App,
+                },
+                |request| match request {
+                    Request::Control {
+                        action: Action::Stop,
+                        service: ServiceId::App,
+                        reply,
+                    } => reply.send(Err("not installed".into())).is_ok(),
+                    other => panic!("unexpected {other:?}"),
+                },
+            )
+            .await;
+            assert_eq!(stopped, Err("not installed".to_owned()));
+            let nobody = serve(Asked::Unload { model: None }, |_| false).await;
+            assert!(nobody.unwrap_err().contains("not running"));
+        });
+    }
+}

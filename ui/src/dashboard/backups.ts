@@ -1,0 +1,235 @@
+// The backups view: every backup with its checked state; Back Up Now with
+// progress and Cancel; Check (read back against its manifest); and the
+// restore wizard: pick → what would change → confirm → progress → outcome.
+
+import type { BackupInfo } from "../bindings/BackupInfo";
+import type { IpcError } from "../bindings/IpcError";
+import type { Progress } from "../bindings/Progress";
+import type { RestoreReport } from "../bindings/RestoreReport";
+import { h, replaceChildren } from "../dom";
+import { renderError } from "../plan";
+import { bytes, when } from "./format";
+import { backUp, cancel, listBackups, restore, restorePreview, verify } from "./ipc";
+import { statusLine, type View } from "./view";
+
+const PHASES: Record<Progress["phase"], string> = {
+  scan: "Listing files",
+  snapshot: "Pausing the app while its data is read",
+  archive: "Writing the backup",
+  verify: "Checking the backup",
+  extract: "Unpacking into a staging folder",
+  swap: "Swapping in the restored data and restarting the services",
+};
+
+/** "Writing the backup — 45% (1,204 of 2,500 files)". */
+export function progressText(p: Progress): string {
+  const pct = p.total_bytes > 0 ? ` — ${Math.min(100, Math.floor((p.bytes * 100) / p.total_bytes))}%` : "";
+  const files = p.total_files > 0 ? ` (${p.files.toLocaleString()} of ${p.total_files.toLocaleString()} files)` : "";
+  return `${PHASES[p.phase]}${pct}${files}`;
+}
+
+/** The progress bar's value, 0–100, or null while the total is unknown. */
+export function progressValue(p: Progress): number | null {
+  return p.total_bytes > 0 ? Math.min(100, (p.bytes * 100) / p.total_bytes) : null;
+}
+
+/** ✓ checked / ✗ damaged / not checked. */
+export function checkedText(b: BackupInfo): string {
+  if (b.unreadable) return `✗ unreadable: ${b.unreadable}`;
+  if (b.verified === null) return "not checked";
+  return b.verified.ok ? `✓ checked ${when(b.verified.at)}` : `✗ damaged: ${b.verified.problems[0] ?? "see the log"}`;
+}
+
+function progressPanel(onCancel: (() => void) | null): { element: HTMLElement; show(p: Progress): void } {
+  const bar = h("progress", { max: "100" });
+  const text = h("p", { role: "status" }, "Starting…");
+  const cancelButton = h("button", { type: "button" }, "Cancel");
+  if (onCancel === null) cancelButton.hidden = true;
+  else cancelButton.addEventListener("click", () => {
+    cancelButton.disabled = true;
+    cancelButton.textContent = "Cancelling…";
+    onCancel();
+  });
+  return {
+    element: h("div", { class: "progress-panel" }, bar, text, cancelButton),
+    show(p: Progress): void {
+      const v = progressValue(p);
+      if (v === null) bar.removeAttribute("value");
+      else bar.value = v;
+      text.textContent = progressText(p);
+    },
+  };
+}
+
+function diffList(title: string, paths: string[], mark: string): HTMLElement | null {
+  if (paths.length === 0) return null;
+  const shown = paths.slice(0, 50);
+  return h(
+    "details",
+    { open: paths.length <= 10 },
+    h("summary", {}, `${paths.length} ${title}`),
+    h("ul", { class: "diff" }, ...shown.map((p) => h("li", {}, `${mark} ${p}`)), paths.length > shown.length ? h("li", {}, `… and ${paths.length - shown.length} more`) : null),
+  );
+}
+
+/** What restoring would change, from the dry run. */
+export function renderDiff(r: RestoreReport): HTMLElement {
+  const d = r.diff;
+  const none = d.added.length + d.changed.length + d.removed.length === 0;
+  return h(
+    "div",
+    { class: "diff-view" },
+    h("p", {}, `Restoring ${r.id} replaces: ${r.restored.join(", ")}.`),
+    none ? h("p", { class: "note" }, "The files are the same as in the backup: restoring changes nothing.") : null,
+    diffList("files would be added", d.added, "+"),
+    diffList("files would be changed", d.changed, "~"),
+    diffList("files would be removed", d.removed, "−"),
+  );
+}
+
+/** The outcome of a restore. */
+export function renderRestored(r: RestoreReport): HTMLElement {
+  const names = r.services.map((s) => (s === "ollama" ? "Ollama" : "Codebase Gardener"));
+  return h(
+    "div",
+    { class: "outcome", role: "status" },
+    h("h3", {}, `Restored ${r.id} in ${r.seconds.toFixed(1)} s`),
+    names.length > 0 ? h("p", {}, `${names.join(" and ")} restarted and healthy.`) : h("p", {}, "No service needed restarting."),
+    ...r.safety_copies.map((c) => h("p", { class: "note" }, `The data it replaced is kept at ${c} until the next successful backup.`)),
+  );
+}
+
+export const mountBackups = (root: HTMLElement): View => {
+  const status = statusLine();
+  const list = h("div", { class: "backup-list" });
+  const work = h("div", { class: "backup-work" });
+  let backups: BackupInfo[] = [];
+  let busy = false;
+
+  const refresh = async (): Promise<void> => {
+    const result = await listBackups();
+    if (!result.ok) {
+      replaceChildren(list, renderError(result.error, "Cannot list the backups"));
+      return;
+    }
+    backups = result.value;
+    renderList();
+  };
+
+  const failed = (title: string, e: IpcError): void => {
+    status.say(e.code === "cancelled" ? "Cancelled; nothing was left behind." : `${title}: ${e.message}`, e.code !== "cancelled");
+  };
+
+  const runBackup = async (): Promise<void> => {
+    busy = true;
+    renderList();
+    const panel = progressPanel(() => void cancel());
+    replaceChildren(work, h("h3", {}, "Backing up"), panel.element);
+    status.say("");
+    const result = await backUp(panel.show);
+    busy = false;
+    replaceChildren(work);
+    if (result.ok) {
+      const b = result.value.backup;
+      const checked = b.verified?.ok ? ", checked" : "";
+      status.say(`Backup done: ${b.files.toLocaleString()} files, ${bytes(b.size)}${checked}, in ${result.value.seconds.toFixed(0)} s.`);
+    } else failed("Backup failed", result.error);
+    await refresh();
+  };
+
+  const runVerify = async (b: BackupInfo): Promise<void> => {
+    busy = true;
+    renderList();
+    const panel = progressPanel(() => void cancel());
+    replaceChildren(work, h("h3", {}, `Checking ${b.id}`), panel.element);
+    const result = await verify(b.id, panel.show);
+    busy = false;
+    replaceChildren(work);
+    if (result.ok) {
+      const r = result.value;
+      status.say(r.problems.length === 0 ? `${b.id} is sound: ${r.files.toLocaleString()} files, ${bytes(r.bytes)} checked.` : `${b.id} is damaged: ${r.problems.join("; ")}`, r.problems.length > 0);
+    } else failed("Cannot check it", result.error);
+    await refresh();
+  };
+
+  const runRestore = async (b: BackupInfo): Promise<void> => {
+    busy = true;
+    renderList();
+    status.say("");
+    replaceChildren(work, h("h3", {}, `Restore ${b.id}`), h("p", { class: "loading", role: "status" }, "Working out what would change…"));
+    const preview = await restorePreview(b.id);
+    if (!preview.ok) {
+      busy = false;
+      replaceChildren(work, renderError(preview.error, "Cannot restore this backup"));
+      renderList();
+      return;
+    }
+    const confirm = h("button", { type: "button", class: "primary danger" }, "Restore this backup");
+    const back = h("button", { type: "button" }, "Cancel");
+    back.addEventListener("click", () => {
+      busy = false;
+      replaceChildren(work);
+      renderList();
+    });
+    confirm.addEventListener("click", () => void apply());
+    replaceChildren(
+      work,
+      h("h3", {}, `Restore ${b.id} (made ${when(b.created)})?`),
+      renderDiff(preview.value),
+      h("p", { class: "note" }, "The services stop while the data is swapped, start again and are checked; if they do not come up, the data from before is put back. The data replaced is kept as a safety copy."),
+      h("div", { class: "buttons" }, confirm, back),
+    );
+    confirm.focus();
+
+    const apply = async (): Promise<void> => {
+      const panel = progressPanel(() => void cancel());
+      replaceChildren(work, h("h3", {}, `Restoring ${b.id}`), panel.element);
+      const result = await restore(b.id, panel.show);
+      busy = false;
+      replaceChildren(work, result.ok ? renderRestored(result.value) : renderError(result.error, result.error.code === "rolled-back" ? "The restore was undone" : "The restore failed"));
+      renderList();
+    };
+  };
+
+  const renderList = (): void => {
+    const now = h("button", { type: "button", class: "primary", disabled: busy }, "Back Up Now");
+    now.addEventListener("click", () => void runBackup());
+    if (backups.length === 0) {
+      replaceChildren(list, h("div", { class: "buttons" }, now), h("p", { class: "note" }, "No backups yet. Back Up Now makes one; scheduled backups run by themselves (see [backup] in Settings)."));
+      return;
+    }
+    replaceChildren(
+      list,
+      h("div", { class: "buttons" }, now),
+      h(
+        "table",
+        { class: "backups" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Made"), h("th", {}, "Size"), h("th", {}, "Files"), h("th", {}, "State"), h("th", {}, ""))),
+        h(
+          "tbody",
+          {},
+          ...backups.map((b) => {
+            const check = h("button", { type: "button", disabled: busy, "aria-label": `Check ${b.id}` }, "Check");
+            check.addEventListener("click", () => void runVerify(b));
+            const back = h("button", { type: "button", disabled: busy || b.unreadable !== undefined, "aria-label": `Restore ${b.id}` }, "Restore…");
+            back.addEventListener("click", () => void runRestore(b));
+            return h(
+              "tr",
+              { "data-backup": b.id },
+              h("td", {}, when(b.created), b.scheduled ? h("span", { class: "badge" }, "scheduled") : null),
+              h("td", {}, bytes(b.size)),
+              h("td", {}, b.files.toLocaleString()),
+              h("td", { class: b.verified?.ok ? "ok" : b.verified || b.unreadable ? "fail" : "" }, checkedText(b)),
+              h("td", { class: "row-buttons" }, check, back),
+            );
+          }),
+        ),
+      ),
+    );
+  };
+
+  replaceChildren(root, h("h2", {}, "Backups"), status.element, work, list);
+  renderList();
+  void refresh();
+  return { update(): void {}, unmount(): void {} };
+};

@@ -1,0 +1,70 @@
+// The dashboard's calls into the Rust side, one per command it may use
+// (capabilities/dashboard.json grants exactly these).
+
+import { Channel } from "@tauri-apps/api/core";
+
+import type { Action } from "../bindings/Action";
+import type { BackupInfo } from "../bindings/BackupInfo";
+import type { CreateReport } from "../bindings/CreateReport";
+import type { DashEvent } from "../bindings/DashEvent";
+import type { LogStream } from "../bindings/LogStream";
+import type { PauseFor } from "../bindings/PauseFor";
+import type { Progress } from "../bindings/Progress";
+import type { RestoreReport } from "../bindings/RestoreReport";
+import type { ServiceId } from "../bindings/ServiceId";
+import type { Settings } from "../bindings/Settings";
+import type { VerifyReport } from "../bindings/VerifyReport";
+import { call, type Result } from "../ipc";
+
+function channel<T>(on: (message: T) => void): Channel<T> {
+  const c = new Channel<T>();
+  c.onmessage = on;
+  return c;
+}
+
+/** Samples from now on; the first event is the past hour. */
+export function subscribe(onEvent: (event: DashEvent) => void): Promise<Result<null>> {
+  return call<null>("dashboard_subscribe", { onEvent: channel(onEvent) });
+}
+
+export const control = (action: Action, service: ServiceId): Promise<Result<null>> =>
+  call<null>("service_control", { action, service });
+
+/** Unloads one model (or all with `null`); resolves to the names unloaded. */
+export const unload = (model: string | null): Promise<Result<string[]>> => call<string[]>("models_unload", { model });
+
+export const logOpen = (service: ServiceId, stream: LogStream, lines: number): Promise<Result<string[]>> =>
+  call<string[]>("log_open", { service, stream, lines });
+
+export const logPoll = (): Promise<Result<string[]>> => call<string[]>("log_poll");
+
+export const listBackups = (): Promise<Result<BackupInfo[]>> => call<BackupInfo[]>("backups_list");
+
+export const backUp = (onProgress: (p: Progress) => void): Promise<Result<CreateReport>> =>
+  call<CreateReport>("backup_create", { onProgress: channel(onProgress) });
+
+export const verify = (id: string, onProgress: (p: Progress) => void): Promise<Result<VerifyReport>> =>
+  call<VerifyReport>("backup_verify", { id, onProgress: channel(onProgress) });
+
+export const cancel = (): Promise<Result<boolean>> => call<boolean>("backup_cancel");
+
+export const restorePreview = (id: string): Promise<Result<RestoreReport>> => call<RestoreReport>("restore_preview", { id });
+
+export const restore = (id: string, onProgress: (p: Progress) => void): Promise<Result<RestoreReport>> =>
+  call<RestoreReport>("restore_apply", { id, onProgress: channel(onProgress) });
+
+/** Resolves to when the pause ends (seconds since the epoch), or null. */
+export const pauseAlerts = (pause: PauseFor): Promise<Result<number | null>> =>
+  call<number | null>("alerts_pause", { pause });
+
+export const loadSettings = (): Promise<Result<Settings>> => call<Settings>("settings_load");
+
+export const checkSettings = (text: string): Promise<Result<null>> => call<null>("settings_check", { text });
+
+export const saveSettings = (text: string): Promise<Result<null>> => call<null>("settings_save", { text });
+
+export const setInterval_ = (secs: number): Promise<Result<null>> => call<null>("settings_set_interval", { secs });
+
+export const setAutostart = (enabled: boolean): Promise<Result<boolean>> => call<boolean>("autostart_set", { enabled });
+
+export const openSetup = (): Promise<Result<null>> => call<null>("setup_open");

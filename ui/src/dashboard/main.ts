@@ -1,0 +1,105 @@
+// Entry point of the dashboard window: a tab per view (overview, services,
+// backups, alerts, settings), the samples the Rust side sends folded into
+// one state, and the shown view told of each. The URL's hash names the view
+// to start with (the menu's Settings… opens #settings).
+
+import type { DashEvent } from "../bindings/DashEvent";
+import { h, replaceChildren } from "../dom";
+import { renderError } from "../plan";
+import { mountAlerts } from "./alerts";
+import { mountBackups } from "./backups";
+import { subscribe } from "./ipc";
+import { renderOverview } from "./overview";
+import { mountServices } from "./services";
+import { mountSettings } from "./settings";
+import { empty, fold, type DashState } from "./state";
+import { nowSecs, type Mount, type View } from "./view";
+
+export const VIEWS = ["overview", "services", "backups", "alerts", "settings"] as const;
+export type ViewName = (typeof VIEWS)[number];
+
+const TITLES: Record<ViewName, string> = {
+  overview: "Overview",
+  services: "Services",
+  backups: "Backups",
+  alerts: "Alerts",
+  settings: "Settings",
+};
+
+const mountOverview: Mount = (root, initial) => {
+  replaceChildren(root, h("h2", {}, "Overview"), renderOverview(initial, nowSecs()));
+  return {
+    update(state: DashState): void {
+      replaceChildren(root, h("h2", {}, "Overview"), renderOverview(state, nowSecs()));
+    },
+    unmount(): void {},
+  };
+};
+
+const MOUNTS: Record<ViewName, Mount> = {
+  overview: mountOverview,
+  services: mountServices,
+  backups: (root) => mountBackups(root),
+  alerts: mountAlerts,
+  settings: (root) => mountSettings(root),
+};
+
+export function viewOf(hash: string): ViewName {
+  const name = hash.replace(/^#/, "");
+  return (VIEWS as readonly string[]).includes(name) ? (name as ViewName) : "overview";
+}
+
+/** The window; exported for the tests, which drive it with mocked IPC. */
+export async function main(root: HTMLElement, first: ViewName = viewOf(location.hash)): Promise<void> {
+  let state = empty();
+  let current: ViewName = first;
+  let view: View | null = null;
+  const panel = h("main", { class: "view", id: "view", tabindex: "-1" });
+  const tabs = new Map<ViewName, HTMLButtonElement>();
+
+  const choose = (name: ViewName, focus = false): void => {
+    view?.unmount();
+    current = name;
+    for (const [n, tab] of tabs) {
+      tab.setAttribute("aria-selected", String(n === name));
+      tab.tabIndex = n === name ? 0 : -1;
+    }
+    view = MOUNTS[name](panel, state);
+    if (focus) tabs.get(name)?.focus();
+    if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
+  };
+
+  const nav = h("nav", { role: "tablist", "aria-label": "Dashboard" });
+  for (const name of VIEWS) {
+    const tab = h("button", { type: "button", role: "tab", id: `tab-${name}`, "aria-controls": "view" }, TITLES[name]);
+    tab.addEventListener("click", () => choose(name));
+    tab.addEventListener("keydown", (e: KeyboardEvent) => {
+      const i = VIEWS.indexOf(name);
+      const next = e.key === "ArrowRight" ? VIEWS[(i + 1) % VIEWS.length] : e.key === "ArrowLeft" ? VIEWS[(i + VIEWS.length - 1) % VIEWS.length] : undefined;
+      if (next !== undefined) {
+        e.preventDefault();
+        choose(next, true);
+      }
+    });
+    tabs.set(name, tab);
+    nav.appendChild(tab);
+  }
+  const problem = h("div", {});
+  replaceChildren(root, h("header", { class: "dash-header" }, h("h1", {}, "Gardener"), nav), problem, panel);
+  choose(current);
+
+  const onEvent = (event: DashEvent): void => {
+    if (event.type === "show") {
+      const wanted = viewOf(event.view);
+      if (wanted !== current) choose(wanted, true);
+      return;
+    }
+    state = fold(state, event);
+    view?.update(state);
+  };
+  const result = await subscribe(onEvent);
+  if (!result.ok) replaceChildren(problem, renderError(result.error, "The dashboard gets no figures"));
+}
+
+const root = document.getElementById("app");
+if (root !== null) void main(root);

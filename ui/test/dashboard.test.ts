@@ -1,0 +1,234 @@
+// The dashboard window's flows against Tauri's IPC mock: samples arriving,
+// switching views, acting on a service, backing up with progress, the
+// restore wizard, pausing alerts and editing the settings.
+
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { afterEach, describe, expect, it } from "vitest";
+
+import type { BackupInfo } from "../src/bindings/BackupInfo";
+import type { Settings } from "../src/bindings/Settings";
+import { main } from "../src/dashboard/main";
+import { point, sendOn, settle, snapshot } from "./fixtures";
+
+afterEach(() => clearMocks());
+
+type Calls = [string, unknown][];
+
+const backup: BackupInfo = {
+  id: "gardener-20270115T080000Z",
+  path: "/b/gardener-20270115T080000Z.tar.zst",
+  created: "2027-01-15T08:00:00Z",
+  size: 2048,
+  files: 5,
+  bytes: 4096,
+  scheduled: false,
+  host: "mini",
+  verified: { at: "2027-01-15T08:00:05Z", ok: true, problems: [] },
+};
+
+const settings: Settings = {
+  path: "/home/ada/.config/gardener/gardener.toml",
+  text: "[monitor]\ninterval_secs = 5\n",
+  problem: null,
+  interval_secs: 5,
+  mute_until: null,
+  rules: [{ rule: "cpu", enabled: true, threshold: 80, clear: 70, for_secs: 120, cooldown_secs: 3600, recovery: true }],
+  autostart: false,
+  fed: true,
+};
+
+/** Mocks every command; `extra` answers some differently. */
+function mock(calls: Calls, extra: (cmd: string, args: unknown) => unknown = () => undefined): { subscription: () => unknown } {
+  let subscription: unknown;
+  mockIPC((cmd, args) => {
+    calls.push([cmd, args]);
+    const answer = extra(cmd, args);
+    if (answer !== undefined) return answer;
+    switch (cmd) {
+      case "dashboard_subscribe":
+        subscription = args;
+        sendOn(args, "onEvent", { type: "recent", history: [point(1, 10), point(2, 20)], events: [], latest: snapshot() });
+        return null;
+      case "log_open":
+        return ["first line", "second line"];
+      case "log_poll":
+        return [];
+      case "models_unload":
+        return ["llama3.2:3b"];
+      case "backups_list":
+        return [backup];
+      case "settings_load":
+        return settings;
+      default:
+        return null;
+    }
+  });
+  return { subscription: () => subscription };
+}
+
+function button(root: HTMLElement, text: string): HTMLButtonElement {
+  const found = [...root.querySelectorAll("button")].find((b) => b.textContent === text);
+  if (found === undefined) throw new Error(`no button "${text}" in: ${root.textContent}`);
+  return found;
+}
+
+describe("the dashboard", () => {
+  it("shows the figures it is sent and follows new samples", async () => {
+    const calls: Calls = [];
+    const ipc = mock(calls);
+    const root = document.createElement("div");
+    await main(root, "overview");
+    expect(root.querySelector('[data-gauge="cpu"] .value')?.textContent).toBe("23%");
+    sendOn(ipc.subscription(), "onEvent", { type: "tick", snapshot: snapshot(1_800_000_005_000, { system: { ...snapshot().system, cpu_percent: 71 } }), events: [] });
+    expect(root.querySelector('[data-gauge="cpu"] .value')?.textContent).toBe("71%");
+    // The menu's Settings… (or a notification) turns the open window to a view.
+    sendOn(ipc.subscription(), "onEvent", { type: "show", view: "settings" });
+    await settle();
+    expect(root.querySelector("#tab-settings")?.getAttribute("aria-selected")).toBe("true");
+    expect(root.querySelector("h2")?.textContent).toBe("Settings");
+  });
+
+  it("tabs can be moved between with the arrow keys", async () => {
+    mock([]);
+    const root = document.createElement("div");
+    document.body.appendChild(root);
+    await main(root, "overview");
+    root.querySelector<HTMLButtonElement>("#tab-alerts")!.click();
+    expect(root.querySelector("h2")?.textContent).toBe("Alerts");
+    root.querySelector<HTMLButtonElement>("#tab-overview")!.click();
+    root.querySelector("#tab-overview")!.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight" }));
+    expect(root.querySelector("#tab-services")?.getAttribute("aria-selected")).toBe("true");
+    expect(document.activeElement?.id).toBe("tab-services");
+    root.remove();
+  });
+
+  it("restarts a service and unloads a model through the monitor", async () => {
+    const calls: Calls = [];
+    mock(calls);
+    const root = document.createElement("div");
+    await main(root, "services");
+    await settle();
+    expect(root.querySelector('[data-service="ollama"] .state')?.textContent).toBe("healthy");
+    expect(root.querySelector("pre.log")?.textContent).toBe("first line\nsecond line");
+    root.querySelector<HTMLButtonElement>('[data-service="app"] [data-action="restart"]')!.click();
+    await settle();
+    expect(calls).toContainEqual(["service_control", { action: "restart", service: "app" }]);
+    expect(root.querySelector(".status-line")?.textContent).toContain("restart done");
+    root.querySelector<HTMLButtonElement>('[aria-label="Unload llama3.2:3b"]')!.click();
+    await settle();
+    expect(calls).toContainEqual(["models_unload", { model: "llama3.2:3b" }]);
+    expect(root.querySelector(".status-line")?.textContent).toBe("Unloaded llama3.2:3b. They load again when next used.");
+  });
+
+  it("backs up with progress and a Cancel button, then lists the new backup", async () => {
+    const calls: Calls = [];
+    let cancelSeen = false;
+    mock(calls, (cmd, args) => {
+      if (cmd === "backup_create") {
+        sendOn(args, "onProgress", { phase: "archive", bytes: 45, total_bytes: 100, files: 2, total_files: 5 });
+        cancelSeen = [...document.querySelectorAll("button")].some((b) => b.textContent === "Cancel");
+        return { backup, warnings: [], app_paused_secs: 0.6, cloned: false, seconds: 3 };
+      }
+      return undefined;
+    });
+    const root = document.createElement("div");
+    document.body.appendChild(root);
+    await main(root, "backups");
+    await settle();
+    expect(root.querySelector(`[data-backup="${backup.id}"]`)?.textContent).toContain("✓ checked");
+    button(root, "Back Up Now").click();
+    await settle();
+    expect(cancelSeen).toBe(true);
+    expect(root.querySelector(".status-line")?.textContent).toBe("Backup done: 5 files, 2.0 KiB, checked, in 3 s.");
+    expect(calls.filter(([c]) => c === "backups_list")).toHaveLength(2);
+    root.remove();
+  });
+
+  it("restores through preview, confirmation and progress to the services' health", async () => {
+    const calls: Calls = [];
+    mock(calls, (cmd, args) => {
+      if (cmd === "restore_preview") return { id: backup.id, dry_run: true, restored: ["~/data"], diff: { added: [], changed: ["~/data/notes.md"], removed: [] }, safety_copies: [], services: [], seconds: 0 };
+      if (cmd === "restore_apply") {
+        sendOn(args, "onProgress", { phase: "swap", bytes: 0, total_bytes: 0, files: 0, total_files: 0 });
+        return { id: backup.id, dry_run: false, restored: ["~/data"], diff: { added: [], changed: ["~/data/notes.md"], removed: [] }, safety_copies: ["~/data.before-restore"], services: ["ollama", "app"], seconds: 2.5 };
+      }
+      return undefined;
+    });
+    const root = document.createElement("div");
+    await main(root, "backups");
+    await settle();
+    root.querySelector<HTMLButtonElement>(`[aria-label="Restore ${backup.id}"]`)!.click();
+    await settle();
+    expect(root.textContent).toContain("1 files would be changed");
+    expect(calls.some(([c]) => c === "restore_apply")).toBe(false);
+    button(root, "Restore this backup").click();
+    await settle();
+    expect(calls).toContainEqual(["restore_apply", expect.objectContaining({ id: backup.id })]);
+    expect(root.textContent).toContain("Ollama and Codebase Gardener restarted and healthy.");
+    expect(root.textContent).toContain("kept at ~/data.before-restore");
+  });
+
+  it("says so when a restore was undone", async () => {
+    mock([], (cmd) => {
+      if (cmd === "restore_preview") return { id: backup.id, dry_run: true, restored: ["~/data"], diff: { added: [], changed: [], removed: [] }, safety_copies: [], services: [], seconds: 0 };
+      if (cmd === "restore_apply") throw { code: "rolled-back", message: "the app did not answer within 30 s; the data from before is back" };
+      return undefined;
+    });
+    const root = document.createElement("div");
+    await main(root, "backups");
+    await settle();
+    root.querySelector<HTMLButtonElement>(`[aria-label="Restore ${backup.id}"]`)!.click();
+    await settle();
+    button(root, "Restore this backup").click();
+    await settle();
+    expect(root.querySelector(".error h2")?.textContent).toBe("The restore was undone");
+    expect(root.textContent).toContain("the data from before is back");
+  });
+
+  it("lists the rules with their limits and pauses alerts", async () => {
+    const calls: Calls = [];
+    mock(calls, (cmd) => (cmd === "alerts_pause" ? 1_900_000_000 : undefined));
+    const root = document.createElement("div");
+    await main(root, "alerts");
+    await settle();
+    const row = root.querySelector('[data-rule="cpu"]');
+    expect(row?.textContent).toContain("over 80% for 2 min, clears at 70%");
+    expect(row?.textContent).toContain("23%");
+    button(root, "Pause for 1 hour").click();
+    await settle();
+    expect(calls).toContainEqual(["alerts_pause", { pause: "hour" }]);
+    expect(root.querySelector(".pause-line")?.textContent).toContain("paused until");
+  });
+
+  it("checks the config as it is typed and saves only a valid one", async () => {
+    const calls: Calls = [];
+    mock(calls, (cmd, args) => {
+      if (cmd === "settings_check" && (args as { text: string }).text.includes("soon")) {
+        throw { code: "config", message: "gardener.toml:2:17: key `monitor.interval_secs`: invalid type" };
+      }
+      return undefined;
+    });
+    const root = document.createElement("div");
+    await main(root, "settings");
+    await settle();
+    const editor = root.querySelector<HTMLTextAreaElement>("textarea.editor")!;
+    const save = button(root, "Save");
+    expect(editor.value).toBe(settings.text);
+    expect(save.disabled).toBe(true);
+    editor.value = '[monitor]\ninterval_secs = "soon"\n';
+    editor.dispatchEvent(new Event("input"));
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    await settle();
+    expect(root.querySelector(".problem")?.textContent).toContain("monitor.interval_secs");
+    expect(save.disabled).toBe(true);
+    editor.value = "[monitor]\ninterval_secs = 2\n";
+    editor.dispatchEvent(new Event("input"));
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    await settle();
+    expect(save.disabled).toBe(false);
+    save.click();
+    await settle();
+    expect(calls).toContainEqual(["settings_save", { text: "[monitor]\ninterval_secs = 2\n" }]);
+    expect(root.querySelector(".status-line")?.textContent).toContain("Saved");
+  });
+});
