@@ -19,13 +19,35 @@ fn marker(ctx: &Context) -> PathBuf {
 /// epoch), so the monitor can tell that restart from a crash. Next to the
 /// marker.
 const RESUMED: &str = "backup-resumed-app";
+/// The same for a restore, which starts both services again.
+pub(crate) const RESTORE_RESUMED: &str = "restore-resumed-services";
 
-fn record_resume(marker: &std::path::Path) {
-    let Some(dir) = marker.parent() else { return };
+fn write_now(path: &std::path::Path) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let _ = crate::fsutil::atomic_write(&dir.join(RESUMED), format!("{now}\n").as_bytes(), 0o600);
+    let _ = crate::fsutil::atomic_write(path, format!("{now}\n").as_bytes(), 0o600);
+}
+
+fn record_resume(marker: &std::path::Path) {
+    if let Some(dir) = marker.parent() {
+        write_now(&dir.join(RESUMED));
+    }
+}
+
+/// Records now as when `name`'s services were started again.
+pub(crate) fn record_start(ctx: &Context, name: &str) {
+    if crate::fsutil::create_dir(&ctx.data_dir, 0o700).is_ok() {
+        write_now(&ctx.data_dir.join(name));
+    }
+}
+
+/// Whether `name` records a start at or after `since`.
+pub(crate) fn resumed_since(ctx: &Context, name: &str, since: u64) -> bool {
+    std::fs::read_to_string(ctx.data_dir.join(name))
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .is_some_and(|at| at >= since)
 }
 
 /// The app, stopped for a backup until [`Paused::resume`] or drop.
@@ -114,10 +136,7 @@ pub fn app_paused_by_backup(ctx: &Context) -> bool {
 /// Whether a backup started the app again at or after `since` (seconds
 /// since the epoch): a new app process since then is the backup's doing.
 pub fn app_resumed_since(ctx: &Context, since: u64) -> bool {
-    std::fs::read_to_string(ctx.data_dir.join(RESUMED))
-        .ok()
-        .and_then(|t| t.trim().parse::<u64>().ok())
-        .is_some_and(|at| at >= since)
+    resumed_since(ctx, RESUMED, since)
 }
 
 /// Starts the app if an earlier backup was killed while it was paused;

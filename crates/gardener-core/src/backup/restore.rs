@@ -177,6 +177,20 @@ fn running(manager: &dyn ServiceManager, ctx: &Context) -> Vec<ServiceId> {
         .collect()
 }
 
+pub use journal::held_services;
+
+/// Where the journal is, for tests that write one by hand.
+#[cfg(test)]
+pub(crate) fn journal_path_for_tests(ctx: &Context) -> PathBuf {
+    journal::path(ctx)
+}
+
+/// Whether a restore started the services again at or after `since`
+/// (seconds since the epoch): new processes since then are its doing.
+pub fn resumed_since(ctx: &Context, since: u64) -> bool {
+    super::pause::resumed_since(ctx, super::pause::RESTORE_RESUMED, since)
+}
+
 /// Restores the backup at `archive` (see the module docs).
 pub fn restore(
     ctx: &Context,
@@ -373,6 +387,8 @@ fn start_and_check(
     manager: &dyn ServiceManager,
     services: &[ServiceId],
 ) -> std::result::Result<(), String> {
+    // New processes from here on are the restore's doing, not crashes.
+    super::pause::record_start(ctx, super::pause::RESTORE_RESUMED);
     for id in services {
         manager
             .run(Action::Start, *id, SERVICE_TIMEOUT)

@@ -265,6 +265,33 @@ impl Sampler {
         };
 
         let mut app_snap = service(app_status, trees[1], true);
+        // A restore stops both services while it swaps their data, and
+        // starts them again: neither is an outage.
+        let held = crate::backup::restore::held_services(&self.ctx);
+        let since_last = self.sampled_at.map(|at| (at / 1000).saturating_sub(1));
+        let restored =
+            since_last.is_some_and(|since| crate::backup::restore::resumed_since(&self.ctx, since));
+        for (i, (id, snap)) in [
+            (ServiceId::Ollama, &mut ollama),
+            (ServiceId::App, &mut app_snap),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if held.contains(&id)
+                && matches!(
+                    snap.state,
+                    RunState::Stopped | RunState::Stopping | RunState::Starting
+                )
+            {
+                snap.state = RunState::Paused;
+                snap.error = Some("stopped while a restore swaps in its data".into());
+                self.cached[i] = None;
+            }
+            if snap.restarted && restored {
+                snap.restarted = false;
+            }
+        }
         if matches!(
             app_snap.state,
             RunState::Stopped | RunState::Stopping | RunState::Starting

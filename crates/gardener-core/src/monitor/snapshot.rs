@@ -50,8 +50,9 @@ pub enum RunState {
     Stopped,
     /// Stopped after failing.
     Failed,
-    /// Stopped by a running backup while it reads the app's data; the
-    /// backup starts it again. Not an outage: no alert.
+    /// Stopped by a running backup while it reads the app's data, or by a
+    /// running restore while it swaps in the data; either starts it again.
+    /// Not an outage: no alert.
     Paused,
     /// The service manager does not know it.
     #[default]
@@ -70,7 +71,7 @@ impl RunState {
             Self::Stopping => "stopping",
             Self::Stopped => "stopped",
             Self::Failed => "failed",
-            Self::Paused => "paused for a backup",
+            Self::Paused => "paused for a backup or restore",
             Self::NotInstalled => "not installed",
             Self::External => "external",
         }

@@ -35,6 +35,31 @@ pub struct Journal {
     id: String,
     services: Vec<String>,
     units: Vec<JournalUnit>,
+    /// The restoring process (0 in journals written before it was kept).
+    #[serde(default)]
+    pid: u32,
+}
+
+/// The services a restore that is still running has stopped (none when
+/// no restore runs, or its process has died: then they are down for real).
+pub fn held_services(ctx: &Context) -> Vec<ServiceId> {
+    let Ok(text) = fs::read(path(ctx)) else {
+        return Vec::new();
+    };
+    let Ok(j) = serde_json::from_slice::<Journal>(&text) else {
+        return Vec::new();
+    };
+    let alive = i32::try_from(j.pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok());
+    if !alive {
+        return Vec::new();
+    }
+    ServiceId::ALL
+        .into_iter()
+        .filter(|id| j.services.iter().any(|s| s == id.as_str()))
+        .collect()
 }
 
 /// Where the journal is kept.
@@ -63,6 +88,7 @@ impl Journal {
     /// Writes the journal for swapping `units`, with `services` stopped.
     pub fn begin(ctx: &Context, id: &str, units: &[Unit], services: &[ServiceId]) -> Result<Self> {
         let j = Self {
+            pid: std::process::id(),
             id: id.to_owned(),
             services: services.iter().map(|s| s.as_str().to_owned()).collect(),
             units: units

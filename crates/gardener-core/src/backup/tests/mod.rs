@@ -15,6 +15,7 @@ use crate::backup::{self, CreateOptions};
 use crate::config::{BackupSource, Config};
 use crate::install::Context;
 use crate::paths::Paths;
+use crate::services::ServiceId;
 
 /// Name of the one source every archive here holds.
 pub(super) const SOURCE: &str = "app-data";
@@ -264,4 +265,35 @@ fn a_restart_by_a_backup_is_recorded_with_its_time() {
     assert!(super::app_resumed_since(&f.ctx, 999));
     assert!(super::app_resumed_since(&f.ctx, 1000));
     assert!(!super::app_resumed_since(&f.ctx, 1001));
+}
+
+#[test]
+fn a_running_restore_holds_the_services_it_stopped_and_a_dead_one_holds_none() {
+    let f = Fixture::new();
+    let journal = super::restore::journal_path_for_tests(&f.ctx);
+    assert!(
+        super::restore::held_services(&f.ctx).is_empty(),
+        "no restore"
+    );
+    let write = |pid: u32| {
+        let text = serde_json::json!({
+            "id": "gardener-x", "services": ["ollama", "app"], "units": [], "pid": pid
+        });
+        fs::write(&journal, text.to_string()).unwrap();
+    };
+    write(std::process::id());
+    assert_eq!(
+        super::restore::held_services(&f.ctx),
+        [ServiceId::Ollama, ServiceId::App]
+    );
+    // A killed restore's journal (or one from before pids were kept) does not
+    // hold anything: its stopped services are down for real.
+    write(0);
+    assert!(super::restore::held_services(&f.ctx).is_empty());
+    write(u32::try_from(i32::MAX).unwrap());
+    assert!(super::restore::held_services(&f.ctx).is_empty());
+
+    assert!(!super::restore::resumed_since(&f.ctx, 0));
+    super::pause::record_start(&f.ctx, super::pause::RESTORE_RESUMED);
+    assert!(super::restore::resumed_since(&f.ctx, 1));
 }
