@@ -35,11 +35,19 @@ fn short_name(service: ServiceId) -> &'static str {
 }
 
 fn tell<R: Runtime>(app: &AppHandle<R>, title: impl Into<String>, body: impl Into<String>) {
+    let title = title.into();
+    // Backup news opens the backups; the rest is about the services.
+    let view = if title.starts_with("Backup") {
+        "backups"
+    } else {
+        "services"
+    };
     notify::show(
         app,
         &Note {
-            title: title.into(),
+            title,
             body: body.into(),
+            view,
         },
     );
 }

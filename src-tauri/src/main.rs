@@ -86,6 +86,7 @@ fn run(args: Args) -> tauri::Result<()> {
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
 
+            notify::on_click(app.handle());
             let tray = tray::create(app.handle())?;
             app.manage(Live::start(app.handle(), tray));
             // The first launch on a machine with nothing set up starts

@@ -1,11 +1,18 @@
 //! Desktop notifications: what the alert engine's events and the menu's own
 //! actions say to a person, shown through `tauri-plugin-notification`.
 //! Muted events (alerts paused or disabled, cooldowns) are never shown; the
-//! engine decides that, this module only words and sends.
+//! engine decides that, this module only words and sends. A click on a
+//! notification opens the dashboard at the view it is about.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use gardener_core::monitor::alerts::{Event, EventKind};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt;
+
+use crate::windows;
 
 /// A notification's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +21,17 @@ pub struct Note {
     pub title: String,
     /// The engine's sentence with the figures.
     pub body: String,
+    /// The dashboard view a click opens.
+    pub view: &'static str,
+}
+
+/// The dashboard view an alert rule is about.
+pub fn view_of(rule: &str) -> &'static str {
+    match rule {
+        "cpu" | "memory" | "swap" | "disk" => "overview",
+        "backup_overdue" => "backups",
+        _ => "services",
+    }
 }
 
 /// What an alert rule is about, as a headline's subject, and the words for
@@ -56,16 +74,55 @@ pub fn for_event(event: &Event) -> Option<Note> {
     Some(Note {
         title,
         body: event.message.clone(),
+        view: view_of(&event.rule),
     })
+}
+
+/// Notification ids and the views they open, newest last; a click on an
+/// older one than these opens the overview.
+static SHOWN: Mutex<VecDeque<(i32, &'static str)>> = Mutex::new(VecDeque::new());
+const REMEMBERED: usize = 100;
+static NEXT_ID: AtomicI32 = AtomicI32::new(1);
+
+fn remember(id: i32, view: &'static str) {
+    let mut shown = SHOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    shown.push_back((id, view));
+    while shown.len() > REMEMBERED {
+        shown.pop_front();
+    }
+}
+
+fn view_for_id(id: Option<i32>) -> &'static str {
+    let shown = SHOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    id.and_then(|id| shown.iter().find(|(i, _)| *i == id).map(|(_, v)| *v))
+        .unwrap_or("overview")
+}
+
+/// Opens the dashboard at the right view when a notification is clicked.
+pub fn on_click<R: Runtime>(app: &AppHandle<R>) {
+    let handle = app.clone();
+    let registered = app.notification().on_action(move |performed| {
+        if performed.action_id() == "tap" {
+            let view = view_for_id(performed.notification().map(|n| n.id()));
+            tracing::info!(view, "notification clicked");
+            windows::show_dashboard(&handle, view);
+        }
+    });
+    if let Err(error) = registered {
+        tracing::warn!(%error, "clicks on notifications will not open the dashboard");
+    }
 }
 
 /// Shows `note`. Failures (no notification daemon, say) are logged: a
 /// missing notification must never stop the monitor.
 pub fn show<R: Runtime>(app: &AppHandle<R>, note: &Note) {
     tracing::info!(title = %note.title, body = %note.body, "notification");
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    remember(id, note.view);
     if let Err(error) = app
         .notification()
         .builder()
+        .id(id)
         .title(&note.title)
         .body(&note.body)
         .show()
@@ -99,6 +156,22 @@ mod tests {
         assert_eq!(down.body, "Ollama is down (failed)");
         let back = for_event(&event("ollama_down", EventKind::Resolved, false)).unwrap();
         assert_eq!(back.title, "Ollama recovered");
+    }
+
+    #[test]
+    fn a_click_opens_the_view_the_notification_is_about() {
+        assert_eq!(
+            for_event(&event("ollama_down", EventKind::Firing, false))
+                .unwrap()
+                .view,
+            "services"
+        );
+        assert_eq!(view_of("disk"), "overview");
+        assert_eq!(view_of("backup_overdue"), "backups");
+        remember(-7, "backups");
+        assert_eq!(view_for_id(Some(-7)), "backups");
+        assert_eq!(view_for_id(Some(-8)), "overview", "not one of ours");
+        assert_eq!(view_for_id(None), "overview");
     }
 
     #[test]
