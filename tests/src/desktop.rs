@@ -179,6 +179,17 @@ impl Desktop {
         all.into_iter().map(|(_, s, b)| (s, b)).collect()
     }
 
+    /// Clicks the notification at the top of the screen, as a person would (dunst runs its
+    /// default action); false when none is shown. dunst cannot list what is on screen, so the
+    /// caller checks with [`Desktop::notifications`] afterwards which one it was.
+    pub fn click_notification(&self) -> bool {
+        let shown = self
+            .dunstctl(&["count", "displayed"])
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        shown > 0 && self.dunstctl(&["action", "0"]).is_some()
+    }
+
     /// The tray menu of the app whose process is `pid`, once it has exported one.
     pub fn tray(&self, pid: u32, timeout: Duration) -> TrayMenu {
         // The app has several bus connections, and not all of them answer calls for objects

@@ -55,6 +55,16 @@ pub fn port_open(port: u16) -> bool {
 }
 
 fn request(method: &str, url: &str, body: Option<String>) -> io::Result<Response> {
+    call(method, url, body, TIMEOUT)
+}
+
+/// `method url` with an optional JSON body, each step bounded by `timeout`.
+pub fn call(
+    method: &str,
+    url: &str,
+    body: Option<String>,
+    timeout: Duration,
+) -> io::Result<Response> {
     let invalid =
         |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {url}"));
     let rest = url
@@ -68,9 +78,9 @@ fn request(method: &str, url: &str, body: Option<String>) -> io::Result<Response
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| invalid("no address for host"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    stream.set_read_timeout(Some(TIMEOUT))?;
-    stream.set_write_timeout(Some(TIMEOUT))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
 
     let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {authority}\r\n");
     if let Some(body) = &body {

@@ -15,6 +15,7 @@ pub mod machine;
 pub mod namespace;
 pub mod stand_ins;
 pub mod systemd;
+pub mod webdriver;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;

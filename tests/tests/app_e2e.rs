@@ -353,3 +353,76 @@ fn set_up_opens_its_window_in_a_process_of_its_own() {
     );
     wait_for_menu(&tray, "both services healthy again", healthy);
 }
+
+#[test]
+fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_notice_opens_it()
+{
+    if !can_run(
+        "the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_notice_opens_it",
+    ) {
+        return;
+    }
+    let (machine, desktop, app, tray, _) = app_showing_healthy();
+    let dashboards = |view: &str| {
+        descendants_with(app.child.id(), &format!("--window\0dashboard\0--view\0{view}"))
+    };
+
+    tray.click("Open Dashboard…");
+    let mut window = Vec::new();
+    assert!(
+        wait_until(SETTLE, || {
+            window = dashboards("overview");
+            !window.is_empty()
+        }),
+        "no dashboard process\n{}",
+        app.log()
+    );
+    assert!(
+        wait_until(SETTLE, || !descendants_with(window[0], "WebKit").is_empty()),
+        "no webview under the dashboard's process"
+    );
+    // It gets the tray monitor's past and then its samples, rather than sampling itself.
+    assert!(
+        wait_until(SETTLE, || {
+            let log = app.log();
+            log.contains("the menu-bar app sent its recent past")
+                && log.contains("samples arrive from the menu-bar app")
+        }),
+        "{}",
+        app.log()
+    );
+    // Open Dashboard… and Settings… while it is open turn it; they start no second one.
+    tray.click("Open Dashboard…");
+    tray.click("Settings…");
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(descendants_with(app.child.id(), "--window\0dashboard"), window);
+
+    let pid = rustix::process::Pid::from_raw(i32::try_from(window[0]).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert!(
+        wait_until(SETTLE, || descendants_with(app.child.id(), "--window").is_empty()
+            && descendants_with(app.child.id(), "WebKit").is_empty()),
+        "the dashboard's process or its webview outlived it"
+    );
+
+    // A click on "Ollama is down" opens the dashboard at the services.
+    machine
+        .systemd
+        .systemctl(&["stop", "gardener-ollama.service"]);
+    wait_for_menu(&tray, "Ollama stopped", |l| l[0] == "Ollama — stopped");
+    assert!(
+        wait_until(SETTLE, || desktop.click_notification()),
+        "dunst never showed a notification; it has {:?}",
+        desktop.notifications()
+    );
+    assert!(
+        wait_until(SETTLE, || !dashboards("services").is_empty()),
+        "a click on the notification opened no dashboard at the services\n{}",
+        app.log()
+    );
+    let titles: Vec<String> = desktop.notifications().into_iter().map(|(t, _)| t).collect();
+    assert_eq!(titles, ["Ollama is down"], "the one clicked");
+    machine
+        .systemd
+        .systemctl(&["start", "gardener-ollama.service"]);
+}

@@ -1,0 +1,131 @@
+//! End to end on Linux: the real dashboard window (`gardener-app --window dashboard`, sampling
+//! on its own as when started without the menu-bar app) driven through WebDriver
+//! (`tauri-driver` + WebKitWebDriver) on a headless desktop, against the stand-ins running as
+//! real systemd user services. It must show the machine's real figures, make a verified backup
+//! with Back Up Now, and restore it.
+//!
+//! Needs root (for the private namespaces), Xvfb, dbus, dunst, WebKitWebDriver and
+//! tauri-driver; without them the test prints a skip notice (in CI it fails instead).
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gardener_e2e::desktop::{self, Desktop};
+use gardener_e2e::machine::Machine;
+use gardener_e2e::webdriver::{self, Driver};
+use gardener_e2e::{app_bin, namespace};
+
+/// A slow CI machine: starting the webview, a backup with the app paused, a restore with both
+/// services restarted and health-checked.
+const LONG: Duration = Duration::from_secs(120);
+const SHORT: Duration = Duration::from_secs(30);
+
+fn can_run(test: &str) -> bool {
+    let missing = [desktop::missing(), webdriver::missing()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test} needs {}: .ci/run installs them",
+            missing.join(", ")
+        );
+        println!("skipped: {test} needs {}", missing.join(", "));
+        return false;
+    }
+    namespace::enter(test)
+}
+
+fn app_data(m: &Machine) -> PathBuf {
+    m.systemd.home().join(".codebase-gardener")
+}
+
+fn write_notes(root: &Path, text: &str) {
+    fs::create_dir_all(root.join("projects/demo")).unwrap();
+    fs::write(root.join("projects/demo/notes.md"), text).unwrap();
+}
+
+#[test]
+fn the_dashboard_shows_real_figures_backs_up_and_restores() {
+    if !can_run("the_dashboard_shows_real_figures_backs_up_and_restores") {
+        return;
+    }
+    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
+    let mut toml = fs::read_to_string(&machine.config).unwrap();
+    toml.push_str("\n[monitor]\ninterval_secs = 1\n");
+    fs::write(&machine.config, toml).unwrap();
+    let data = app_data(&machine);
+    write_notes(&data, "notes as backed up\n");
+    machine.gardener_ok(&["install", "--yes"]);
+    machine.assert_healthy();
+
+    let desktop = Desktop::start();
+    let mut cmd = machine.systemd.command(webdriver::tauri_driver().unwrap());
+    cmd.envs(desktop.env()).env("RUST_LOG", "info");
+    let driver = Driver::start(cmd);
+    let page = driver.session(&app_bin(), &["--window", "dashboard"]);
+
+    // The overview: figures from this machine.
+    let cpu = page.wait_text("[data-gauge=cpu] .value", LONG, |t| {
+        t.strip_suffix('%').is_some_and(|n| n.parse::<u32>().is_ok())
+    });
+    println!("cpu gauge: {cpu}");
+    let home = machine.systemd.home().display().to_string();
+    page.wait_text("[data-gauge=disk] .detail", SHORT, |t| t.contains(&home));
+
+    // The services: the real process ids and the stand-in's loaded model.
+    page.click("#tab-services");
+    let ollama_pid = machine.assert_active("gardener-ollama.service");
+    let app_pid = machine.assert_active("gardener-app.service");
+    page.wait_text("[data-service=ollama] dd", SHORT, |t| {
+        t == ollama_pid.to_string()
+    });
+    page.wait_text("[data-service=app] dd", SHORT, |t| t == app_pid.to_string());
+    page.wait_text("[data-service=ollama] table.models td", SHORT, |t| {
+        t == "llama3.2:3b"
+    });
+
+    // Back Up Now: a backup that `gardener backup list` shows, checked.
+    page.click("#tab-backups");
+    page.wait_text(".backup-list", SHORT, |t| t.contains("No backups yet"));
+    page.click_button("Back Up Now");
+    let done = page.wait_text(".status-line", LONG, |t| t.starts_with("Backup"));
+    assert!(done.starts_with("Backup done"), "{done}");
+    assert!(done.contains("checked"), "{done}");
+    let list = machine.gardener_json(&["backup", "list", "--json"]);
+    let backups = list["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{list:#}");
+    assert_eq!(backups[0]["verified"]["ok"], true, "{list:#}");
+    let id = backups[0]["id"].as_str().unwrap().to_owned();
+    page.wait_text(&format!("[data-backup={id}]"), SHORT, |t| {
+        t.contains("✓ checked")
+    });
+
+    // A restore round trip: newer notes, then the backup's come back, the services healthy.
+    write_notes(&data, "notes written later\n");
+    page.click(&format!("[aria-label='Restore {id}']"));
+    let diff = page.wait_text(".diff-view", LONG, |t| t.contains("would be changed"));
+    assert!(diff.contains("notes.md"), "{diff}");
+    page.click_button("Restore this backup");
+    // Ends with the outcome, or with an error box that says what went wrong.
+    let outcome = page.wait_text(".backup-work", LONG, |t| {
+        t.contains("healthy") || t.contains("Error code")
+    });
+    assert!(
+        outcome.contains("Ollama and Codebase Gardener restarted and healthy."),
+        "{outcome}"
+    );
+    assert_eq!(
+        fs::read_to_string(data.join("projects/demo/notes.md")).unwrap(),
+        "notes as backed up\n"
+    );
+    machine.assert_healthy();
+    assert_ne!(
+        machine.assert_active("gardener-app.service"),
+        app_pid,
+        "the app was restarted on the restored data"
+    );
+}
