@@ -4,7 +4,7 @@
 CARGO ?= cargo
 UI := ui
 
-.PHONY: run test release deps ui lint bindings check-bindings test-rust test-ui clean
+.PHONY: run test release deps test-deps ui lint bindings check-bindings test-rust test-ui clean
 
 ## run: build and start the menu-bar app (debug build)
 run: deps ui
@@ -22,7 +22,7 @@ run: deps ui
 	target/debug/gardener-app
 
 ## test: formatting, lints, generated types, UI tests and every Rust test
-test: deps ui lint check-bindings test-ui test-rust
+test: deps test-deps ui lint check-bindings test-ui test-rust
 
 ## release: optimized app and CLI
 release: deps ui
@@ -35,6 +35,10 @@ deps: $(UI)/node_modules/.package-lock.json
 $(UI)/node_modules/.package-lock.json: $(UI)/package-lock.json
 	@scripts/install-deps.sh
 	cd $(UI) && npm ci --no-audit --no-fund
+
+# What only the tests use: WebDriver for the app's windows, Chromium for the UI.
+test-deps:
+	@scripts/install-deps.sh --test
 
 ui: deps
 	cd $(UI) && npm run build
@@ -54,7 +58,8 @@ check-bindings: bindings
 	@git diff --exit-code --stat -- $(UI)/src/bindings && test -z "$$(git status --porcelain -- $(UI)/src/bindings)" \
 	  || { echo "ui/src/bindings is stale: run 'make bindings' and commit the result"; exit 1; }
 
-test-ui: deps
+# Unit tests, then the built UI in Chromium.
+test-ui: ui test-deps
 	cd $(UI) && npm test
 
 # nextest runs test binaries in parallel and ends with one summary line;

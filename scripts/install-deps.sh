@@ -15,6 +15,12 @@ DEBIAN_PACKAGES=(
   libplist-utils python3 util-linux systemd zstd tar xfsprogs
   xvfb dbus dunst
 )
+# Only for the tests (`--test`): WebKitGTK's WebDriver and tauri-driver to drive the real app's
+# windows, and Chromium for the UI's browser tests.
+TEST_DEBIAN_PACKAGES=(webkit2gtk-driver chromium)
+if [ "${1:-}" = --test ] && [ "$(uname -s)" = Linux ]; then
+  DEBIAN_PACKAGES+=("${TEST_DEBIAN_PACKAGES[@]}")
+fi
 
 need() { echo "gardener: $*" >&2; exit 1; }
 
@@ -49,3 +55,11 @@ esac
 command -v cargo >/dev/null || need "Rust is needed: install it with rustup (https://rustup.rs)"
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 [ "$node_major" -ge 20 ] || need "Node.js 20 or newer is needed to build the UI (found $(node --version 2>/dev/null || echo none))"
+
+if [ "${1:-}" = --test ] && [ "$(uname -s)" = Linux ]; then
+  cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
+  if ! command -v tauri-driver >/dev/null && [ ! -x "$cargo_bin/tauri-driver" ]; then
+    echo "gardener: installing tauri-driver (drives the app's windows in the tests)" >&2
+    cargo install tauri-driver --locked --quiet
+  fi
+fi

@@ -1,0 +1,176 @@
+// The UI in real Chromium through each view: the setup wizard, the dashboard's gauges, a
+// backup with progress, a restore with its diff, and the alerts.
+
+import type { Server } from "node:http";
+
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { point, snapshot } from "../test/fixtures";
+import { calls, launch, open, pageErrors, serve, type Scenario } from "./harness";
+
+let browser: Browser;
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  ({ server, url: base } = await serve());
+  browser = await launch();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const t0 = 1_800_000_000_000;
+const backup = {
+  id: "gardener-20270115T080000Z",
+  path: "/b/gardener-20270115T080000Z.tar.zst",
+  created: "2027-01-15T08:00:00Z",
+  size: 1_200_000_000,
+  files: 83_153,
+  bytes: 2_150_000_000,
+  scheduled: true,
+  host: "mini",
+  verified: { at: "2027-01-15T08:03:00Z", ok: true, problems: [] },
+};
+
+function dashboard(extra: Scenario = {}): Scenario {
+  return {
+    dashboard_subscribe: {
+      send: {
+        arg: "onEvent",
+        messages: [
+          { type: "recent", history: Array.from({ length: 60 }, (_, i) => point(t0 - (60 - i) * 5000, 20 + (i % 7) * 5)), events: [], latest: snapshot(t0) },
+          { type: "show", view: "overview" },
+        ],
+      },
+    },
+    backups_list: { value: [backup] },
+    log_open: { value: ["time=… msg=\"server listening\""] },
+    log_poll: { value: [] },
+    settings_load: {
+      value: {
+        path: "/Users/ada/Library/Application Support/gardener/gardener.toml",
+        text: "[monitor]\ninterval_secs = 5\n",
+        problem: null,
+        interval_secs: 5,
+        mute_until: null,
+        rules: [
+          { rule: "cpu", enabled: true, threshold: 80, clear: 70, for_secs: 120, cooldown_secs: 3600, recovery: true },
+          { rule: "ollama_down", enabled: true, threshold: 1, clear: 0, for_secs: 0, cooldown_secs: 3600, recovery: true },
+        ],
+        autostart: true,
+        fed: true,
+      },
+    },
+    ...extra,
+  };
+}
+
+describe("in Chromium", () => {
+  it("the setup wizard shows the plan and sets up with progress", async () => {
+    const page = await open(browser, `${base}/index.html`, {
+      setup_plan: {
+        value: {
+          platform: "macos",
+          config_file: "/Users/ada/Library/Application Support/gardener/gardener.toml",
+          manage_ollama: true,
+          steps: [
+            { kind: "check", id: "ollama-binary", title: "Ollama is installed", outcome: "ok", detail: "/opt/homebrew/bin/ollama" },
+            { kind: "dir", path: "/Users/ada/Library/Logs/gardener", mode: "0700", change: "create" },
+          ],
+        },
+      },
+      setup_apply: {
+        send: { arg: "onProgress", messages: [{ event: "started", index: 1, description: "create directory ~/Library/Logs/gardener" }, { event: "finished", index: 1, result: "done" }] },
+        delayMs: 50,
+        value: { plan: { platform: "macos", config_file: "x", manage_ollama: true, steps: [] }, done: ["create directory ~/Library/Logs/gardener"], health: [{ service: "ollama", healthy: true, latency_ms: 3 }, { service: "app", healthy: true, latency_ms: 5 }] },
+      },
+    });
+    await page.getByText("Ollama is installed").waitFor();
+    await page.getByRole("button", { name: "Set Up" }).click();
+    await page.getByText("create directory ~/Library/Logs/gardener").first().waitFor();
+    await page.locator(".outcome").waitFor();
+    expect(await page.locator(".outcome").textContent()).toContain("Gardener is set upOllama is running and answers");
+    expect(pageErrors(page)).toEqual([]);
+    await page.close();
+  });
+
+  it("the dashboard draws its gauges and sparklines and moves by keyboard", async () => {
+    const page = await open(browser, `${base}/dashboard.html`, dashboard());
+    await page.locator('[data-gauge="cpu"] .value').waitFor();
+    expect(await page.locator('[data-gauge="memory"] .value').textContent()).toBe("63%");
+    const d = await page.locator('[data-gauge="cpu"] svg.spark path').getAttribute("d");
+    expect(d?.split("L")).toHaveLength(60);
+    // The drawn line really has a size on screen.
+    const box = await page.locator('[data-gauge="cpu"] svg.spark').boundingBox();
+    expect(box?.width).toBeGreaterThan(100);
+    await page.locator("#tab-overview").focus();
+    await page.keyboard.press("ArrowRight");
+    await page.locator('[data-service="ollama"]').waitFor();
+    expect(await page.locator("#tab-services").getAttribute("aria-selected")).toBe("true");
+    expect(await page.locator("pre.log").textContent()).toContain("server listening");
+    expect(pageErrors(page)).toEqual([]);
+    await page.close();
+  });
+
+  it("a backup shows its progress and can be cancelled", async () => {
+    const page = await open(
+      browser,
+      `${base}/dashboard.html`,
+      dashboard({
+        backup_create: {
+          send: { arg: "onProgress", messages: [{ phase: "archive", bytes: 45, total_bytes: 100, files: 40_000, total_files: 83_153 }] },
+          delayMs: 400,
+          error: { code: "cancelled", message: "cancelled" },
+        },
+        backup_cancel: { value: true },
+      }),
+    );
+    await page.locator("#tab-backups").click();
+    await page.getByRole("button", { name: "Back Up Now" }).click();
+    await page.getByText("Writing the backup — 45%").waitFor();
+    expect(await page.locator("progress").getAttribute("value")).toBe("45");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByText("Cancelled; nothing was left behind.").waitFor();
+    expect((await calls(page)).map(([c]) => c)).toContain("backup_cancel");
+    await page.close();
+  });
+
+  it("a restore shows what would change before anything does", async () => {
+    const report = { id: backup.id, dry_run: true, restored: ["~/.codebase-gardener"], diff: { added: ["~/.codebase-gardener/projects/new"], changed: ["~/.codebase-gardener/memory.db"], removed: [] }, safety_copies: [], services: [], seconds: 0 };
+    const page = await open(
+      browser,
+      `${base}/dashboard.html`,
+      dashboard({
+        restore_preview: { value: report },
+        restore_apply: {
+          send: { arg: "onProgress", messages: [{ phase: "extract", bytes: 10, total_bytes: 20, files: 1, total_files: 2 }] },
+          delayMs: 100,
+          value: { ...report, dry_run: false, safety_copies: ["~/.codebase-gardener.before"], services: ["ollama", "app"], seconds: 4.2 },
+        },
+      }),
+    );
+    await page.locator("#tab-backups").click();
+    await page.getByRole("button", { name: `Restore ${backup.id}` }).click();
+    await page.getByText("1 files would be changed").waitFor();
+    expect((await calls(page)).map(([c]) => c)).not.toContain("restore_apply");
+    await page.getByRole("button", { name: "Restore this backup" }).click();
+    await page.getByText("Ollama and Codebase Gardener restarted and healthy.").waitFor();
+    await page.close();
+  });
+
+  it("the alerts list their rules and pause", async () => {
+    const page = await open(browser, `${base}/dashboard.html`, dashboard({ alerts_pause: { value: Math.floor(t0 / 1000) + 3600 } }));
+    await page.locator("#tab-alerts").click();
+    await page.locator('[data-rule="cpu"]').waitFor();
+    expect(await page.locator('[data-rule="cpu"]').textContent()).toContain("over 80% for 2 min, clears at 70%");
+    expect(await page.locator('[data-rule="ollama_down"]').textContent()).toContain("at once");
+    await page.getByRole("button", { name: "Pause for 1 hour" }).click();
+    await page.getByText("Alerts are paused until").waitFor();
+    expect(await calls(page)).toContainEqual(["alerts_pause", { pause: "hour" }]);
+    await page.close();
+  });
+});
