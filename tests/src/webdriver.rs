@@ -202,6 +202,20 @@ impl Session {
         );
     }
 
+    /// A PNG of the window's page as it is drawn now.
+    pub fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let shot = call(
+            "GET",
+            &format!("{}/screenshot", self.url),
+            None,
+            CALL_TIMEOUT,
+        );
+        base64::engine::general_purpose::STANDARD
+            .decode(shot.as_str().unwrap_or_default())
+            .expect("the screenshot is base64")
+    }
+
     /// Runs `script` in the page with `args`; returns its value.
     pub fn execute(&self, script: &str, args: &[Value]) -> Value {
         self.post(

@@ -39,6 +39,23 @@ fn can_run(test: &str) -> bool {
     namespace::enter(test)
 }
 
+/// Where screenshots of each view go: `GARDENER_SCREENSHOTS`, or `target/screenshots`.
+fn screenshots() -> PathBuf {
+    std::env::var_os("GARDENER_SCREENSHOTS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"),
+        PathBuf::from,
+    )
+}
+
+/// Saves what the window shows as `dashboard-NAME.png`, checking it is a real PNG.
+fn shoot(page: &webdriver::Session, name: &str) {
+    let png = page.screenshot();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let dir = screenshots();
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(format!("dashboard-{name}.png")), png).unwrap();
+}
+
 fn app_data(m: &Machine) -> PathBuf {
     m.systemd.home().join(".codebase-gardener")
 }
@@ -75,6 +92,11 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
     println!("cpu gauge: {cpu}");
     let home = machine.systemd.home().display().to_string();
     page.wait_text("[data-gauge=disk] .detail", SHORT, |t| t.contains(&home));
+    if std::env::var_os("GARDENER_SCREENSHOTS").is_some() {
+        // For the README: let the sparklines draw half a minute of samples.
+        std::thread::sleep(Duration::from_secs(30));
+    }
+    shoot(&page, "overview");
 
     // The services: the real process ids and the stand-in's loaded model.
     page.click("#tab-services");
@@ -87,6 +109,7 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
     page.wait_text("[data-service=ollama] table.models td", SHORT, |t| {
         t == "llama3.2:3b"
     });
+    shoot(&page, "services");
 
     // Back Up Now: a backup that `gardener backup list` shows, checked.
     page.click("#tab-backups");
@@ -103,12 +126,14 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
     page.wait_text(&format!("[data-backup={id}]"), SHORT, |t| {
         t.contains("✓ checked")
     });
+    shoot(&page, "backups");
 
     // A restore round trip: newer notes, then the backup's come back, the services healthy.
     write_notes(&data, "notes written later\n");
     page.click(&format!("[aria-label='Restore {id}']"));
     let diff = page.wait_text(".diff-view", LONG, |t| t.contains("would be changed"));
     assert!(diff.contains("notes.md"), "{diff}");
+    shoot(&page, "restore");
     page.click_button("Restore this backup");
     // Ends with the outcome, or with an error box that says what went wrong.
     let outcome = page.wait_text(".backup-work", LONG, |t| {
@@ -118,6 +143,7 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
         outcome.contains("Ollama and Codebase Gardener restarted and healthy."),
         "{outcome}"
     );
+    shoot(&page, "restored");
     assert_eq!(
         fs::read_to_string(data.join("projects/demo/notes.md")).unwrap(),
         "notes as backed up\n"
@@ -128,4 +154,11 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
         app_pid,
         "the app was restarted on the restored data"
     );
+
+    page.click("#tab-alerts");
+    page.wait_text("[data-rule=cpu]", SHORT, |t| t.contains("over 80%"));
+    shoot(&page, "alerts");
+    page.click("#tab-settings");
+    page.wait_text(".setting", SHORT, |t| t.contains("log in"));
+    shoot(&page, "settings");
 }

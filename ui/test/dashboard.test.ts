@@ -165,7 +165,7 @@ describe("the dashboard", () => {
     await settle();
     expect(calls).toContainEqual(["restore_apply", expect.objectContaining({ id: backup.id })]);
     expect(root.textContent).toContain("Ollama and Codebase Gardener restarted and healthy.");
-    expect(root.textContent).toContain("kept at ~/data.before-restore");
+    expect(root.querySelector(".outcome ul")?.textContent).toBe("~/data.before-restore");
   });
 
   it("says so when a restore was undone", async () => {

@@ -326,6 +326,13 @@ pub async fn restore_apply(
     })
     .await;
     lock(&dash.busy).take();
+    // A backup holds gardener.toml too: the monitor starts over from the
+    // restored one (and samples the restarted services at once).
+    if result.is_ok()
+        && let Err(why) = dash.ask(Asked::ConfigChanged).await
+    {
+        tracing::warn!("the monitor did not take up the restored settings: {why}");
+    }
     result
 }
 

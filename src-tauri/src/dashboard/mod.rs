@@ -233,11 +233,24 @@ fn read_feed<R: Runtime>(app: &AppHandle<R>, dash: Arc<Dash>) -> std::io::Result
     std::thread::Builder::new()
         .name("feed".into())
         .spawn(move || {
+            let mut ticks = 0u64;
             for text in std::io::stdin().lock().lines() {
                 let Ok(text) = text else { break };
                 match serde_json::from_str::<ToWindow>(&text) {
-                    Ok(ToWindow::Recent(recent)) => dash.set_recent(*recent),
-                    Ok(ToWindow::Tick { snapshot, events }) => dash.on_tick(*snapshot, events),
+                    Ok(ToWindow::Recent(recent)) => {
+                        tracing::info!(
+                            samples = recent.history.len(),
+                            "the menu-bar app sent its recent past"
+                        );
+                        dash.set_recent(*recent);
+                    }
+                    Ok(ToWindow::Tick { snapshot, events }) => {
+                        ticks += 1;
+                        if ticks == 1 {
+                            tracing::info!("samples arrive from the menu-bar app");
+                        }
+                        dash.on_tick(*snapshot, events);
+                    }
                     Ok(ToWindow::Reply { id, outcome }) => dash.replied(id, outcome),
                     Ok(ToWindow::Show { view }) => {
                         if let Some(window) = app.get_webview_window(windows::DASHBOARD) {

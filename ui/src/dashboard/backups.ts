@@ -95,7 +95,8 @@ export function renderRestored(r: RestoreReport): HTMLElement {
     { class: "outcome", role: "status" },
     h("h3", {}, `Restored ${r.id} in ${r.seconds.toFixed(1)} s`),
     names.length > 0 ? h("p", {}, `${names.join(" and ")} restarted and healthy.`) : h("p", {}, "No service needed restarting."),
-    ...r.safety_copies.map((c) => h("p", { class: "note" }, `The data it replaced is kept at ${c} until the next successful backup.`)),
+    r.safety_copies.length > 0 ? h("p", { class: "note" }, "The data it replaced is kept until the next successful backup, at:") : null,
+    r.safety_copies.length > 0 ? h("ul", { class: "diff" }, ...r.safety_copies.map((c) => h("li", {}, c))) : null,
   );
 }
 
