@@ -27,6 +27,7 @@ fn main() {
         "settings_set_interval",
         "autostart_set",
         "setup_open",
+        "dashboard_painted",
     ]);
     let attributes = tauri_build::Attributes::new().app_manifest(manifest);
     if let Err(error) = tauri_build::try_build(attributes) {

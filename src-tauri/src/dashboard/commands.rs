@@ -46,6 +46,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         settings_set_interval,
         autostart_set,
         setup_open,
+        dashboard_painted,
     ]
 }
 
@@ -492,4 +493,17 @@ pub async fn setup_open(dash: Shared<'_>) -> Result<(), IpcError> {
         .await
         .map(drop)
         .map_err(|m| error("setup", m))
+}
+
+/// The window painted its first figures at `at_ms` (milliseconds since the
+/// epoch, by the page's clock): logs how long after the process started
+/// that was (what `bench/dashboard-open.sh` reads).
+#[tauri::command]
+pub fn dashboard_painted(at_ms: f64) {
+    let started = super::STARTED_AT
+        .get()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let ms = (at_ms - started).max(0.0).round();
+    tracing::info!(ms, "the dashboard painted its first figures");
 }

@@ -28,6 +28,20 @@ use tokio::sync::{mpsc, oneshot};
 use crate::feed::{self, Ask, Asked, Outcome, ToWindow};
 use crate::windows;
 
+/// When the process started (set first thing in `main`), for the time to
+/// the first paint.
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+/// The same, by the wall clock the page's timestamps use.
+pub static STARTED_AT: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
+/// Milliseconds since the process started.
+pub fn since_start() -> u128 {
+    STARTED.get().map_or(0, |t| t.elapsed().as_millis())
+}
+
+/// How long the window waits for the tray's recent past before opening.
+const FIRST_RECENT_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// At most this many alert events are kept for the alerts view.
 const EVENTS_KEPT: usize = 200;
 
@@ -72,6 +86,8 @@ pub struct Dash {
     pub log: Mutex<Option<Follower>>,
     /// The view to show when the window subscribes.
     first_view: String,
+    /// Whether the tray's recent past has arrived.
+    arrived: (Mutex<bool>, std::sync::Condvar),
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -81,6 +97,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Dash {
     fn new(asker: Asker, first_view: &str) -> Self {
         Self {
+            arrived: (Mutex::new(false), std::sync::Condvar::new()),
             first_view: first_view.to_owned(),
             recent: Mutex::new(Recent::default()),
             ui: Mutex::new(None),
@@ -98,6 +115,7 @@ impl Dash {
     /// The window listens from now on, starting with all that is known
     /// and the view it was opened for.
     pub fn subscribe(&self, channel: Channel<DashEvent>) {
+        tracing::info!(ms = since_start(), "the dashboard's page subscribed");
         let recent = lock(&self.recent).clone();
         let view = DashEvent::Show {
             view: self.first_view.clone(),
@@ -119,6 +137,20 @@ impl Dash {
     fn set_recent(&self, recent: Recent) {
         *lock(&self.recent) = recent.clone();
         self.to_ui(DashEvent::Recent(Box::new(recent)));
+        let (arrived, wake) = &self.arrived;
+        *lock(arrived) = true;
+        wake.notify_all();
+    }
+
+    /// Waits up to `timeout` for the tray's account of the recent past; the
+    /// page then starts with it (see [`windows::open_dashboard_window`]).
+    fn recent_within(&self, timeout: std::time::Duration) -> Option<Recent> {
+        let (arrived, wake) = &self.arrived;
+        let guard = lock(arrived);
+        let (guard, _) = wake
+            .wait_timeout_while(guard, timeout, |arrived| !*arrived)
+            .unwrap_or_else(PoisonError::into_inner);
+        guard.then(|| lock(&self.recent).clone())
     }
 
     fn on_tick(&self, snapshot: Snapshot, events: Vec<Event>) {
@@ -220,7 +252,17 @@ pub fn run(view: &str) -> tauri::Result<()> {
             } else {
                 own_monitor(&dash)?;
             }
-            windows::open_dashboard_window(app.handle())?;
+            // The tray sends its past at once; with it in the page from the
+            // start, the first figures need no round trip (a few ms' wait
+            // saves tens of them).
+            let first = if fed {
+                dash.recent_within(FIRST_RECENT_WAIT)
+            } else {
+                None
+            };
+            tracing::info!(ms = since_start(), "opening the dashboard window");
+            windows::open_dashboard_window(app.handle(), first.as_ref())?;
+            tracing::info!(ms = since_start(), "the dashboard window is built");
             Ok(())
         })
         .run(tauri::generate_context!())

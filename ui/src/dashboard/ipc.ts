@@ -68,3 +68,6 @@ export const setInterval_ = (secs: number): Promise<Result<null>> => call<null>(
 export const setAutostart = (enabled: boolean): Promise<Result<boolean>> => call<boolean>("autostart_set", { enabled });
 
 export const openSetup = (): Promise<Result<null>> => call<null>("setup_open");
+
+/** The first figures were on screen at `atMs` (ms since the epoch); logged with the time since the window's process started. */
+export const painted = (atMs: number): Promise<Result<null>> => call<null>("dashboard_painted", { atMs });

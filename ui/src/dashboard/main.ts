@@ -4,11 +4,12 @@
 // to start with (the menu's Settings… opens #settings).
 
 import type { DashEvent } from "../bindings/DashEvent";
+import type { Recent } from "../bindings/Recent";
 import { h, replaceChildren } from "../dom";
 import { renderError } from "../plan";
 import { mountAlerts } from "./alerts";
 import { mountBackups } from "./backups";
-import { subscribe } from "./ipc";
+import { painted, subscribe } from "./ipc";
 import { renderOverview } from "./overview";
 import { mountServices } from "./services";
 import { mountSettings } from "./settings";
@@ -88,6 +89,7 @@ export async function main(root: HTMLElement, first: ViewName = viewOf(location.
   replaceChildren(root, h("header", { class: "dash-header" }, h("h1", {}, "Gardener"), nav), problem, panel);
   choose(current);
 
+  let paintedOnce = false;
   const onEvent = (event: DashEvent): void => {
     if (event.type === "show") {
       const wanted = viewOf(event.view);
@@ -96,7 +98,15 @@ export async function main(root: HTMLElement, first: ViewName = viewOf(location.
     }
     state = fold(state, event);
     view?.update(state);
+    if (!paintedOnce && state.latest !== null) {
+      paintedOnce = true;
+      // The second frame callback runs once the first has been painted.
+      requestAnimationFrame(() => requestAnimationFrame(() => void painted(performance.timeOrigin + performance.now())));
+    }
   };
+  // The tray's recent past, put in the page before it loaded (see windows.rs).
+  const given = (window as unknown as { __GARDENER_RECENT__?: Recent }).__GARDENER_RECENT__;
+  if (given !== undefined) onEvent({ type: "recent", ...given });
   const result = await subscribe(onEvent);
   if (!result.ok) replaceChildren(problem, renderError(result.error, "The dashboard gets no figures"));
 }
