@@ -24,10 +24,15 @@ run: deps ui
 ## test: formatting, lints, generated types, UI tests and every Rust test
 test: deps test-deps ui lint check-bindings test-ui test-rust
 
-## release: optimized app and CLI
+## release: optimized app and CLI (on macOS also Gardener.app), and where they are
 release: deps ui
 	$(CARGO) build --release -p gardener-app -p gardener-cli
-	@echo "Built: target/release/gardener-app and target/release/gardener"
+	@if [ "$$(uname -s)" = Darwin ]; then \
+	  cd $(UI) && npm run tauri -- build --bundles app --config '{"build":{"beforeBuildCommand":""}}' && \
+	  echo "Built: $(CURDIR)/target/release/bundle/macos/Gardener.app"; \
+	fi
+	@echo "Built: $(CURDIR)/target/release/gardener-app (the menu-bar app)"
+	@echo "       $(CURDIR)/target/release/gardener (the command line)"
 
 deps: $(UI)/node_modules/.package-lock.json
 	@scripts/install-deps.sh

@@ -432,7 +432,7 @@ mod tests {
     fn context(home: &std::path::Path) -> Context {
         // Nothing listens on port 9: probes fail at once.
         let toml = "[ollama]\nhost = \"127.0.0.1:9\"\n[app]\nhealth_url = \"http://127.0.0.1:9/\"\n\
-                    [monitor]\ninterval_secs = 3600\nmodels_every_secs = 3600\n";
+                    [monitor]\ninterval_secs = 3600\nmodels_every_secs = 3600\nhistory_secs = 86400\n";
         let file = home.join("gardener.toml");
         let config = Config::parse(toml, &file).unwrap();
         let paths = Paths::linux(
