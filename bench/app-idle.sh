@@ -6,7 +6,7 @@
 # runs:
 #   empty-tray                   the baseline
 #   gardener-app, never opened   tray and monitor only
-#   gardener-app, opened+closed  started with the setup window open, which is then closed the
+#   gardener-app, opened+closed  started with the dashboard open, which is then closed the
 #                                way a window manager closes it (WM_DELETE_WINDOW)
 # Each settles for 10 s, then for SECONDS its RSS is read every 2 s (mean and max) and its CPU
 # time (own threads and waited-for children, e.g. systemctl) over the whole window.
@@ -126,11 +126,11 @@ measure "gardener-app, never opened" "$PID"
 ratio "$RSS_MEAN"
 kill "$PID"; wait "$PID" 2>/dev/null || true
 
-"$BIN/gardener-app" --open setup >"$HOME/app-opened.log" 2>&1 &
+"$BIN/gardener-app" --open dashboard >"$HOME/app-opened.log" 2>&1 &
 PID=$!
 sleep "$SETTLE"
 opened=$(webviews "$PID")
-close_window "Set Up Gardener"
+close_window "Gardener"
 sleep "$SETTLE"
 measure "gardener-app, opened+closed" "$PID"
 ratio "$RSS_MEAN"
