@@ -82,7 +82,12 @@ impl Driver {
                 }
             }
         });
-        let value = call("POST", &format!("{base}/session"), Some(&caps), SESSION_TIMEOUT);
+        let value = call(
+            "POST",
+            &format!("{base}/session"),
+            Some(&caps),
+            SESSION_TIMEOUT,
+        );
         let id = value["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no session id in {value}"))
@@ -105,8 +110,8 @@ fn call(method: &str, url: &str, body: Option<&Value>, timeout: Duration) -> Val
         // WebDriver wants a JSON body on every POST.
         (method == "POST").then(|| "{}".to_owned())
     });
-    let response = http::call(method, url, body, timeout)
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let response =
+        http::call(method, url, body, timeout).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let json = response.json();
     assert!(
         response.status == 200,
@@ -182,7 +187,11 @@ impl Session {
             element = self.find_all(css).into_iter().next();
             element.is_some()
         });
-        assert!(found, "nothing matches {css}; page: {:?}", self.text("body"));
+        assert!(
+            found,
+            "nothing matches {css}; page: {:?}",
+            self.text("body")
+        );
         let element = element.unwrap_or_default();
         self.post(&format!("/element/{element}/click"), &json!({}));
     }
@@ -194,7 +203,11 @@ impl Session {
         let ready = wait_until(Duration::from_secs(20), || {
             self.execute(script, &[json!(label)]).as_u64() > Some(0)
         });
-        assert!(ready, "no enabled button {label:?}; page: {:?}", self.text("body"));
+        assert!(
+            ready,
+            "no enabled button {label:?}; page: {:?}",
+            self.text("body")
+        );
         self.execute(
             "[...document.querySelectorAll('button')]\
              .find(b => b.textContent === arguments[0] && !b.disabled).click()",
@@ -218,10 +231,7 @@ impl Session {
 
     /// Runs `script` in the page with `args`; returns its value.
     pub fn execute(&self, script: &str, args: &[Value]) -> Value {
-        self.post(
-            "/execute/sync",
-            &json!({ "script": script, "args": args }),
-        )
+        self.post("/execute/sync", &json!({ "script": script, "args": args }))
     }
 }
 

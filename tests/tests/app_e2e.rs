@@ -355,8 +355,7 @@ fn set_up_opens_its_window_in_a_process_of_its_own() {
 }
 
 #[test]
-fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_notice_opens_it()
-{
+fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_notice_opens_it() {
     if !can_run(
         "the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_notice_opens_it",
     ) {
@@ -364,7 +363,10 @@ fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_
     }
     let (machine, desktop, app, tray, _) = app_showing_healthy();
     let dashboards = |view: &str| {
-        descendants_with(app.child.id(), &format!("--window\0dashboard\0--view\0{view}"))
+        descendants_with(
+            app.child.id(),
+            &format!("--window\0dashboard\0--view\0{view}"),
+        )
     };
 
     tray.click("Open Dashboard…");
@@ -395,12 +397,16 @@ fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_
     tray.click("Open Dashboard…");
     tray.click("Settings…");
     thread::sleep(Duration::from_secs(1));
-    assert_eq!(descendants_with(app.child.id(), "--window\0dashboard"), window);
+    assert_eq!(
+        descendants_with(app.child.id(), "--window\0dashboard"),
+        window
+    );
 
     let pid = rustix::process::Pid::from_raw(i32::try_from(window[0]).unwrap()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     assert!(
-        wait_until(SETTLE, || descendants_with(app.child.id(), "--window").is_empty()
+        wait_until(SETTLE, || descendants_with(app.child.id(), "--window")
+            .is_empty()
             && descendants_with(app.child.id(), "WebKit").is_empty()),
         "the dashboard's process or its webview outlived it"
     );
@@ -420,7 +426,11 @@ fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_
         "a click on the notification opened no dashboard at the services\n{}",
         app.log()
     );
-    let titles: Vec<String> = desktop.notifications().into_iter().map(|(t, _)| t).collect();
+    let titles: Vec<String> = desktop
+        .notifications()
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     assert_eq!(titles, ["Ollama is down"], "the one clicked");
     machine
         .systemd

@@ -87,7 +87,8 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
 
     // The overview: figures from this machine.
     let cpu = page.wait_text("[data-gauge=cpu] .value", LONG, |t| {
-        t.strip_suffix('%').is_some_and(|n| n.parse::<u32>().is_ok())
+        t.strip_suffix('%')
+            .is_some_and(|n| n.parse::<u32>().is_ok())
     });
     println!("cpu gauge: {cpu}");
     let home = machine.systemd.home().display().to_string();
