@@ -232,3 +232,13 @@ describe("the dashboard", () => {
     expect(root.querySelector(".status-line")?.textContent).toContain("Saved");
   });
 });
+
+describe("closing mid-restore", () => {
+  it("says the window stays until the work is done", async () => {
+    const ipc = mock([]);
+    const root = document.createElement("div");
+    await main(root, "backups");
+    sendOn(ipc.subscription(), "onEvent", { type: "closing" });
+    expect(root.querySelector(".closing")?.textContent).toContain("closes by itself when it is done");
+  });
+});

@@ -16,7 +16,7 @@ use gardener_core::monitor::alerts::{RuleInfo, describe};
 use gardener_core::services::{Action, ServiceId};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, Invoke};
-use tauri::{AppHandle, Runtime, State};
+use tauri::{AppHandle, Runtime, State, WebviewWindow};
 use tauri_plugin_autostart::ManagerExt;
 
 use super::{Dash, DashEvent, lock};
@@ -212,7 +212,8 @@ fn throttled(channel: Channel<Progress>) -> impl FnMut(&Progress) {
 
 /// Back Up Now, like `gardener backup create`, with progress; `backup_cancel` stops it.
 #[tauri::command]
-pub async fn backup_create(
+pub async fn backup_create<R: Runtime>(
+    window: WebviewWindow<R>,
     dash: Shared<'_>,
     on_progress: Channel<Progress>,
 ) -> Result<CreateReport, IpcError> {
@@ -235,17 +236,19 @@ pub async fn backup_create(
         )?)
     })
     .await;
-    lock(&dash.busy).take();
+    let close = dash.finish_busy();
     // The menu's last-backup line and the overdue rule see it at once.
     if let Err(why) = dash.ask(Asked::SampleNow).await {
         tracing::warn!("no sample after the backup: {why}");
     }
+    close_if(close, &window);
     result
 }
 
 /// Reads backup `id` back and checks every file against its manifest.
 #[tauri::command]
-pub async fn backup_verify(
+pub async fn backup_verify<R: Runtime>(
+    window: WebviewWindow<R>,
     dash: Shared<'_>,
     id: String,
     on_progress: Channel<Progress>,
@@ -265,8 +268,16 @@ pub async fn backup_verify(
         )?)
     })
     .await;
-    lock(&dash.busy).take();
+    let close = dash.finish_busy();
+    close_if(close, &window);
     result
+}
+
+/// Closes the window that was asked to close while the work ran.
+fn close_if<R: Runtime>(close: bool, window: &WebviewWindow<R>) {
+    if close && let Err(e) = window.close() {
+        tracing::warn!("cannot close the dashboard: {e}");
+    }
 }
 
 /// Stops the running backup, check or restore (it cleans up after itself).
@@ -301,7 +312,8 @@ pub async fn restore_preview(id: String) -> Result<RestoreReport, IpcError> {
 /// staged, services stopped and swapped, started and health-checked, rolled
 /// back if they do not come up.
 #[tauri::command]
-pub async fn restore_apply(
+pub async fn restore_apply<R: Runtime>(
+    window: WebviewWindow<R>,
     dash: Shared<'_>,
     id: String,
     on_progress: Channel<Progress>,
@@ -326,7 +338,7 @@ pub async fn restore_apply(
         )?)
     })
     .await;
-    lock(&dash.busy).take();
+    let close = dash.finish_busy();
     // A backup holds gardener.toml too: the monitor starts over from the
     // restored one (and samples the restarted services at once).
     if result.is_ok()
@@ -334,6 +346,7 @@ pub async fn restore_apply(
     {
         tracing::warn!("the monitor did not take up the restored settings: {why}");
     }
+    close_if(close, &window);
     result
 }
 

@@ -60,6 +60,9 @@ pub enum DashEvent {
     },
     /// Turn to this view.
     Show { view: String },
+    /// The window was asked to close while a backup, check or restore
+    /// runs: it closes by itself when that is done.
+    Closing,
 }
 
 /// Where the service actions go.
@@ -88,6 +91,8 @@ pub struct Dash {
     first_view: String,
     /// Whether the tray's recent past has arrived.
     arrived: (Mutex<bool>, std::sync::Condvar),
+    /// Closing was asked for while busy.
+    close_when_done: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -97,6 +102,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Dash {
     fn new(asker: Asker, first_view: &str) -> Self {
         Self {
+            close_when_done: std::sync::atomic::AtomicBool::new(false),
             arrived: (Mutex::new(false), std::sync::Condvar::new()),
             first_view: first_view.to_owned(),
             recent: Mutex::new(Recent::default()),
@@ -105,6 +111,25 @@ impl Dash {
             busy: Mutex::new(None),
             log: Mutex::new(None),
         }
+    }
+
+    /// The window is asked to close. While a backup, check or restore runs,
+    /// it must stay (closing ends the process, and with it the work: a
+    /// restore stopped half-way leaves the services stopped until the next
+    /// backup command); true then, and it closes when the work is done.
+    pub fn close_requested(&self) -> bool {
+        if lock(&self.busy).is_none() {
+            return false;
+        }
+        self.close_when_done.store(true, Ordering::SeqCst);
+        self.to_ui(DashEvent::Closing);
+        true
+    }
+
+    /// The long operation is over; true when the window should close now.
+    pub fn finish_busy(&self) -> bool {
+        lock(&self.busy).take();
+        self.close_when_done.swap(false, Ordering::SeqCst)
     }
 
     /// Whether the samples come from the tray.
@@ -244,6 +269,16 @@ pub fn run(view: &str) -> tauri::Result<()> {
         ))
         .invoke_handler(commands::handler())
         .manage(Arc::clone(&dash))
+        .on_window_event({
+            let dash = Arc::clone(&dash);
+            move |_, event| {
+                if let tauri::WindowEvent::CloseRequested { api, .. } = event
+                    && dash.close_requested()
+                {
+                    api.prevent_close();
+                }
+            }
+        })
         .setup(move |app| {
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
@@ -361,6 +396,23 @@ mod tests {
             taken_at_ms: t_ms,
             ..Snapshot::default()
         }
+    }
+
+    #[test]
+    fn a_window_closed_mid_restore_stays_until_it_is_done() {
+        let dash = Dash::new(
+            Asker::Own {
+                requests: Mutex::new(None),
+            },
+            "overview",
+        );
+        assert!(!dash.close_requested(), "idle: closes at once");
+        *lock(&dash.busy) = Some(Cancel::new());
+        assert!(dash.close_requested(), "busy: stays");
+        assert!(dash.finish_busy(), "done: now it closes");
+        assert!(lock(&dash.busy).is_none());
+        *lock(&dash.busy) = Some(Cancel::new());
+        assert!(!dash.finish_busy(), "nobody asked to close this time");
     }
 
     #[test]

@@ -6,4 +6,4 @@ import type { Snapshot } from "./Snapshot";
 /**
  * What the window is sent while it is open.
  */
-export type DashEvent = { "type": "recent" } & Recent | { "type": "tick", snapshot: Snapshot, events: Array<AlertEvent>, } | { "type": "show", view: string, };
+export type DashEvent = { "type": "recent" } & Recent | { "type": "tick", snapshot: Snapshot, events: Array<AlertEvent>, } | { "type": "show", view: string, } | { "type": "closing" };

@@ -91,6 +91,13 @@ export async function main(root: HTMLElement, first: ViewName = viewOf(location.
 
   let paintedOnce = false;
   const onEvent = (event: DashEvent): void => {
+    if (event.type === "closing") {
+      replaceChildren(
+        problem,
+        h("p", { class: "closing", role: "alert" }, "A backup, check or restore is running. The window closes by itself when it is done; closing it now would stop the work half-way."),
+      );
+      return;
+    }
     if (event.type === "show") {
       const wanted = viewOf(event.view);
       if (wanted !== current) choose(wanted, true);

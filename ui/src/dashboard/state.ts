@@ -46,6 +46,7 @@ export function fold(state: DashState, event: DashEvent): DashState {
       return { history, events, latest: event.snapshot };
     }
     case "show":
+    case "closing":
       return state;
   }
 }
