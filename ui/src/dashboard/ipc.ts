@@ -63,7 +63,7 @@ export const checkSettings = (text: string): Promise<Result<null>> => call<null>
 
 export const saveSettings = (text: string): Promise<Result<null>> => call<null>("settings_save", { text });
 
-export const setInterval_ = (secs: number): Promise<Result<null>> => call<null>("settings_set_interval", { secs });
+export const setSamplingInterval = (secs: number): Promise<Result<null>> => call<null>("settings_set_interval", { secs });
 
 export const setAutostart = (enabled: boolean): Promise<Result<boolean>> => call<boolean>("autostart_set", { enabled });
 

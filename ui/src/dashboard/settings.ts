@@ -3,7 +3,7 @@
 // and repairing the setup.
 
 import { h, replaceChildren } from "../dom";
-import { checkSettings, loadSettings, openSetup, saveSettings, setAutostart, setInterval_ } from "./ipc";
+import { checkSettings, loadSettings, openSetup, saveSettings, setAutostart, setSamplingInterval } from "./ipc";
 import { statusLine, type View } from "./view";
 
 const CHECK_AFTER_MS = 400;
@@ -73,7 +73,7 @@ export const mountSettings = (root: HTMLElement): View => {
   });
   intervalSave.addEventListener("click", async () => {
     const secs = Number(interval.value);
-    const result = await setInterval_(secs);
+    const result = await setSamplingInterval(secs);
     status.say(result.ok ? `The monitor now samples every ${secs} s.` : `Not changed: ${result.error.message}`, !result.ok);
     if (result.ok) await load();
   });
