@@ -65,6 +65,9 @@ pub enum Asked {
     SampleNow,
     /// Open the setup window (the tray starts it).
     OpenSetup,
+    /// Tell the person how a backup or restore from the dashboard ended,
+    /// as a notification (the menu-bar process has the notifications).
+    Notify { title: String, body: String },
 }
 
 /// Window → menu-bar process.
@@ -111,6 +114,8 @@ pub async fn serve(asked: Asked, send: impl FnOnce(Request) -> bool) -> Outcome 
         }
         Asked::ConfigChanged => Ok(Vec::new()),
         Asked::OpenSetup => Err("choose Set Up… in the menu-bar app's menu".into()),
+        // Without the menu-bar app the window's own report is all there is.
+        Asked::Notify { .. } => Ok(Vec::new()),
     }
 }
 
@@ -233,9 +238,23 @@ async fn answer<R: Runtime>(app: &AppHandle<R>, asked: Asked) -> Outcome {
             .map(|()| Vec::new())
             .map_err(|e| format!("cannot start the monitor over: {e}"));
     }
-    if asked == Asked::OpenSetup {
-        crate::windows::show_setup(app);
-        return Ok(Vec::new());
+    match asked {
+        Asked::OpenSetup => {
+            crate::windows::show_setup(app);
+            return Ok(Vec::new());
+        }
+        Asked::Notify { title, body } => {
+            crate::notify::show(
+                app,
+                &crate::notify::Note {
+                    title,
+                    body,
+                    view: "backups",
+                },
+            );
+            return Ok(Vec::new());
+        }
+        _ => {}
     }
     let asker = Arc::clone(&live);
     serve(asked, move |request| asker.ask(request)).await
@@ -264,6 +283,16 @@ mod tests {
             id: 7,
             outcome: Err("no".into()),
         };
+        let notify = Ask {
+            id: 8,
+            asked: Asked::Notify {
+                title: "Restore done".into(),
+                body: "Restored gardener-x".into(),
+            },
+        };
+        let back: Ask = serde_json::from_str(&line(&notify).unwrap()).unwrap();
+        assert_eq!(back, notify);
+
         let back: ToWindow = serde_json::from_str(&line(&reply).unwrap()).unwrap();
         assert!(matches!(back, ToWindow::Reply { id: 7, outcome: Err(why) } if why == "no"));
     }

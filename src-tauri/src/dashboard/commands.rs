@@ -241,6 +241,20 @@ pub async fn backup_create<R: Runtime>(
     if let Err(why) = dash.ask(Asked::SampleNow).await {
         tracing::warn!("no sample after the backup: {why}");
     }
+    let (title, body) = match &result {
+        Ok(report) => (
+            "Backup done",
+            format!(
+                "{} files ({}), in {:.0} s.",
+                report.backup.files,
+                bytesize::ByteSize::b(report.backup.size).display().iec(),
+                report.seconds
+            ),
+        ),
+        Err(e) if e.code == "cancelled" => ("Backup cancelled", "Nothing was left behind.".into()),
+        Err(e) => ("Backup failed", e.message.clone()),
+    };
+    tell(&dash, title, body).await;
     close_if(close, &window);
     result
 }
@@ -346,8 +360,52 @@ pub async fn restore_apply<R: Runtime>(
     {
         tracing::warn!("the monitor did not take up the restored settings: {why}");
     }
+    let (title, body) = restore_news(&result);
+    tell(&dash, title, body).await;
     close_if(close, &window);
     result
+}
+
+/// The notification a restore from the dashboard ends with.
+fn restore_news(result: &Result<RestoreReport, IpcError>) -> (&'static str, String) {
+    match result {
+        Ok(report) if report.services.is_empty() => (
+            "Restore done",
+            format!("Restored {}; no service needed restarting.", report.id),
+        ),
+        Ok(report) => {
+            let names: Vec<&str> = report
+                .services
+                .iter()
+                .map(|s| match s {
+                    ServiceId::Ollama => "Ollama",
+                    ServiceId::App => "Codebase Gardener",
+                })
+                .collect();
+            (
+                "Restore done",
+                format!(
+                    "Restored {}; {} restarted and healthy.",
+                    report.id,
+                    names.join(" and ")
+                ),
+            )
+        }
+        Err(e) if e.code == "rolled-back" => ("Restore undone", e.message.clone()),
+        Err(e) => ("Restore failed", e.message.clone()),
+    }
+}
+
+/// A notification through the menu-bar app, which has them; a failure to
+/// send one is only logged (the window shows the outcome too).
+async fn tell(dash: &Dash, title: &str, body: String) {
+    let asked = Asked::Notify {
+        title: title.to_owned(),
+        body,
+    };
+    if let Err(why) = dash.ask(asked).await {
+        tracing::warn!("no notification: {why}");
+    }
 }
 
 /// How long to pause alerts for.
@@ -519,4 +577,40 @@ pub fn dashboard_painted(at_ms: f64) {
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     let ms = (at_ms - started).max(0.0).round();
     tracing::info!(ms, "the dashboard painted its first figures");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(services: Vec<ServiceId>) -> RestoreReport {
+        RestoreReport {
+            id: "gardener-x".into(),
+            dry_run: false,
+            restored: vec!["~/.codebase-gardener".into()],
+            diff: Default::default(),
+            safety_copies: Vec::new(),
+            services,
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_restore_ends_with_a_notification_that_says_how() {
+        let both = restore_news(&Ok(report(vec![ServiceId::Ollama, ServiceId::App])));
+        assert_eq!(both.0, "Restore done");
+        assert_eq!(
+            both.1,
+            "Restored gardener-x; Ollama and Codebase Gardener restarted and healthy."
+        );
+        let none = restore_news(&Ok(report(Vec::new())));
+        assert_eq!(none.1, "Restored gardener-x; no service needed restarting.");
+        let undone = restore_news(&Err(error("rolled-back", "the app did not answer")));
+        assert_eq!(
+            undone,
+            ("Restore undone", "the app did not answer".to_owned())
+        );
+        let failed = restore_news(&Err(error("corrupt", "bad")));
+        assert_eq!(failed.0, "Restore failed");
+    }
 }
