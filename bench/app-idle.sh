@@ -92,6 +92,7 @@ PY
 # CPU are the process's own; webview processes counted are any below it.)
 measure() {
   local name=$1 pid=$2 start end t0 t1 sum=0 max=0 n=0 rss views=0 v
+  thread_ns "$pid" >"$HOME/threads.before"
   start=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   local deadline=$((SECONDS + WINDOW))
   while ((SECONDS < deadline)); do
@@ -101,6 +102,7 @@ measure() {
     sleep 2
   done
   end=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
+  thread_ns "$pid" >"$HOME/threads.after"
   RSS_MEAN=$((sum / n))
   awk -v name="$name" -v mean="$RSS_MEAN" -v max="$max" -v a="$start" -v b="$end" -v t0="$t0" \
     -v t1="$t1" -v hz="$CLK_TCK" -v views="$views" 'BEGIN {
@@ -108,6 +110,7 @@ measure() {
     printf "%-30s RSS mean %6.1f MiB, max %6.1f MiB; CPU %.3f%% of one core; webview processes %d\n",
       name, mean / 1024, max / 1024, pct, views
   }'
+  thread_split "$HOME/threads.before" "$HOME/threads.after" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 }
 
 "$BIN/empty-tray" >"$HOME/empty.log" 2>&1 &

@@ -28,9 +28,11 @@ PID=$!
 sleep 5 # first ticks, connection pool warm
 
 CLK_TCK=$(getconf CLK_TCK)
+thread_ns "$PID" >"$HOME/threads.before"
 start=$(cpu_ticks "$PID"); t0=$(date +%s.%N)
 sleep "$WINDOW"
 end=$(cpu_ticks "$PID"); t1=$(date +%s.%N)
+thread_ns "$PID" >"$HOME/threads.after"
 kill -TERM "$PID"; wait "$PID" || true
 
 awk -v a="$start" -v b="$end" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v budget="$BUDGET" 'BEGIN {
@@ -38,3 +40,5 @@ awk -v a="$start" -v b="$end" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v budget
   printf "gardener monitor, 2 s interval, %.0f s window: %.3f s CPU = %.3f%% of one core\n", wall, cpu, pct
   printf "budget %.1f%%: ratio %.2f (%s); resolution %.3f%% (one clock tick over the window)\n", budget, pct / budget, (pct <= budget ? "within" : "OVER"), 100 / hz / wall
 }'
+echo "  by thread (exact run time from schedstat):"
+thread_split "$HOME/threads.before" "$HOME/threads.after" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"

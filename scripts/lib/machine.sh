@@ -68,6 +68,26 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # may hold spaces, so count from the closing parenthesis.
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }'; }
 
+# thread_ns PID: one line per live thread of PID, "TID NAME NS": the nanoseconds it has run
+# (first field of /proc/PID/task/TID/schedstat, exact where the clock ticks above are 10 ms).
+thread_ns() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    [[ -r $task/schedstat ]] || continue
+    echo "${task##*/} $(tr ' ' '_' <"$task/comm" 2>/dev/null) $(cut -d' ' -f1 "$task/schedstat" 2>/dev/null)"
+  done
+}
+
+# thread_split BEFORE AFTER SECONDS: from two thread_ns listings taken SECONDS apart, each
+# thread's CPU over the window as % of one core, busiest first (threads born in the window count
+# from zero; those that ended are missing, which the clock-tick total still includes).
+thread_split() {
+  awk -v wall="$3" 'FNR == NR { before[$1] = $3; next }
+    { used = $3 - ($1 in before ? before[$1] : 0); pct[$2] += used / 1e9 / wall * 100 }
+    END { for (n in pct) printf "%.4f %s\n", pct[n], n }' "$1" "$2" | sort -rn |
+    awk '{ total += $1; printf "    %-18s %.3f%%\n", $2, $1 } END { printf "    %-18s %.3f%%\n", "(all live threads)", total }'
+}
+
 # rss_kib PID: resident memory of PID in KiB (VmRSS).
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
