@@ -139,7 +139,8 @@ pub struct MonitorConfig {
     pub history_secs: u64,
     /// Longest wait for one HTTP probe, in seconds (1..=60).
     pub probe_timeout_secs: u64,
-    /// Seconds between two listings of Ollama's installed models.
+    /// Seconds between two listings of Ollama's installed models (and asks
+    /// for its version, which otherwise changes only with its process).
     pub models_every_secs: u64,
 }
 

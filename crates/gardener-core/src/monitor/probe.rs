@@ -1,5 +1,6 @@
-//! Async HTTP probes the monitor makes every tick: Ollama's version, loaded
-//! and installed models, the app's health page, and unloading a model.
+//! Async HTTP probes the monitor makes: Ollama's loaded models (every tick,
+//! its health check), its version and installed models (now and then), the
+//! app's health page, and unloading a model.
 //!
 //! Every exchange is bounded in time (one deadline for connect + headers +
 //! body) and in bytes (the body is read chunk by chunk and abandoned at a

@@ -31,6 +31,17 @@ struct Cached {
     at: Instant,
 }
 
+/// The version an Ollama gave, and which process of ours gave it (`None`:
+/// one Gardener did not start). A version changes only with a new process,
+/// so it is asked again when the pid changes, after Ollama stopped
+/// answering, or every `models_every_secs`; `/api/ps`, asked every sample,
+/// is the health check.
+struct KnownVersion {
+    pid: Option<u32>,
+    at: Instant,
+    text: String,
+}
+
 /// Takes snapshots for one config.
 pub struct Sampler {
     ctx: Context,
@@ -39,6 +50,7 @@ pub struct Sampler {
     gauges: Gauges,
     cached: [Option<Cached>; 2],
     installed: Option<(Instant, Vec<InstalledModel>)>,
+    version: Option<KnownVersion>,
     models_every: Duration,
     /// When the previous sample was taken (ms since the epoch).
     sampled_at: Option<u64>,
@@ -78,6 +90,7 @@ impl Sampler {
             gauges,
             cached: [None, None],
             installed: None,
+            version: None,
             models_every,
             sampled_at: None,
         })
@@ -207,9 +220,20 @@ impl Sampler {
             .installed
             .as_ref()
             .is_none_or(|(at, _)| at.elapsed() >= self.models_every);
+        let ollama_pid = statuses[0].as_ref().and_then(|(s, _)| s.pid);
+        let want_version = self
+            .version
+            .as_ref()
+            .is_none_or(|v| v.pid != ollama_pid || v.at.elapsed() >= self.models_every);
         let prober = &self.prober;
         let (version, ps, tags, app) = tokio::join!(
-            prober.ollama_version(&host),
+            async {
+                if want_version {
+                    Some(prober.ollama_version(&host).await)
+                } else {
+                    None
+                }
+            },
             prober.ollama_ps(&host),
             async {
                 if want_tags {
@@ -232,12 +256,23 @@ impl Sampler {
             self.installed = Some((Instant::now(), models));
         }
 
+        match (version.map(|v| v.result), &ps.result) {
+            (Some(Ok(text)), Ok(_)) => {
+                self.version = Some(KnownVersion {
+                    pid: ollama_pid,
+                    at: Instant::now(),
+                    text,
+                });
+            }
+            (Some(Err(_)), _) | (_, Err(_)) => self.version = None,
+            (None, Ok(_)) => {}
+        }
+
         let [ollama_status, app_status] = statuses;
         let mut ollama = service(ollama_status, trees[0], self.managed(ServiceId::Ollama));
-        ollama.latency_ms = Some(version.latency_ms);
-        let answering = version.result.is_ok();
+        ollama.latency_ms = Some(ps.latency_ms);
         let ours = ollama.state == RunState::Running;
-        match &version.result {
+        match &ps.result {
             Ok(_) if !ours && ollama.state != RunState::External => {
                 // Something answers like Ollama but it is not our service:
                 // report it for what it is rather than as ours.
@@ -257,12 +292,8 @@ impl Sampler {
                 }
             }
         }
-        let version_text = version.result.ok();
-        let models = if answering {
-            ps.result.unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        let version_text = self.version.as_ref().map(|v| v.text.clone());
+        let models = ps.result.unwrap_or_default();
 
         let mut app_snap = service(app_status, trees[1], true);
         // A restore stops both services while it swaps their data, and
@@ -415,6 +446,11 @@ fn service(
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
     use super::*;
 
     fn status(state: ServiceState, pid: Option<u32>, restarts: Option<u32>) -> ServiceStatus {
@@ -479,6 +515,119 @@ mod tests {
         assert_eq!(snap.rss_bytes, Some(123));
         assert_eq!(snap.error, None);
         assert!(snap.restarted);
+    }
+
+    /// An Ollama stand-in on a real socket: answers `/api/version`, `/api/ps`
+    /// and `/api/tags` (or HTTP 500 for `/api/ps` while `broken`), one request
+    /// per connection, and records each path asked.
+    struct Ollama {
+        host: String,
+        asked: Arc<Mutex<Vec<String>>>,
+        broken: Arc<AtomicBool>,
+    }
+
+    impl Ollama {
+        fn start() -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let host = listener.local_addr().unwrap().to_string();
+            let asked = Arc::new(Mutex::new(Vec::new()));
+            let broken = Arc::new(AtomicBool::new(false));
+            let (log, fail) = (Arc::clone(&asked), Arc::clone(&broken));
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { return };
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head);
+                    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+                    let (status, body) = match path.as_str() {
+                        "/api/version" => ("200 OK", r#"{"version":"0.12.6"}"#),
+                        "/api/ps" if fail.load(Ordering::SeqCst) => {
+                            ("500 Internal Server Error", "{}")
+                        }
+                        "/api/ps" | "/api/tags" => ("200 OK", r#"{"models":[]}"#),
+                        _ => ("404 Not Found", "{}"),
+                    };
+                    log.lock().unwrap().push(path);
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+            Self {
+                host,
+                asked,
+                broken,
+            }
+        }
+
+        fn times_asked(&self, path: &str) -> usize {
+            self.asked
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|p| *p == path)
+                .count()
+        }
+    }
+
+    #[test]
+    fn the_version_is_asked_once_and_again_after_ollama_stopped_answering() {
+        let ollama = Ollama::start();
+        let home = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "[ollama]\nhost = \"{}\"\n[app]\nhealth_url = \"http://127.0.0.1:9/\"\n\
+             [monitor]\ninterval_secs = 3600\nmodels_every_secs = 3600\n",
+            ollama.host
+        );
+        let file = home.path().join("gardener.toml");
+        let config = crate::config::Config::parse(&toml, &file).unwrap();
+        let paths = crate::paths::Paths::linux(
+            home.path().to_path_buf(),
+            &home.path().join(".config"),
+            &home.path().join(".local/share"),
+            &home.path().join(".local/state"),
+        );
+        let ctx = Context::new(paths, file, true, config);
+        let bare = crate::services::testing::NoServices {
+            dir: home.path().join("units"),
+        };
+        let mut sampler = Sampler::new(ctx, Box::new(bare)).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for _ in 0..3 {
+                let snap = sampler.sample().await.services.ollama;
+                assert!(snap.service.healthy, "{:?}", snap.service.error);
+                assert_eq!(snap.version.as_deref(), Some("0.12.6"));
+            }
+            assert_eq!(ollama.times_asked("/api/ps"), 3);
+            assert_eq!(ollama.times_asked("/api/version"), 1);
+
+            ollama.broken.store(true, Ordering::SeqCst);
+            let snap = sampler.sample().await.services.ollama;
+            // Not Gardener's Ollama, and not answering: the error says the
+            // former (installing one is the fix), health the latter.
+            assert!(!snap.service.healthy);
+            assert_eq!(snap.service.state, RunState::NotInstalled);
+            assert_eq!(snap.version, None);
+
+            // Answering again, it may be another Ollama (upgraded, restarted).
+            ollama.broken.store(false, Ordering::SeqCst);
+            let snap = sampler.sample().await.services.ollama;
+            assert!(snap.service.healthy);
+            assert_eq!(snap.version.as_deref(), Some("0.12.6"));
+            assert_eq!(ollama.times_asked("/api/version"), 2);
+            assert_eq!(ollama.times_asked("/api/ps"), 5);
+        });
     }
 
     #[test]
