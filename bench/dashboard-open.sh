@@ -4,12 +4,20 @@
 # fed on stdin), given what the tray hands it — an hour of history at the default 5 s
 # interval (720 points) and a real snapshot of this machine with the stand-in services — on a
 # headless desktop (Xvfb and a session bus). The window reports when its second animation
-# frame after drawing the figures runs, i.e. once they have been painted, and the time counts
-# from the top of the process's main() to then (both by the wall clock, so the report's own
-# IPC trip is not counted). The tray itself only forks and execs before that.
+# frame after drawing the figures runs, i.e. once they have been painted. Each run is timed
+# from just before the process is started (what a click on Open Dashboard… costs: the tray
+# only forks and execs before that) to then, by the wall clock; the time from the top of the
+# process's main() is shown beside it, the rest being exec and dynamic linking.
+#
+# Before the runs it times what no dashboard can avoid here, the floor: one WebKitGTK process
+# starting, linking its libraries, opening the display with its GL driver and exiting
+# (WebKitWebProcess without arguments does just that). A window starts three such processes
+# (its own, a network and a web process), the web one only after its own has linked and
+# built the window: two floors in sequence at least.
 #
 # Usage: bench/dashboard-open.sh [RUNS]   (default 5; needs root, Xvfb and dbus-daemon)
 #        BUILD=0 uses the binaries already in target/ instead of building them.
+#        LOGS=DIR keeps each run's log (with the times of its steps) in DIR.
 # Prints each run, the median and its ratio to the 300 ms target.
 set -euo pipefail
 
@@ -57,31 +65,56 @@ history = [{
 print(json.dumps({"type": "recent", "history": history, "events": [], "latest": snap}))
 PY
 
+# The floor: one WebKitGTK process starting, opening the display and exiting. Sets FLOOR_MS.
+FLOOR_MS=
+webkit_floor() {
+  local helper runs=() t0 t1
+  helper=$(compgen -G '/usr/lib/*/webkit2gtk-4.1/WebKitWebProcess' | head -1) || true
+  [[ -x $helper ]] || { echo "WebKitWebProcess not found: no floor measured"; return; }
+  for _ in 1 2 3 4 5; do
+    t0=$EPOCHREALTIME
+    "$helper" >/dev/null 2>&1 || true
+    t1=$EPOCHREALTIME
+    runs+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')")
+  done
+  FLOOR_MS=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 3p)
+  printf 'floor, one WebKitGTK process starting and exiting here: median %s ms (runs: %s)\n' \
+    "$FLOOR_MS" "${runs[*]}"
+}
+webkit_floor
+
 times=()
 for run in $(seq "$RUNS"); do
   log=$HOME/dashboard-$run.log
   # stdin stays open (as the tray's pipe does) until the window has painted.
   # With the environment the tray gives it (see software_rendering_manners in windows.rs).
+  launched=$EPOCHREALTIME
   { cat "$HOME/recent.json"; sleep 30; } | GARDENER_FEED=1 RUST_LOG=info \
     WEBKIT_DISABLE_COMPOSITING_MODE=${WEBKIT_DISABLE_COMPOSITING_MODE:-1} \
     "$BIN/gardener-app" --window dashboard >/dev/null 2>"$log" &
   pipeline=$!
-  ms=
+  line=
   for _ in $(seq 300); do
-    ms=$(sed -n 's/.*painted its first figures ms=\([0-9]*\).*/\1/p' "$log" | head -1)
-    [[ -n $ms ]] && break
+    line=$(grep -m1 'painted its first figures' "$log" || true)
+    [[ -n $line ]] && break
     sleep 0.1
   done
   pkill -f -- "--window dashboard" 2>/dev/null || true
   kill "$pipeline" 2>/dev/null || true
   wait "$pipeline" 2>/dev/null || true
-  [[ -n $ms ]] || { echo "run $run: the dashboard never reported its first paint:"; cat "$log"; exit 1; }
-  echo "run $run: first paint after $ms ms"
+  [[ -n $line ]] || { echo "run $run: the dashboard never reported its first paint:"; cat "$log"; exit 1; }
+  [[ -n ${LOGS:-} ]] && cp "$log" "$LOGS/"
+  after_main=$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' <<<"$line")
+  painted_at=$(sed -n 's/.* at_ms=\([0-9]*\).*/\1/p' <<<"$line")
+  ms=$(awk -v a="$launched" -v p="$painted_at" 'BEGIN { printf "%d", p - a * 1000 }')
+  echo "run $run: first paint $ms ms after the start ($after_main ms after main())"
   times+=("$ms")
   sleep 1
 done
 
 median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-awk -v m="$median" -v t="$TARGET_MS" 'BEGIN {
-  printf "median %d ms: ratio %.2f to the %d ms target (%s)\n", m, m / t, t, m <= t ? "met" : "MISSED"
+awk -v m="$median" -v t="$TARGET_MS" -v f="$FLOOR_MS" 'BEGIN {
+  printf "median %d ms after the start: ratio %.2f to the %d ms target (%s)", m, m / t, t, m <= t ? "met" : "MISSED"
+  if (f > 0) printf "; %.2f floors (two in sequence cannot be avoided)", m / f
+  printf "\n"
 }'
