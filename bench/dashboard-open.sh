@@ -18,7 +18,7 @@
 # Usage: bench/dashboard-open.sh [RUNS]   (default 5; needs root, Xvfb and dbus-daemon)
 #        BUILD=0 uses the binaries already in target/ instead of building them.
 #        LOGS=DIR keeps each run's log (with the times of its steps) in DIR.
-# Prints each run, the median and its ratio to the 300 ms target.
+# Prints the floor, each run, the median and its ratios to the 300 ms target and the floor.
 set -euo pipefail
 
 RUNS=${1:-5}
@@ -65,6 +65,9 @@ history = [{
 print(json.dumps({"type": "recent", "history": history, "events": [], "latest": snap}))
 PY
 
+# The middle value of whole numbers (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
 # The floor: one WebKitGTK process starting, opening the display and exiting. Sets FLOOR_MS.
 FLOOR_MS=
 webkit_floor() {
@@ -77,7 +80,7 @@ webkit_floor() {
     t1=$EPOCHREALTIME
     runs+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')")
   done
-  FLOOR_MS=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 3p)
+  FLOOR_MS=$(median "${runs[@]}")
   printf 'floor, one WebKitGTK process starting and exiting here: median %s ms (runs: %s)\n' \
     "$FLOOR_MS" "${runs[*]}"
 }
@@ -112,8 +115,7 @@ for run in $(seq "$RUNS"); do
   sleep 1
 done
 
-median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-awk -v m="$median" -v t="$TARGET_MS" -v f="$FLOOR_MS" 'BEGIN {
+awk -v m="$(median "${times[@]}")" -v t="$TARGET_MS" -v f="$FLOOR_MS" 'BEGIN {
   printf "median %d ms after the start: ratio %.2f to the %d ms target (%s)", m, m / t, t, m <= t ? "met" : "MISSED"
   if (f > 0) printf "; %.2f floors (two in sequence cannot be avoided)", m / f
   printf "\n"
