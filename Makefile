@@ -4,7 +4,7 @@
 CARGO ?= cargo
 UI := ui
 
-.PHONY: run test release deps test-deps ui lint bindings check-bindings test-rust test-ui clean
+.PHONY: run test release deps test-deps ui lint check-macos bindings check-bindings test-rust test-ui clean
 
 ## run: build and start the menu-bar app (debug build)
 run: deps ui
@@ -21,8 +21,8 @@ run: deps ui
 	fi
 	target/debug/gardener-app
 
-## test: formatting, lints, generated types, UI tests and every Rust test
-test: deps test-deps ui lint check-bindings test-ui test-rust
+## test: formatting, lints (also for macOS), generated types, UI tests and every Rust test
+test: deps test-deps ui lint check-macos check-bindings test-ui test-rust
 
 ## release: optimized app and CLI (on macOS also Gardener.app), and where they are
 release: deps ui
@@ -51,6 +51,11 @@ ui: deps
 lint: ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## check-macos: type-check and lint the whole workspace for macOS, warnings as errors
+## (on Linux with Debian's Rust and -Zbuild-std; on a Mac, clippy for the host)
+check-macos: ui test-deps
+	scripts/check-macos.sh
 
 ## bindings: regenerate the UI's TypeScript types from the Rust types
 ## (64-bit integers as `number`: they arrive as JSON numbers, not bigints)

@@ -16,8 +16,9 @@ DEBIAN_PACKAGES=(
   xvfb dbus dunst
 )
 # Only for the tests (`--test`): WebKitGTK's WebDriver and tauri-driver to drive the real app's
-# windows, and Chromium for the UI's browser tests.
-TEST_DEBIAN_PACKAGES=(webkit2gtk-driver chromium)
+# windows, Chromium for the UI's browser tests, and Debian's Rust with its standard library's
+# source and clippy for the macOS type-check (scripts/check-macos.sh).
+TEST_DEBIAN_PACKAGES=(webkit2gtk-driver chromium rustc-web cargo-web rust-web-src rust-web-clippy)
 if [ "${1:-}" = --test ] && [ "$(uname -s)" = Linux ]; then
   DEBIAN_PACKAGES+=("${TEST_DEBIAN_PACKAGES[@]}")
 fi
