@@ -25,11 +25,12 @@ png gardener.svg 512 icon.png
 
 # Tray: coloured on Linux; on macOS a template image (alpha only), at the
 # menu bar's 22 pt and its Retina double.
-# One icon per overall state: ok (the plain sprout), warning, critical, not set up.
+# One icon per overall state: ok (the plain sprout), warning, critical, not set up,
+# cannot tell.
 png tray.svg 32 tray.png
 png tray-template.svg 22 tray-template.png
 png tray-template.svg 44 tray-template@2x.png
-for state in warning critical not-set-up; do
+for state in warning critical not-set-up cannot-tell; do
   png "tray-$state.svg" 32 "tray-$state.png"
   png "tray-template-$state.svg" 22 "tray-template-$state.png"
   png "tray-template-$state.svg" 44 "tray-template-$state@2x.png"

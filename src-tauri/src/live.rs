@@ -272,9 +272,10 @@ impl<R: Runtime> Live<R> {
     }
 }
 
-/// Gardener may start, stop and restart a service it installed.
+/// Gardener may start, stop and restart a service it installed, when its
+/// service manager can be asked.
 fn controllable(managed: bool, state: RunState) -> bool {
-    managed && state != RunState::NotInstalled
+    managed && !matches!(state, RunState::NotInstalled | RunState::Unknown)
 }
 
 fn menu_state(extras: &Extras, now: u64) -> MenuState {
@@ -391,6 +392,15 @@ mod tests {
         assert_eq!(state.lines[0], "Gardener is not set up yet");
         assert!(state.lines[1].contains("Set Up…"), "{}", state.lines[1]);
         assert_eq!(state.lines[2], "CPU 1% · Memory 2% · Disk 3%");
+    }
+
+    #[test]
+    fn a_service_manager_that_cannot_be_asked_cannot_be_told_to_act() {
+        assert!(controllable(true, RunState::Running));
+        assert!(controllable(true, RunState::Failed));
+        assert!(!controllable(true, RunState::Unknown));
+        assert!(!controllable(true, RunState::NotInstalled));
+        assert!(!controllable(false, RunState::Running));
     }
 
     #[test]

@@ -31,7 +31,8 @@ mod id {
 
 /// The icon for each state. macOS draws template images in the menu bar's
 /// own colour (alpha only), so there the states differ by shape (a ring, a
-/// filled badge, a faded sprout); other desktops get coloured ones.
+/// filled badge, a faded sprout, a question mark); other desktops get
+/// coloured ones.
 #[cfg(target_os = "macos")]
 fn icon(overall: Overall) -> Image<'static> {
     match overall {
@@ -39,6 +40,7 @@ fn icon(overall: Overall) -> Image<'static> {
         Overall::Warning => tauri::include_image!("../icons/tray-template-warning@2x.png"),
         Overall::Critical => tauri::include_image!("../icons/tray-template-critical@2x.png"),
         Overall::NotSetUp => tauri::include_image!("../icons/tray-template-not-set-up@2x.png"),
+        Overall::CannotTell => tauri::include_image!("../icons/tray-template-cannot-tell@2x.png"),
     }
 }
 #[cfg(not(target_os = "macos"))]
@@ -48,6 +50,7 @@ fn icon(overall: Overall) -> Image<'static> {
         Overall::Warning => tauri::include_image!("../icons/tray-warning.png"),
         Overall::Critical => tauri::include_image!("../icons/tray-critical.png"),
         Overall::NotSetUp => tauri::include_image!("../icons/tray-not-set-up.png"),
+        Overall::CannotTell => tauri::include_image!("../icons/tray-cannot-tell.png"),
     }
 }
 
@@ -57,6 +60,7 @@ fn tooltip(overall: Overall) -> &'static str {
         Overall::Warning => "Gardener — needs a look",
         Overall::Critical => "Gardener — something is down",
         Overall::NotSetUp => "Gardener — not set up",
+        Overall::CannotTell => "Gardener — cannot tell whether the services run",
     }
 }
 
@@ -337,6 +341,7 @@ mod tests {
             Overall::Warning,
             Overall::Critical,
             Overall::NotSetUp,
+            Overall::CannotTell,
         ];
         let icons: std::collections::BTreeSet<Vec<u8>> =
             all.iter().map(|&o| icon(o).rgba().to_vec()).collect();

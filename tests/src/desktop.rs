@@ -366,3 +366,15 @@ impl TrayMenu {
         PathBuf::from(String::try_from(value).expect("IconName is a string"))
     }
 }
+
+/// The RGBA pixels of a PNG (as the tray's icon files are written).
+pub fn decode_png(bytes: &[u8]) -> Vec<u8> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::ALPHA | png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a PNG of sane size")];
+    let info = reader.next_frame(&mut pixels).expect("a PNG frame");
+    pixels.truncate(info.buffer_size());
+    assert_eq!(info.color_type, png::ColorType::Rgba, "an RGBA icon");
+    pixels
+}

@@ -51,10 +51,17 @@ struct App {
 
 impl App {
     fn start(machine: &Machine, desktop: &Desktop) -> Self {
+        Self::start_without(machine, desktop, &[])
+    }
+
+    /// The app with the variables in `unset` taken out of its environment.
+    fn start_without(machine: &Machine, desktop: &Desktop, unset: &[&str]) -> Self {
         let log = machine.systemd.home().join("app.log");
-        let child = machine
-            .systemd
-            .command(app_bin())
+        let mut command = machine.systemd.command(app_bin());
+        for name in unset {
+            command.env_remove(name);
+        }
+        let child = command
             .envs(desktop.env())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -171,6 +178,40 @@ fn the_tray_shows_live_status_and_a_stopped_ollama_gives_one_down_and_one_recove
         app.log()
     );
     assert!(notes[0].1.starts_with("Ollama is down"), "{notes:?}");
+}
+
+#[test]
+fn the_tray_cannot_tell_rather_than_red_when_the_user_manager_cannot_be_asked() {
+    if !can_run("the_tray_cannot_tell_rather_than_red_when_the_user_manager_cannot_be_asked") {
+        return;
+    }
+    let machine = machine();
+    let desktop = Desktop::start();
+    // A desktop whose session has no user manager to ask (as after `su`).
+    let app = App::start_without(&machine, &desktop, &["XDG_RUNTIME_DIR"]);
+    let tray = desktop.tray(app.child.id(), SETTLE);
+    wait_for_menu(&tray, "both services answering, state unknown", |l| {
+        l[0].starts_with("Ollama — answering · cannot tell if it runs · v0.12.6")
+            && l[1] == "App — answering · cannot tell if it runs"
+    });
+    for action in ["Restart Ollama", "Restart App"] {
+        let item = tray.find(action).unwrap();
+        assert!(
+            !item.enabled,
+            "{action} cannot work without the manager: {item:?}"
+        );
+    }
+    let icon = desktop::decode_png(&icon_bytes(&tray));
+    let has = |rgb: [u8; 3]| icon.chunks(4).any(|p| p[3] == 255 && p[..3] == rgb);
+    assert!(
+        has([0x6b, 0x72, 0x80]),
+        "no grey cannot-tell badge in the icon"
+    );
+    assert!(!has([0xd9, 0x30, 0x25]), "the icon is red");
+    // Samples go by: nothing is down, so nothing is said.
+    thread::sleep(Duration::from_secs(4 * INTERVAL_SECS));
+    let notes = desktop.notifications();
+    assert!(notes.is_empty(), "{notes:#?}\n{}", app.log());
 }
 
 /// `CPU 3% · Memory 41% · Disk 20%`.

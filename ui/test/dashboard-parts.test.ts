@@ -36,6 +36,10 @@ describe("fold", () => {
     const down = snapshot();
     down.services.app.state = "stopped";
     expect(pointOf(down).app_up).toBe(false);
+    // The service manager cannot be asked: the health check is what counts.
+    down.services.app.state = "unknown";
+    down.services.app.healthy = true;
+    expect(pointOf(down).app_up).toBe(true);
   });
 });
 
@@ -63,6 +67,17 @@ describe("the overview", () => {
     expect(view.textContent).toContain("Last backup 3 h ago");
   });
 
+  it("says it cannot tell whether services run when their manager cannot be asked", () => {
+    const s = snapshot();
+    s.services.app.state = "unknown";
+    s.services.app.error = "cannot tell whether it runs: cannot reach the systemd user manager";
+    const line = [...renderOverview({ history: [], events: [], latest: s }, 1_800_000_000).querySelectorAll(".services-strip li")].find((li) =>
+      li.textContent?.startsWith("Codebase Gardener"),
+    );
+    expect(line?.textContent).toBe("Codebase Gardener: answering, cannot tell if it runs");
+    expect(line?.className).toBe("warn");
+  });
+
   it("says it is waiting before the first sample", () => {
     expect(renderOverview(empty(), 0).textContent).toContain("Waiting for the first sample");
   });
@@ -85,6 +100,7 @@ describe("wording", () => {
     expect(actionsFor({ ...s, state: "stopped" })).toEqual(["start"]);
     expect(actionsFor({ ...s, managed: false })).toEqual([]);
     expect(actionsFor({ ...s, state: "paused" })).toEqual([]);
+    expect(actionsFor({ ...s, state: "unknown" })).toEqual([]);
   });
 
   it("progress and a backup's checked state", () => {

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use gardener_core::install::{self, Check, Outcome, Plan, ServiceReport, Step};
+use gardener_core::services::ServiceState;
 use serde::Serialize;
 
 use crate::Globals;
@@ -196,6 +197,9 @@ pub fn print_reports(reports: &[ServiceReport]) {
             }
         };
         println!("        {} · {drift}", r.unit);
+        if r.state == ServiceState::Unknown {
+            println!("        cannot tell whether it runs: {}", r.raw_state);
+        }
     }
 }
 

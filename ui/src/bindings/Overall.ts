@@ -3,4 +3,4 @@
 /**
  * How the stack is doing, worst first.
  */
-export type Overall = "critical" | "warning" | "not-set-up" | "ok";
+export type Overall = "critical" | "warning" | "cannot-tell" | "not-set-up" | "ok";

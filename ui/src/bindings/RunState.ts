@@ -3,4 +3,4 @@
 /**
  * How a service is doing, as one word.
  */
-export type RunState = "running" | "starting" | "stopping" | "stopped" | "failed" | "paused" | "not-installed" | "external";
+export type RunState = "running" | "starting" | "stopping" | "stopped" | "failed" | "paused" | "not-installed" | "external" | "unknown";

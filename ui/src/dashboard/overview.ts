@@ -109,6 +109,15 @@ function renderGauge(g: Gauge): HTMLElement {
 
 function serviceLine(name: string, state: string, healthy: boolean): HTMLElement {
   const ok = healthy && (state === "running" || state === "external");
+  // The service manager cannot be asked: an answer is all that is known.
+  if (state === "unknown") {
+    return h(
+      "li",
+      { class: healthy ? "warn" : "fail" },
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      `${name}: ${healthy ? "answering" : "not answering"}, cannot tell if it runs`,
+    );
+  }
   return h(
     "li",
     { class: ok ? "ok" : "fail" },

@@ -20,7 +20,8 @@ const POLL_MS = 1000;
 
 /** Which actions make sense for a service in this state. */
 export function actionsFor(s: ServiceSnapshot): Action[] {
-  if (!s.managed || s.state === "not-installed" || s.state === "external") return [];
+  // Unknown: the service manager cannot be asked, so it cannot be told to act either.
+  if (!s.managed || s.state === "not-installed" || s.state === "external" || s.state === "unknown") return [];
   if (s.state === "running" || s.state === "starting") return ["stop", "restart"];
   if (s.state === "paused") return [];
   return ["start"];
@@ -32,6 +33,7 @@ function fact(name: string, value: string): HTMLElement[] {
 
 function stateText(s: ServiceSnapshot): string {
   if (s.state === "running" || s.state === "external") return s.healthy ? "healthy" : `not answering${s.error ? ` (${s.error})` : ""}`;
+  if (s.state === "unknown") return `${s.healthy ? "answering" : "not answering"} · cannot tell if it runs${s.error ? ` (${s.error})` : ""}`;
   return s.state.replace("-", " ") + (s.error ? ` (${s.error})` : "");
 }
 

@@ -20,7 +20,7 @@ export const empty = (): DashState => ({ history: [], events: [], latest: null }
 /** The point a snapshot adds to the history (as core's `Point::of`). */
 export function pointOf(s: Snapshot): Point {
   const up = (svc: { healthy: boolean; state: string }): boolean =>
-    svc.healthy && (svc.state === "running" || svc.state === "external");
+    svc.healthy && (svc.state === "running" || svc.state === "external" || svc.state === "unknown");
   return {
     t_ms: s.taken_at_ms,
     cpu_percent: s.system.cpu_percent,

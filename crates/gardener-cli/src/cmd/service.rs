@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use gardener_core::Platform;
 use gardener_core::install::{self, Context};
-use gardener_core::services::{Action, ServiceId};
+use gardener_core::services::{Action, ServiceId, ServiceState};
 
 use crate::Globals;
 use crate::output::{self, CliError};
@@ -69,6 +69,10 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         output::print_json(&serde_json::json!({ "platform": ctx.platform(), "services": reports }));
     } else {
         output::print_reports(&reports);
+    }
+    // Asked for their state and not able to tell: that is a failure to report.
+    if reports.iter().any(|r| r.state == ServiceState::Unknown) {
+        return Ok(ExitCode::from(output::FAILED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -105,6 +105,9 @@ fn service_line(out: &mut String, name: &str, s: &ServiceSnapshot) {
     }
     let health = match (s.state, s.healthy) {
         (RunState::Running | RunState::External, true) => "healthy",
+        // Its manager cannot be asked: whether it answers is what is known.
+        (RunState::Unknown, true) => "answering",
+        (RunState::Unknown, false) => "not answering",
         (RunState::Running | RunState::External | RunState::Starting, false) => "unhealthy",
         _ => "",
     };

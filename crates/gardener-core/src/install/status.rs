@@ -11,7 +11,7 @@ use super::programs::programs;
 use super::{Context, Error, Result};
 use crate::health;
 use crate::paths::Platform;
-use crate::services::{Action, LastExit, ServiceId, ServiceManager, ServiceState};
+use crate::services::{self, Action, LastExit, ServiceId, ServiceManager, ServiceState};
 
 /// How an installed service file compares with what the config renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -105,10 +105,12 @@ pub fn service_reports(
             } else {
                 &app
             };
-            let status = manager.status(id)?;
+            let status = services::status_or_unknown(manager, id);
             let drift = drift(ctx, manager, id, program)?;
+            // Where the manager cannot be asked, the health check is all there is.
             let health = (probe
-                && (status.state == ServiceState::Running || drift == Drift::NotManaged))
+                && (matches!(status.state, ServiceState::Running | ServiceState::Unknown)
+                    || drift == Drift::NotManaged))
                 .then(|| health::probe(&ctx.health_url(id), Duration::from_secs(2)));
             Ok(ServiceReport {
                 id,

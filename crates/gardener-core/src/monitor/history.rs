@@ -43,7 +43,12 @@ impl Point {
     /// The graphed parts of `s`.
     pub fn of(s: &Snapshot) -> Self {
         let up = |svc: &ServiceSnapshot| {
-            svc.healthy && matches!(svc.state, RunState::Running | RunState::External)
+            // Unknown: the manager cannot be asked, but the service answers.
+            svc.healthy
+                && matches!(
+                    svc.state,
+                    RunState::Running | RunState::External | RunState::Unknown
+                )
         };
         Self {
             t_ms: s.taken_at_ms,

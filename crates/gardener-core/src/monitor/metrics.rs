@@ -109,10 +109,12 @@ pub fn render(s: &Snapshot) -> String {
     o.family(
         "gardener_service_up",
         "gauge",
-        "1 when the service's process runs (or, for an external Ollama, answers).",
+        "1 when the service's process runs (or, for an external Ollama or one whose service manager cannot be asked, answers).",
     );
     for (id, svc) in services {
-        let up = matches!(svc.state, RunState::Running | RunState::External);
+        // Unknown: the manager cannot be asked; an answer is then what shows it runs.
+        let up = matches!(svc.state, RunState::Running | RunState::External)
+            || (svc.state == RunState::Unknown && svc.healthy);
         o.sample(
             "gardener_service_up",
             &[("service", id)],

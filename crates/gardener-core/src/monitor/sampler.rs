@@ -10,7 +10,9 @@ use super::snapshot::{
     InstalledModel, OllamaSnapshot, RunState, ServiceSnapshot, Services, Snapshot,
 };
 use crate::install::Context;
-use crate::services::{LastExit, ServiceId, ServiceManager, ServiceState, ServiceStatus};
+use crate::services::{
+    LastExit, ServiceId, ServiceManager, ServiceState, ServiceStatus, status_or_unknown,
+};
 
 /// How long a service manager answer about a running service is trusted.
 /// Asking costs a process spawn (`systemctl`, `launchctl`), many times the
@@ -22,9 +24,6 @@ const MANAGER_MAX_AGE: Duration = Duration::from_secs(300);
 /// trusted: long enough not to spawn a process every tick for a service
 /// someone stopped on purpose, short enough to notice it was started.
 const STOPPED_MAX_AGE: Duration = Duration::from_secs(15);
-
-/// Prefix of `raw_state` when the service manager could not be asked.
-const UNKNOWN: &str = "unknown: ";
 
 struct Cached {
     status: ServiceStatus,
@@ -132,19 +131,6 @@ impl Sampler {
         id != ServiceId::Ollama || self.ctx.manages_ollama()
     }
 
-    fn ask(&mut self, id: ServiceId) -> ServiceStatus {
-        match self.manager.status(id) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(service = %id, error = %e, "cannot read the service's state");
-                ServiceStatus {
-                    raw_state: format!("{UNKNOWN}{e}"),
-                    ..ServiceStatus::not_installed(id)
-                }
-            }
-        }
-    }
-
     /// Service manager state of the managed services, re-asked where the
     /// cache is stale or contradicted; returns the statuses and whether
     /// each restarted since the previous sample.
@@ -167,13 +153,14 @@ impl Sampler {
                         ServiceState::Starting | ServiceState::Stopping => true,
                         ServiceState::Stopped
                         | ServiceState::Failed
-                        | ServiceState::NotInstalled => age >= STOPPED_MAX_AGE,
+                        | ServiceState::NotInstalled
+                        | ServiceState::Unknown => age >= STOPPED_MAX_AGE,
                     }
                 }
             };
             let previous = self.cached[i].as_ref().map(|c| c.status.clone());
             if stale {
-                let status = self.ask(id);
+                let status = status_or_unknown(self.manager.as_ref(), id);
                 self.cached[i] = Some(Cached {
                     status,
                     at: Instant::now(),
@@ -213,8 +200,12 @@ impl Sampler {
         let host = self.ctx.config.ollama.host.clone();
         let app_url = self.ctx.config.app.health_url.clone();
         let body = self.ctx.config.app.health_body.clone();
+        // Where the manager cannot be asked, the health check is what is known.
         let app_running = statuses[1].as_ref().is_some_and(|(s, _)| {
-            matches!(s.state, ServiceState::Running | ServiceState::Starting)
+            matches!(
+                s.state,
+                ServiceState::Running | ServiceState::Starting | ServiceState::Unknown
+            )
         });
         let want_tags = self
             .installed
@@ -271,7 +262,9 @@ impl Sampler {
         let [ollama_status, app_status] = statuses;
         let mut ollama = service(ollama_status, trees[0], self.managed(ServiceId::Ollama));
         ollama.latency_ms = Some(ps.latency_ms);
-        let ours = ollama.state == RunState::Running;
+        // Running, or the manager could not be asked: an answer is then
+        // no sign that it is someone else's Ollama.
+        let ours = matches!(ollama.state, RunState::Running | RunState::Unknown);
         match &ps.result {
             Ok(_) if !ours && ollama.state != RunState::External => {
                 // Something answers like Ollama but it is not our service:
@@ -349,7 +342,11 @@ impl Sampler {
                 Ok(()) => app_snap.healthy = true,
                 Err(e) => {
                     app_snap.healthy = false;
-                    app_snap.error = Some(e.to_string());
+                    // Where the manager cannot be asked, both things are news.
+                    app_snap.error = Some(match app_snap.error.take() {
+                        Some(why) if app_snap.state == RunState::Unknown => format!("{e}; {why}"),
+                        _ => e.to_string(),
+                    });
                 }
             }
         }
@@ -393,6 +390,7 @@ fn run_state(s: &ServiceState) -> RunState {
         ServiceState::Stopping => RunState::Stopping,
         ServiceState::Stopped => RunState::Stopped,
         ServiceState::Failed => RunState::Failed,
+        ServiceState::Unknown => RunState::Unknown,
     }
 }
 
@@ -404,10 +402,8 @@ fn why_not_running(s: &ServiceStatus) -> Option<String> {
     };
     match s.state {
         ServiceState::Running => None,
-        ServiceState::NotInstalled => Some(match s.raw_state.strip_prefix(UNKNOWN) {
-            Some(why) => format!("state unknown: {why}"),
-            None => "not installed: run `gardener install`".into(),
-        }),
+        ServiceState::NotInstalled => Some("not installed: run `gardener install`".into()),
+        ServiceState::Unknown => Some(format!("cannot tell whether it runs: {}", s.raw_state)),
         ServiceState::Starting => Some(format!("starting ({}){exit}", s.raw_state)),
         ServiceState::Stopping => Some("stopping".into()),
         ServiceState::Stopped => Some(format!("stopped{exit}")),

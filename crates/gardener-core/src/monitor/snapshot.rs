@@ -60,6 +60,10 @@ pub enum RunState {
     /// Not managed by Gardener (`[ollama] external = true`, or an Ollama
     /// Gardener did not install answers on the port).
     External,
+    /// Gardener manages it but its service manager cannot be asked (no user
+    /// session bus, not logged in at the Mac): whether it runs is not known.
+    /// Its health check still says whether it answers. Not an outage.
+    Unknown,
 }
 
 impl RunState {
@@ -74,6 +78,7 @@ impl RunState {
             Self::Paused => "paused for a backup or restore",
             Self::NotInstalled => "not installed",
             Self::External => "external",
+            Self::Unknown => "unknown",
         }
     }
 }

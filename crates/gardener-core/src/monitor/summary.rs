@@ -15,6 +15,9 @@ pub enum Overall {
     Critical,
     /// Some other alert fires, or the last backup failed.
     Warning,
+    /// The service manager cannot be asked, so whether the services run is
+    /// not known (their health checks pass).
+    CannotTell,
     /// Neither service is installed.
     NotSetUp,
     /// All is well.
@@ -60,6 +63,8 @@ fn service_words(s: &ServiceSnapshot) -> String {
             Some(e) => format!("not answering ({e})"),
             None => "not answering".into(),
         },
+        RunState::Unknown if s.healthy => "answering · cannot tell if it runs".into(),
+        RunState::Unknown => "not answering · cannot tell if it runs".into(),
         other => other.as_str().into(),
     }
 }
@@ -126,6 +131,8 @@ fn overall(s: &Snapshot) -> Overall {
         Overall::Critical
     } else if firing(false) || s.last_backup_error.is_some() {
         Overall::Warning
+    } else if services.iter().any(|x| x.state == RunState::Unknown) {
+        Overall::CannotTell
     } else {
         Overall::Ok
     }
@@ -235,5 +242,32 @@ mod tests {
         ext.services.ollama.service.state = RunState::External;
         ext.services.ollama.service.managed = false;
         assert_eq!(summarize(&ext, 0).overall, Overall::Ok);
+    }
+
+    #[test]
+    fn services_whose_manager_cannot_be_asked_cannot_be_told() {
+        let mut s = healthy();
+        for svc in [&mut s.services.ollama.service, &mut s.services.app] {
+            svc.state = RunState::Unknown;
+            svc.error = Some("cannot tell whether it runs: cannot reach …".into());
+        }
+        let sum = summarize(&s, 1_000_000);
+        assert_eq!(sum.overall, Overall::CannotTell);
+        assert!(
+            sum.app.starts_with("App — answering · cannot tell"),
+            "{}",
+            sum.app
+        );
+        // Not answering as well: its health alert makes it critical.
+        s.services.app.healthy = false;
+        assert_eq!(
+            summarize(&s, 0).app,
+            "App — not answering · cannot tell if it runs"
+        );
+        s.alerts.push(firing("app_health"));
+        assert_eq!(summarize(&s, 0).overall, Overall::Critical);
+        // Other alerts come first: the icon cannot show both.
+        s.alerts = vec![firing("memory")];
+        assert_eq!(summarize(&s, 0).overall, Overall::Warning);
     }
 }

@@ -255,6 +255,11 @@ impl ServiceManager for Launchd {
     }
 }
 
+/// What to do when launchd has no GUI domain for this user.
+pub const UNREACHABLE_FIX: &str = "log in to the Mac's desktop as this user (at the screen or \
+     through Screen Sharing): Gardener's services are agents of the desktop session, which an SSH \
+     login does not start";
+
 /// A failed `launchctl` call, with what it printed, or what its exit code
 /// means when it printed nothing.
 fn command_error(inv: &Invocation, out: &Output, hint: Option<String>) -> Error {
@@ -272,6 +277,15 @@ fn command_error(inv: &Invocation, out: &Output, hint: Option<String>) -> Error 
             .to_owned(),
         Some(code) => format!("exit status {code}"),
     });
+    // No gui/UID domain: not logged in at the Mac's screen (an SSH login
+    // has only a Background session).
+    if code == 125 || printed.contains("Could not find domain") {
+        return Error::Unreachable {
+            manager: "launchd's gui domain",
+            message: printed,
+            fix: UNREACHABLE_FIX,
+        };
+    }
     let message = match hint {
         Some(hint) => format!("{hint} (launchctl said: {printed})"),
         None => printed,

@@ -142,6 +142,9 @@ pub enum ServiceState {
     Stopped,
     /// Stopped after failing (systemd `failed`).
     Failed,
+    /// The manager could not be asked (no user session bus, not logged in
+    /// at the Mac): whether the service runs is not known.
+    Unknown,
 }
 
 impl ServiceState {
@@ -154,6 +157,7 @@ impl ServiceState {
             Self::Stopping => "stopping",
             Self::Stopped => "stopped",
             Self::Failed => "failed",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -203,6 +207,26 @@ impl ServiceStatus {
             last_exit: None,
         }
     }
+
+    /// Status of a service whose manager could not be asked; `raw_state`
+    /// says why and what to do about it.
+    pub fn unknown(id: ServiceId, why: &Error) -> Self {
+        Self {
+            state: ServiceState::Unknown,
+            raw_state: why.to_string(),
+            ..Self::not_installed(id)
+        }
+    }
+}
+
+/// What `manager` says about `id`, or [`ServiceState::Unknown`] with the
+/// reason when it cannot be asked: never "not installed" for a manager that
+/// did not answer.
+pub fn status_or_unknown(manager: &dyn ServiceManager, id: ServiceId) -> ServiceStatus {
+    manager.status(id).unwrap_or_else(|e| {
+        tracing::debug!(service = %id, error = %e, "cannot read the service's state");
+        ServiceStatus::unknown(id, &e)
+    })
 }
 
 /// Something a manager can be asked to do to a service.
@@ -243,6 +267,16 @@ pub enum Error {
         code: i32,
         /// What it printed on stderr (or a known meaning of the exit code).
         message: String,
+    },
+    /// The manager cannot be reached from this session.
+    #[error("cannot reach {manager}: {message}; {fix}")]
+    Unreachable {
+        /// "the systemd user manager", "launchd's gui domain".
+        manager: &'static str,
+        /// What the command printed.
+        message: String,
+        /// What to do about it.
+        fix: &'static str,
     },
     /// A manager's output did not parse.
     #[error("could not understand the output of `{command}`: {message}")]

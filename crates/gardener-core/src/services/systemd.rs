@@ -137,8 +137,14 @@ fn unit_unknown(out: &Output) -> bool {
         || out.stderr.contains("does not exist")
 }
 
-/// A failed `systemctl` call with what it printed; a missing user manager
-/// gets a hint, since that is the usual first-run problem on servers.
+/// What to do when no systemd user manager answers.
+pub const UNREACHABLE_FIX: &str = "log in through a normal session (not `su`), or on a headless \
+     machine enable lingering with `sudo loginctl enable-linger $USER` and log in again; \
+     XDG_RUNTIME_DIR must be set (to /run/user/$UID)";
+
+/// A failed `systemctl` call with what it printed; no reachable user
+/// manager is [`Error::Unreachable`] with what to do, since that is the
+/// usual first-run problem on servers.
 fn command_error(inv: &Invocation, out: &Output) -> Error {
     let printed = [out.stderr.trim(), out.stdout.trim()]
         .into_iter()
@@ -150,18 +156,19 @@ fn command_error(inv: &Invocation, out: &Output) -> Error {
             },
             str::to_owned,
         );
-    let message = if printed.contains("Failed to connect to bus") {
-        format!(
-            "{printed} (no systemd user manager is reachable: log in, or run \
-             `loginctl enable-linger` for headless use, and check XDG_RUNTIME_DIR)"
-        )
-    } else {
-        printed
-    };
+    // "Failed to connect to bus: …" (systemd 252), "Failed to connect to
+    // user scope bus via local transport: …" (later ones).
+    if printed.contains("Failed to connect to") && printed.contains("bus") {
+        return Error::Unreachable {
+            manager: "the systemd user manager",
+            message: printed,
+            fix: UNREACHABLE_FIX,
+        };
+    }
     Error::Command {
         command: inv.to_string(),
         code: out.code.unwrap_or(-1),
-        message,
+        message: printed,
     }
 }
 
@@ -386,7 +393,19 @@ mod tests {
         r.expect(&show, 1, "", "Failed to connect to bus: No medium found\n");
         assert!(matches!(
             manager(&r).status(ServiceId::Ollama),
-            Err(Error::Command { .. })
+            Err(Error::Unreachable { .. })
+        ));
+        let later = "Failed to connect to user scope bus via local transport: \
+                     $DBUS_SESSION_BUS_ADDRESS and $XDG_RUNTIME_DIR not defined\n";
+        r.expect(&show, 1, "", later);
+        assert!(matches!(
+            manager(&r).status(ServiceId::Ollama),
+            Err(Error::Unreachable { .. })
+        ));
+        r.expect(&show, 1, "", "Access denied\n");
+        assert!(matches!(
+            manager(&r).status(ServiceId::Ollama),
+            Err(Error::Command { code: 1, .. })
         ));
 
         r.expect(&show, 0, "nonsense\n", "");

@@ -214,6 +214,9 @@ fn is_down(s: &ServiceSnapshot) -> bool {
         RunState::External => s.restarted || !s.healthy,
         // A backup stopped it on purpose and will start it again.
         RunState::Paused => false,
+        // Its manager cannot be asked: that says nothing about the service
+        // (its health rule still runs on what the health check sees).
+        RunState::Unknown => false,
         _ => true,
     }
 }

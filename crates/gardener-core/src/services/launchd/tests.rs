@@ -388,11 +388,13 @@ fn killed_launchctl_reports_code_minus_one() {
 fn silent_failures_get_a_known_meaning() {
     let r = ScriptedRunner::new();
     r.expect(&PRINT, 125, "", "");
-    let err = manager(&r)
-        .status(ServiceId::Ollama)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("logged in"), "{err}");
+    let err = manager(&r).status(ServiceId::Ollama).unwrap_err();
+    assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+    let err = err.to_string();
+    assert!(
+        err.contains("logged in") && err.contains("Screen Sharing"),
+        "{err}"
+    );
 }
 
 #[test]
