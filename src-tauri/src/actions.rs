@@ -180,6 +180,7 @@ fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
                 verify: None,
                 scheduled: false,
                 cancel: Cancel::new(),
+                ..CreateOptions::default()
             };
             let mut shown = Instant::now();
             backup::create(&ctx, manager.as_ref(), &opts, &mut |p| {
@@ -195,23 +196,7 @@ fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
     // So that the menu shows the new "last backup" at once.
     live.ask(Request::SampleNow);
     match result {
-        Ok(report) => {
-            let b = &report.backup;
-            let checked = match &b.verified {
-                Some(v) if v.ok => ", checked",
-                _ => "",
-            };
-            tell(
-                app,
-                "Backup done",
-                format!(
-                    "{} files ({}){checked}, in {:.0} s.",
-                    b.files,
-                    bytesize::ByteSize::b(b.size).display().iec(),
-                    report.seconds
-                ),
-            );
-        }
+        Ok(report) => tell(app, "Backup done", report.done_words()),
         Err(why) => tell(app, "Backup failed", why),
     }
 }

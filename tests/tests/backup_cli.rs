@@ -68,8 +68,10 @@ impl Home {
 
 #[test]
 fn a_scheduled_run_prunes_and_prune_dry_run_deletes_nothing() {
+    // Full backups only: none needs another, so the policy alone decides.
     let h = Home::new(
-        "[backup.retention]\nkeep_last = 2\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\n",
+        "full_every = \"always\"\n[backup.retention]\nkeep_last = 2\nkeep_daily = 0\n\
+         keep_weekly = 0\nkeep_monthly = 0\n",
     );
     for _ in 0..3 {
         let r = h.json(&["--json", "backup", "create", "--no-verify"]);

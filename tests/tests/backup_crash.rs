@@ -85,7 +85,7 @@ fn kill_9_during_backup_never_lists_a_corrupt_backup() {
     let log = h.root.join("create.log");
     for i in 0..KILLS {
         let delay = rng.delay(full);
-        let mut child = h.spawn(&["backup", "create", "--no-verify"], &log);
+        let mut child = h.spawn(&["backup", "create", "--no-verify", "--full"], &log);
         thread::sleep(delay);
         let finished = child.try_wait().unwrap();
         child.kill().unwrap();

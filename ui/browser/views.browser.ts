@@ -34,6 +34,14 @@ const backup = {
   scheduled: true,
   host: "mini",
   verified: { at: "2027-01-15T08:03:00Z", ok: true, problems: [] },
+  format: 2,
+  kind: "incremental",
+  parent: "gardener-20270114T080000Z",
+  needs: ["gardener-20270114T080000Z"],
+  stored_files: 412,
+  stored_bytes: 31_000_000,
+  chain_size: 1_230_000_000,
+  partial: false,
 };
 
 function dashboard(extra: Scenario = {}): Scenario {

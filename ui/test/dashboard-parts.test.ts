@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from "vitest";
 
-import { checkedText, progressText, progressValue, renderDiff } from "../src/dashboard/backups";
+import type { BackupInfo } from "../src/bindings/BackupInfo";
+import { checkedText, kindText, progressText, progressValue, renderDiff } from "../src/dashboard/backups";
 import { bytes, duration, ruleValue } from "../src/dashboard/format";
 import { gauges, renderOverview } from "../src/dashboard/overview";
 import { actionsFor } from "../src/dashboard/services";
@@ -107,8 +108,15 @@ describe("wording", () => {
     const p = { phase: "archive" as const, bytes: 45, total_bytes: 100, files: 1204, total_files: 2500 };
     expect(progressText(p)).toBe("Writing the backup — 45% (1,204 of 2,500 files)");
     expect(progressValue({ ...p, total_bytes: 0 })).toBeNull();
-    const b = { id: "gardener-x", path: "/b/x", created: "2027-01-15T08:00:00Z", size: 10, files: 2, bytes: 20, scheduled: false, host: "mini", verified: null };
+    const b: BackupInfo = {
+      id: "gardener-x", path: "/b/x", created: "2027-01-15T08:00:00Z", size: 10, files: 2, bytes: 20, scheduled: false, host: "mini", verified: null,
+      format: 2, kind: "full", parent: null, needs: [], stored_files: 2, stored_bytes: 20, chain_size: 10, partial: false,
+    };
     expect(checkedText(b)).toBe("not checked");
+    expect(kindText(b)).toBe("full");
+    const inc: BackupInfo = { ...b, kind: "incremental", parent: "gardener-w", needs: ["gardener-w"], stored_files: 12, chain_size: 3 * 1024 * 1024 };
+    expect(kindText(inc)).toBe("incremental: 12 files changed; restoring reads 1 earlier backup (3.0 MiB in all)");
+    expect(kindText({ ...inc, missing: ["gardener-w"] })).toBe("incremental: 12 files changed; cannot be restored, gardener-w is missing");
     expect(checkedText({ ...b, verified: { at: "2027-01-15T08:01:00Z", ok: false, problems: ["a.txt: hash differs"] } })).toBe("✗ damaged: a.txt: hash differs");
   });
 

@@ -24,6 +24,14 @@ const backup: BackupInfo = {
   scheduled: false,
   host: "mini",
   verified: { at: "2027-01-15T08:00:05Z", ok: true, problems: [] },
+  format: 2,
+  kind: "full",
+  parent: null,
+  needs: [],
+  stored_files: 5,
+  stored_bytes: 4096,
+  chain_size: 2048,
+  partial: false,
 };
 
 const settings: Settings = {
@@ -139,7 +147,7 @@ describe("the dashboard", () => {
     button(root, "Back Up Now").click();
     await settle();
     expect(cancelSeen).toBe(true);
-    expect(root.querySelector(".status-line")?.textContent).toBe("Backup done: 5 files, 2.0 KiB, checked, in 3 s.");
+    expect(root.querySelector(".status-line")?.textContent).toBe("Backup done (full): 5 files, 2.0 KiB, checked, in 3 s.");
     expect(calls.filter(([c]) => c === "backups_list")).toHaveLength(2);
     root.remove();
   });

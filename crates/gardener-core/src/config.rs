@@ -15,7 +15,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use alerts::*;
 pub use backup::{
-    BackupConfig, BackupSource, RESERVED_SOURCE_NAMES, RetentionConfig, Schedule, WEEKDAYS,
+    BackupConfig, BackupSource, FullEvery, RESERVED_SOURCE_NAMES, RetentionConfig, Schedule,
+    WEEKDAYS,
 };
 pub use template::TEMPLATE;
 

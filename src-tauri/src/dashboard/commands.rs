@@ -226,6 +226,7 @@ pub async fn backup_create<R: Runtime>(
             verify: None,
             scheduled: false,
             cancel,
+            ..CreateOptions::default()
         };
         let mut progress = throttled(on_progress);
         Ok(backup::create(
@@ -242,15 +243,7 @@ pub async fn backup_create<R: Runtime>(
         tracing::warn!("no sample after the backup: {why}");
     }
     let (title, body) = match &result {
-        Ok(report) => (
-            "Backup done",
-            format!(
-                "{} files ({}), in {:.0} s.",
-                report.backup.files,
-                bytesize::ByteSize::b(report.backup.size).display().iec(),
-                report.seconds
-            ),
-        ),
+        Ok(report) => ("Backup done", report.done_words()),
         Err(e) if e.code == "cancelled" => ("Backup cancelled", "Nothing was left behind.".into()),
         Err(e) => ("Backup failed", e.message.clone()),
     };

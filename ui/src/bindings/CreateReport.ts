@@ -22,6 +22,10 @@ app_paused_secs: number | null,
  */
 cloned: boolean, 
 /**
+ * Why the backup is full (`None`: it is incremental).
+ */
+full_because: string | null, 
+/**
  * Wall time of the whole backup.
  */
 seconds: number, };

@@ -27,4 +27,8 @@ problems: Array<string>,
 /**
  * Wall time.
  */
-seconds: number, };
+seconds: number, 
+/**
+ * Earlier backups whose archives were read for the files they hold.
+ */
+needs: Array<string>, };

@@ -34,6 +34,17 @@ export function progressValue(p: Progress): number | null {
 }
 
 /** ✓ checked / ✗ damaged / not checked. */
+/** "full", or "incremental: 12 files changed; restoring reads 2 earlier backups (310 MiB in all)". */
+export function kindText(b: BackupInfo): string {
+  if (b.kind === "full") return "full";
+  const changed = `${b.stored_files.toLocaleString()} ${b.stored_files === 1 ? "file" : "files"} changed`;
+  const missing = b.missing ?? [];
+  if (missing.length > 0) return `incremental: ${changed}; cannot be restored, ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing`;
+  const n = b.needs.length;
+  if (n === 0) return `incremental: ${changed}`;
+  return `incremental: ${changed}; restoring reads ${n === 1 ? "1 earlier backup" : `${n} earlier backups`} (${bytes(b.chain_size)} in all)`;
+}
+
 export function checkedText(b: BackupInfo): string {
   if (b.unreadable) return `✗ unreadable: ${b.unreadable}`;
   if (b.verified === null) return "not checked";
@@ -133,7 +144,7 @@ export const mountBackups = (root: HTMLElement): View => {
     if (result.ok) {
       const b = result.value.backup;
       const checked = b.verified?.ok ? ", checked" : "";
-      status.say(`Backup done: ${b.files.toLocaleString()} files, ${bytes(b.size)}${checked}, in ${result.value.seconds.toFixed(0)} s.`);
+      status.say(`Backup done (${kindText(b)}): ${b.files.toLocaleString()} files, ${bytes(b.size)}${checked}, in ${result.value.seconds.toFixed(0)} s.`);
     } else failed("Backup failed", result.error);
     await refresh();
   };
@@ -205,7 +216,7 @@ export const mountBackups = (root: HTMLElement): View => {
       h(
         "table",
         { class: "backups" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Made"), h("th", {}, "Size"), h("th", {}, "Files"), h("th", {}, "State"), h("th", {}, ""))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Made"), h("th", {}, "Kind"), h("th", {}, "Size"), h("th", {}, "Files"), h("th", {}, "State"), h("th", {}, ""))),
         h(
           "tbody",
           {},
@@ -218,6 +229,7 @@ export const mountBackups = (root: HTMLElement): View => {
               "tr",
               { "data-backup": b.id },
               h("td", {}, when(b.created), b.scheduled ? h("span", { class: "badge" }, "scheduled") : null),
+              h("td", { class: (b.missing ?? []).length > 0 ? "fail" : "", title: b.needs.length > 0 ? `Needs ${b.needs.join(", ")}` : "" }, kindText(b)),
               h("td", {}, bytes(b.size)),
               h("td", {}, b.files.toLocaleString()),
               h("td", { class: b.verified?.ok ? "ok" : b.verified || b.unreadable ? "fail" : "" }, checkedText(b)),

@@ -29,7 +29,9 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Action {
     /// Back up now: the app's data, Gardener's config and service files, and
-    /// Ollama's model list, into one .tar.zst in the backups directory.
+    /// Ollama's model list, into one .tar.zst in the backups directory. It
+    /// stores only what changed since the last backup unless a new chain is
+    /// due (`[backup] full_every`).
     Create {
         /// Read the new backup back and check it (default: `[backup] verify`).
         #[arg(long, overrides_with = "no_verify")]
@@ -40,6 +42,13 @@ enum Action {
         /// Started by the timer (recorded in the catalog).
         #[arg(long, hide = true)]
         scheduled: bool,
+        /// Store every file, starting a new chain.
+        #[arg(long)]
+        full: bool,
+        /// Also read and hash the files whose size, times and inode did not
+        /// change, and store any whose content did.
+        #[arg(long)]
+        rehash: bool,
     },
     /// List backups, newest first, with size, file count and verified state.
     List,
@@ -194,6 +203,8 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
             verify,
             no_verify,
             scheduled,
+            full,
+            rehash,
         } => {
             let opts = CreateOptions {
                 verify: if *no_verify {
@@ -204,6 +215,8 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
                     None
                 },
                 scheduled: *scheduled,
+                full: *full,
+                rehash: *rehash,
                 cancel: cancel_on_signal(),
             };
             let bar = Bar::new(g);
@@ -233,20 +246,12 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
                 if !pruned.is_empty() {
                     println!("Pruned by the retention policy: {}", pruned.join(", "));
                 }
-                let b = &report.backup;
-                println!(
-                    "Backed up {} files ({}) into {} ({}) in {:.1} s",
-                    b.files,
-                    ByteSize::b(b.bytes).display().iec(),
-                    b.path.display(),
-                    ByteSize::b(b.size).display().iec(),
-                    report.seconds
-                );
+                print_created(&report);
                 if let Some(secs) = report.app_paused_secs {
                     let how = if report.cloned { " (data cloned)" } else { "" };
                     println!("The app was paused for {secs:.1} s{how}");
                 }
-                match &b.verified {
+                match &report.backup.verified {
                     Some(v) if v.ok => println!("Verified: every file matches its checksum"),
                     Some(_) | None => {}
                 }
@@ -293,11 +298,16 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
             if g.json {
                 output::print_json(&report);
             } else if report.ok() {
+                let from = match report.needs.len() {
+                    0 => String::new(),
+                    1 => " (with the earlier backup holding its unchanged files)".to_owned(),
+                    n => format!(" (with the {n} earlier backups holding its unchanged files)"),
+                };
                 println!(
-                    "{}: OK — {} files, {} checked in {:.1} s",
+                    "{}: OK — {} files, {} checked in {:.1} s{from}",
                     path.display(),
                     report.files,
-                    ByteSize::b(report.bytes).display().iec(),
+                    size(report.bytes),
                     report.seconds
                 );
             } else {
@@ -339,7 +349,12 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
                         })
                         .collect();
                     if d.keep {
-                        println!("  keep   {}  ({})", d.id, why.join(", "));
+                        let by = if d.needed_by.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; needed by {}", d.needed_by.join(", "))
+                        };
+                        println!("  keep   {}  ({}{by})", d.id, why.join(", "));
                     } else {
                         let verb = if report.dry_run {
                             "would delete"
@@ -358,6 +373,59 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     }
 }
 
+fn size(bytes: u64) -> String {
+    ByteSize::b(bytes).display().iec().to_string()
+}
+
+fn print_created(report: &backup::CreateReport) {
+    let b = &report.backup;
+    match (&report.full_because, &b.parent) {
+        (Some(why), _) => println!(
+            "Backed up {} files ({}) into {} ({}) in {:.1} s: a full backup, as {why}",
+            b.files,
+            size(b.bytes),
+            b.path.display(),
+            size(b.size),
+            report.seconds
+        ),
+        (None, parent) => println!(
+            "Backed up {} changed files ({}) of {} into {} ({}) in {:.1} s: incremental on {}",
+            b.stored_files,
+            size(b.stored_bytes),
+            b.files,
+            b.path.display(),
+            size(b.size),
+            report.seconds,
+            parent.as_deref().unwrap_or("?")
+        ),
+    }
+}
+
+/// "full", or "incremental: 12 changed, 310 MiB with the 2 backups it needs".
+fn kind_words(b: &BackupInfo) -> String {
+    if b.kind == backup::BackupKind::Full {
+        return "full".into();
+    }
+    let n = b.needs.len();
+    let mut text = format!(
+        "incremental: {} changed, {} with the {} it needs",
+        b.stored_files,
+        size(b.chain_size),
+        if n == 1 {
+            "backup".to_owned()
+        } else {
+            format!("{n} backups")
+        }
+    );
+    if !b.missing.is_empty() {
+        text.push_str(&format!(
+            "; CANNOT BE RESTORED: {} missing",
+            b.missing.join(", ")
+        ));
+    }
+    text
+}
+
 fn print_listing(l: &Listing) {
     if l.backups.is_empty() {
         println!(
@@ -366,17 +434,18 @@ fn print_listing(l: &Listing) {
         );
     } else {
         println!(
-            "{:<30} {:<17} {:>10} {:>7}  VERIFIED",
-            "ID", "CREATED", "SIZE", "FILES"
+            "{:<30} {:<17} {:>10} {:>7}  {:<18}  KIND",
+            "ID", "CREATED", "SIZE", "FILES", "VERIFIED"
         );
         for b in &l.backups {
             println!(
-                "{:<30} {:<17} {:>10} {:>7}  {}",
+                "{:<30} {:<17} {:>10} {:>7}  {:<18}  {}",
                 b.id,
                 local(&b.created),
-                ByteSize::b(b.size).display().iec().to_string(),
+                size(b.size),
                 b.files,
-                verified_word(b)
+                verified_word(b),
+                kind_words(b)
             );
         }
         println!("\nin {}", l.destination.display());

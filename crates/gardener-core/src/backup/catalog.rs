@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::manifest::Manifest;
+use super::manifest::{BackupKind, Manifest, SourceKind};
 use super::retention::{self, Candidate, Decision};
 use super::{Error, Result};
+use crate::config::RESERVED_SOURCE_NAMES;
 use crate::fsutil;
 use crate::install::Context;
 
@@ -86,6 +87,28 @@ pub struct BackupInfo {
     /// Why the archive cannot be read at all (its manifest is damaged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+    /// Archive layout version.
+    pub format: u32,
+    /// Full, or incremental (only what changed since its parent).
+    pub kind: BackupKind,
+    /// The backup an incremental one was compared with.
+    pub parent: Option<String>,
+    /// Backups whose archives hold content of this one (restoring it reads them).
+    pub needs: Vec<String>,
+    /// Files whose content this archive stores: all of them for a full
+    /// backup, the ones that changed for an incremental one.
+    pub stored_files: u64,
+    /// Bytes of content this archive stores.
+    pub stored_bytes: u64,
+    /// This archive's size plus the size of every archive it needs.
+    pub chain_size: u64,
+    /// Backups it needs whose archives are not there: it cannot be restored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// A source that must be there was missing from it (possible only in
+    /// format 1): it does not count for retention.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 impl BackupInfo {
@@ -102,7 +125,50 @@ impl BackupInfo {
             host: m.host.clone(),
             verified: None,
             unreadable: None,
+            format: m.format,
+            kind: m.kind,
+            parent: m.parent.clone(),
+            needs: m.needs.clone(),
+            stored_files: m.stored_files().count() as u64,
+            stored_bytes: m.stored_bytes(),
+            chain_size: size,
+            missing: Vec::new(),
+            partial: m.sources.iter().any(|s| {
+                s.kind == SourceKind::Missing
+                    && !s.optional
+                    && !RESERVED_SOURCE_NAMES.contains(&s.name.as_str())
+            }),
         }
+    }
+
+    /// An archive whose manifest cannot be read.
+    fn unreadable(id: &str, path: &Path, size: u64, why: String) -> Self {
+        Self {
+            id: id.to_owned(),
+            path: path.to_path_buf(),
+            created: String::new(),
+            size,
+            files: 0,
+            bytes: 0,
+            scheduled: false,
+            host: String::new(),
+            verified: None,
+            unreadable: Some(why),
+            format: 0,
+            kind: BackupKind::Full,
+            parent: None,
+            needs: Vec::new(),
+            stored_files: 0,
+            stored_bytes: 0,
+            chain_size: size,
+            missing: Vec::new(),
+            partial: false,
+        }
+    }
+
+    /// Failed its last check.
+    pub fn failed(&self) -> bool {
+        self.verified.as_ref().is_some_and(|v| !v.ok)
     }
 
     /// The creation time, parsed.
@@ -116,9 +182,15 @@ impl BackupInfo {
     }
 }
 
+/// Version of `catalog.json`'s layout; a catalog of another version is read
+/// again from the archives.
+const CATALOG_VERSION: u32 = 2;
+
 /// `catalog.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Catalog {
+    #[serde(default)]
+    version: u32,
     backups: BTreeMap<String, BackupInfo>,
 }
 
@@ -126,11 +198,13 @@ impl Catalog {
     fn load(dest: &Path) -> Self {
         fs::read(dest.join(CATALOG))
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+            .and_then(|b| serde_json::from_slice::<Self>(&b).ok())
+            .filter(|c| c.version == CATALOG_VERSION)
             .unwrap_or_default()
     }
 
-    fn save(&self, dest: &Path) -> Result<()> {
+    fn save(&mut self, dest: &Path) -> Result<()> {
+        self.version = CATALOG_VERSION;
         let path = dest.join(CATALOG);
         let text = serde_json::to_vec_pretty(self).map_err(|e| Error::Usage(e.to_string()))?;
         fsutil::atomic_write(&path, &text, 0o600).map_err(Error::io("write", &path))
@@ -175,18 +249,7 @@ pub fn list(dest: &Path) -> Result<Vec<BackupInfo>> {
                 changed = true;
                 match super::read::read_manifest(&path) {
                     Ok(m) => BackupInfo::from_manifest(&m, &path, size),
-                    Err(e) => BackupInfo {
-                        id: id.to_owned(),
-                        path: path.clone(),
-                        created: String::new(),
-                        size,
-                        files: 0,
-                        bytes: 0,
-                        scheduled: false,
-                        host: String::new(),
-                        verified: None,
-                        unreadable: Some(e.to_string()),
-                    },
+                    Err(e) => BackupInfo::unreadable(id, &path, size, e.to_string()),
                 }
             }
         };
@@ -199,7 +262,17 @@ pub fn list(dest: &Path) -> Result<Vec<BackupInfo>> {
             tracing::debug!("catalog not saved: {e}");
         }
     }
+    let sizes: BTreeMap<String, u64> = found.iter().map(|(id, b)| (id.clone(), b.size)).collect();
     let mut out: Vec<BackupInfo> = found.into_values().collect();
+    for b in &mut out {
+        b.missing = b
+            .needs
+            .iter()
+            .filter(|n| !sizes.contains_key(*n))
+            .cloned()
+            .collect();
+        b.chain_size = b.size + b.needs.iter().filter_map(|n| sizes.get(n)).sum::<u64>();
+    }
     out.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
     Ok(out)
 }
@@ -214,10 +287,12 @@ pub fn resolve(dest: &Path, what: &str) -> Result<PathBuf> {
         return Err(Error::Usage(format!("{what}: no such archive")));
     }
     let all = list(dest)?;
-    let matches: Vec<&BackupInfo> = all
-        .iter()
-        .filter(|b| b.id == what || b.id.starts_with(what))
-        .collect();
+    // A whole id names one backup even when a later one of the same second
+    // (`…Z-2`) starts with it.
+    if let Some(exact) = all.iter().find(|b| b.id == what) {
+        return Ok(exact.path.clone());
+    }
+    let matches: Vec<&BackupInfo> = all.iter().filter(|b| b.id.starts_with(what)).collect();
     match matches.as_slice() {
         [one] => Ok(one.path.clone()),
         [] => Err(Error::Usage(format!(
@@ -306,6 +381,13 @@ pub struct State {
     pub last_success: Option<String>,
     /// Id of that backup.
     pub last_success_id: Option<String>,
+    /// Whether it was full or incremental.
+    #[serde(default)]
+    pub last_success_kind: Option<BackupKind>,
+    /// Files it stored: all for a full backup, the changed ones for an
+    /// incremental one.
+    #[serde(default)]
+    pub last_success_files: Option<u64>,
     /// Trees replaced by restores.
     #[serde(default)]
     pub safety_copies: Vec<SafetyCopy>,
@@ -359,6 +441,8 @@ pub(crate) fn record_attempt(
     if let Ok(r) = result {
         state.last_success = Some(r.backup.created.clone());
         state.last_success_id = Some(r.backup.id.clone());
+        state.last_success_kind = Some(r.backup.kind);
+        state.last_success_files = Some(r.backup.stored_files);
         state.safety_copies.retain(|c| {
             let removed = if c.path.is_dir() {
                 fs::remove_dir_all(&c.path)
@@ -412,6 +496,8 @@ pub fn prune(ctx: &Context, dry_run: bool) -> Result<PruneReport> {
                 id: b.id.clone(),
                 created: b.created_at()?,
                 verified: b.is_verified(),
+                counts: !b.failed() && !b.partial,
+                needs: b.needs.clone(),
             })
         })
         .collect();
@@ -424,6 +510,13 @@ pub fn prune(ctx: &Context, dry_run: bool) -> Result<PruneReport> {
         };
         if !dry_run {
             fs::remove_file(&info.path).map_err(Error::io("remove", &info.path))?;
+            let index = super::index::path_for(&info.path);
+            match fs::remove_file(&index) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("remove", &index)(e));
+                }
+                _ => {}
+            }
         }
         removed.push(info.clone());
     }

@@ -1,7 +1,9 @@
 //! Copy-on-write clones of the app's data (APFS `clonefile`, btrfs/XFS
 //! `FICLONE`, through `reflink-copy`), so the app is stopped only while the
-//! data is cloned, not while it is compressed. Any failure means "this
-//! filesystem cannot": the caller keeps the app paused instead.
+//! data is cloned, not while it is compressed. Only files the backup will
+//! read are cloned: for an incremental backup, the ones that changed. Any
+//! failure means "this filesystem cannot": the caller keeps the app paused
+//! instead.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -76,7 +78,7 @@ pub fn clone_sources(
                         .map_err(|err| format!("cannot create {}: {err}", target.display()))?;
                     paths.push(target);
                 }
-                Kind::File => {
+                Kind::File if e.stored() => {
                     reflink_copy::reflink(abs, &target)
                         .map_err(|err| format!("cannot clone {}: {err}", abs.display()))?;
                     paths.push(target);

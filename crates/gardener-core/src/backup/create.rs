@@ -1,22 +1,23 @@
-//! Writing a backup: list the sources (with the app paused, or cloned while
-//! paused), stream tar → multithreaded zstd into `<id>.tar.zst.partial`,
-//! manifest first and checksums last, then fsync, rename, fsync the
-//! directory. A crash or cancel leaves at most a `.partial`, never listed
-//! and removed by the next backup.
+//! Making a backup: choose full or incremental (see [`super::chain`]), list
+//! the sources (with the app paused, or cloned while paused: only the files
+//! that changed), write the archive ([`archive`]), its index, and give the
+//! archive its final name; then check it. A crash or cancel leaves at most a
+//! `.partial`, never listed and removed by the next backup.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
+mod archive;
+
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 
+use archive::{Compression, Listed};
+
 use super::catalog::{self, BackupInfo, Lock};
-use super::hash::{Exact, Hashing};
-use super::manifest::{
-    CHECKSUMS_NAME, Checksums, Entry, FORMAT_VERSION, Kind, MANIFEST_NAME, Manifest,
-};
+use super::chain::{self, Plan};
+use super::index::{self, Index};
+use super::manifest::{BackupKind, FORMAT_VERSION, Manifest, SourceRecord};
 use super::sources::{self, Excludes, Source};
 use super::{Cancel, Error, Phase, Progress, Result, clone, pause};
 use crate::fsutil;
@@ -30,6 +31,11 @@ pub struct CreateOptions {
     pub verify: Option<bool>,
     /// Started by the timer (recorded, and shown in the catalog).
     pub scheduled: bool,
+    /// Store every file, starting a new chain.
+    pub full: bool,
+    /// Read and hash files whose size, times and inode did not change, to
+    /// catch content changed behind those (stored again when it did).
+    pub rehash: bool,
     /// Checked between blocks.
     pub cancel: Cancel,
 }
@@ -46,85 +52,32 @@ pub struct CreateReport {
     pub app_paused_secs: Option<f64>,
     /// Whether the data was read from a filesystem clone.
     pub cloned: bool,
+    /// Why the backup is full (`None`: it is incremental).
+    pub full_because: Option<String>,
     /// Wall time of the whole backup.
     pub seconds: f64,
 }
 
-const READ_BUF: usize = 1 << 20;
-
-/// zstd output that can change level between sources: each change ends
-/// the current frame and starts another (a zstd stream may hold many).
-struct Zst<W: Write> {
-    enc: Option<zstd::Encoder<'static, W>>,
-    level: i32,
-    threads: u32,
-}
-
-fn encoder<W: Write>(w: W, level: i32, threads: u32) -> io::Result<zstd::Encoder<'static, W>> {
-    let mut enc = zstd::Encoder::new(w, level)?;
-    enc.include_checksum(true)?;
-    if threads > 1 {
-        enc.multithread(threads)?;
-    }
-    Ok(enc)
-}
-
-impl<W: Write> Zst<W> {
-    fn new(w: W, level: i32, threads: u32) -> io::Result<Self> {
-        Ok(Self {
-            enc: Some(encoder(w, level, threads)?),
-            level,
-            threads,
-        })
-    }
-
-    fn set_level(&mut self, level: i32) -> io::Result<()> {
-        if level == self.level {
-            return Ok(());
-        }
-        let w = self.take()?.finish()?;
-        self.enc = Some(encoder(w, level, self.threads)?);
-        self.level = level;
-        Ok(())
-    }
-
-    fn take(&mut self) -> io::Result<zstd::Encoder<'static, W>> {
-        self.enc
-            .take()
-            .ok_or_else(|| io::Error::other("zstd stream already finished"))
-    }
-
-    fn finish(mut self) -> io::Result<W> {
-        self.take()?.finish()
-    }
-}
-
-impl<W: Write> Write for Zst<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.enc {
-            Some(e) => e.write(buf),
-            None => Err(io::Error::other("zstd stream already finished")),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.enc {
-            Some(e) => e.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The `.partial` file, removed unless the backup completes.
-struct Partial {
-    path: PathBuf,
-    done: bool,
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = fs::remove_file(&self.path);
+impl CreateReport {
+    /// The outcome in a sentence, as notifications say it: "Full: 14000
+    /// files (2.1 GiB), checked, in 12 s." or "Incremental: 12 of 14000
+    /// files changed (1.2 MiB), checked, in 2 s."
+    pub fn done_words(&self) -> String {
+        let b = &self.backup;
+        let checked = match &b.verified {
+            Some(v) if v.ok => ", checked",
+            _ => "",
+        };
+        let size = bytesize::ByteSize::b(b.size).display().iec();
+        let secs = self.seconds;
+        match b.kind {
+            BackupKind::Full => {
+                format!("Full: {} files ({size}){checked}, in {secs:.0} s.", b.files)
+            }
+            BackupKind::Incremental => format!(
+                "Incremental: {} of {} files changed ({size}){checked}, in {secs:.0} s.",
+                b.stored_files, b.files
+            ),
         }
     }
 }
@@ -149,18 +102,12 @@ fn host_name() -> String {
         .into_owned()
 }
 
-/// One source's listing, and where its files are read from.
-struct Listed {
-    entries: Vec<(Entry, PathBuf)>,
-    level: Option<i32>,
-}
-
 fn list_all(
     ctx: &Context,
     srcs: &[Source],
     excludes: &Excludes,
     warnings: &mut Vec<String>,
-) -> Result<(Vec<super::manifest::SourceRecord>, Vec<Listed>)> {
+) -> Result<(Vec<SourceRecord>, Vec<Listed>)> {
     let mut records = Vec::new();
     let mut listed = Vec::new();
     for s in srcs {
@@ -186,6 +133,7 @@ pub fn create(
     fsutil::create_dir(&dest, 0o700).map_err(Error::io("create", &dest))?;
     let _lock = Lock::acquire(&dest)?;
     catalog::remove_stale_partials(&dest)?;
+    index::remove_orphans(&dest)?;
     // The timer appends this run's output to these; nothing else may be
     // rotating them when the menu-bar app is not open.
     let (out, err) = crate::install::backup_logs(ctx);
@@ -208,6 +156,16 @@ pub fn create(
     Ok(report)
 }
 
+fn scanning() -> Progress {
+    Progress {
+        phase: Phase::Scan,
+        bytes: 0,
+        total_bytes: 0,
+        files: 0,
+        total_files: 0,
+    }
+}
+
 fn create_locked(
     ctx: &Context,
     manager: &dyn ServiceManager,
@@ -221,15 +179,19 @@ fn create_locked(
     let id = new_id(dest, now);
     let srcs = sources::configured(ctx);
     let excludes = Excludes::new(&cfg.exclude, vec![dest.to_path_buf()])?;
-    progress(&Progress {
-        phase: Phase::Scan,
-        bytes: 0,
-        total_bytes: 0,
-        files: 0,
-        total_files: 0,
-    });
+    progress(&scanning());
+    let backups = catalog::list(dest)?;
+    let plan = chain::plan(
+        &backups,
+        &srcs,
+        &ctx.paths.home,
+        cfg.full_every,
+        opts.full,
+        now,
+    );
     // Stop the app (when asked) for as short as possible: only while its data
-    // is listed and cloned where the filesystem can, else for the whole archive.
+    // is listed and what changed is cloned where the filesystem can, else
+    // for the whole archive.
     let mut paused = if cfg.pause_app {
         pause::Paused::pause(ctx, manager)?
     } else {
@@ -237,97 +199,123 @@ fn create_locked(
     };
     opts.cancel.check()?;
     let (records, mut listed) = list_all(ctx, &srcs, &excludes, warnings)?;
-    let user_sources = cfg.sources.len();
-    let mut clones = clone::Clones::default();
-    let mut paused_secs = None;
-    if paused.is_some() {
-        progress(&Progress {
-            phase: Phase::Snapshot,
-            bytes: 0,
-            total_bytes: 0,
-            files: 0,
-            total_files: 0,
-        });
-        let to_clone = listed
-            .iter_mut()
-            .take(user_sources)
-            .map(|l| &mut l.entries)
-            .collect();
-        match clone::clone_sources(srcs.get(..user_sources).unwrap_or_default(), to_clone, &id) {
-            Ok(c) => {
-                clones = c;
-                if let Some(p) = paused.take() {
-                    paused_secs = Some(p.resume()?);
-                }
-            }
-            Err(why) => tracing::info!("no clone, the app stays paused for the archive: {why}"),
+    let lists: Vec<&[(super::manifest::Entry, PathBuf)]> =
+        listed.iter().map(|l| l.entries.as_slice()).collect();
+    chain::check_not_emptied(plan.previous.as_ref(), &srcs, &lists, &ctx.paths.home)?;
+    let needs = match &plan.parent {
+        Some(parent) => {
+            let mut lists: Vec<&mut Vec<_>> = listed.iter_mut().map(|l| &mut l.entries).collect();
+            chain::mark_unchanged(parent, &mut lists, opts.rehash, &opts.cancel)?
         }
-    }
+        None => Vec::new(),
+    };
+    let user_sources = cfg.sources.len();
+    let (clones, mut paused_secs) =
+        snapshot(&srcs, &mut listed, &id, user_sources, &mut paused, progress)?;
     let cloned = !clones.is_empty();
-    let written = write_archive(
-        ctx, dest, &id, now, opts, records, &listed, warnings, progress,
+    let manifest = new_manifest(&id, now, opts, &plan, needs, records, &listed, warnings);
+    let compression = Compression {
+        level: cfg.level,
+        threads: threads(cfg.threads),
+    };
+    let written = archive::write(
+        catalog::archive_path(dest, &id),
+        manifest,
+        &listed,
+        &compression,
+        &opts.cancel,
+        progress,
     );
     drop(clones);
     if let Some(p) = paused.take() {
         paused_secs = Some(p.resume()?);
     }
-    let (manifest, path) = written?;
+    let written = written?;
+    Index::new(written.manifest.clone(), written.hashes.clone()).write(written.final_path())?;
+    let (manifest, path) = written.commit()?;
     let size = fs::metadata(&path)
         .map_err(Error::io("inspect", &path))?
         .len();
     let mut backup = BackupInfo::from_manifest(&manifest, &path, size);
     catalog::Catalog::update(dest, |c| c.insert(backup.clone()))?;
-    let verify = opts.verify.unwrap_or(cfg.verify);
-    if verify {
-        let report = super::read::verify(&path, &opts.cancel, progress)?;
-        backup.verified = Some(report.record());
-        catalog::Catalog::update(dest, |c| c.insert(backup.clone()))?;
-        if !report.ok() {
-            return Err(Error::Corrupt {
-                path,
-                message: format!(
-                    "the new backup failed its own verification: {}",
-                    report.problems.join("; ")
-                ),
-            });
-        }
+    if opts.verify.unwrap_or(cfg.verify) {
+        check_new(dest, &mut backup, &opts.cancel, progress)?;
     }
     Ok(CreateReport {
         backup,
         warnings: manifest.warnings,
         app_paused_secs: paused_secs,
         cloned,
+        full_because: plan.full_because,
         seconds: 0.0,
     })
 }
 
+/// Clones what will be read of the user's sources while the app is paused,
+/// then lets it run again; where cloning is not possible it stays paused.
+fn snapshot<'m>(
+    srcs: &[Source],
+    listed: &mut [Listed],
+    id: &str,
+    user_sources: usize,
+    paused: &mut Option<pause::Paused<'m>>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(clone::Clones, Option<f64>)> {
+    if paused.is_none() {
+        return Ok((clone::Clones::default(), None));
+    }
+    progress(&Progress {
+        phase: Phase::Snapshot,
+        ..scanning()
+    });
+    let user = user_sources.min(listed.len());
+    let to_clone = listed
+        .iter_mut()
+        .take(user)
+        .map(|l| &mut l.entries)
+        .collect();
+    match clone::clone_sources(srcs.get(..user).unwrap_or_default(), to_clone, id) {
+        Ok(c) => {
+            let secs = match paused.take() {
+                Some(p) => Some(p.resume()?),
+                None => None,
+            };
+            Ok((c, secs))
+        }
+        Err(why) => {
+            tracing::info!("no clone, the app stays paused for the archive: {why}");
+            Ok((clone::Clones::default(), None))
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn write_archive(
-    ctx: &Context,
-    dest: &Path,
+fn new_manifest(
     id: &str,
     now: jiff::Timestamp,
     opts: &CreateOptions,
-    sources: Vec<super::manifest::SourceRecord>,
+    plan: &Plan,
+    needs: Vec<String>,
+    sources: Vec<SourceRecord>,
     listed: &[Listed],
     warnings: &[String],
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<(Manifest, PathBuf)> {
-    let cfg = &ctx.config.backup;
-    let entries: Vec<Entry> = listed
+) -> Manifest {
+    let entries: Vec<_> = listed
         .iter()
         .flat_map(|l| l.entries.iter().map(|(e, _)| e.clone()))
         .collect();
     let total_bytes = entries
         .iter()
-        .filter(|e| e.kind == Kind::File)
+        .filter(|e| e.kind == super::manifest::Kind::File)
         .map(|e| e.size)
         .sum();
-    let total_files = entries.iter().filter(|e| e.kind == Kind::File).count() as u64;
-    let mut manifest = Manifest {
+    let created = super::rfc3339_seconds(now);
+    let (kind, parent, depth, chain_started) = chain::lineage(plan.parent.as_ref(), &created);
+    debug_assert!(kind == BackupKind::Full || parent.is_some());
+    Manifest {
         format: FORMAT_VERSION,
         id: id.to_owned(),
-        created: super::rfc3339_seconds(now),
+        created,
         host: host_name(),
         gardener_version: env!("CARGO_PKG_VERSION").to_owned(),
         scheduled: opts.scheduled,
@@ -335,222 +323,44 @@ fn write_archive(
         entries,
         total_bytes,
         warnings: warnings.to_vec(),
-    };
-    let final_path = catalog::archive_path(dest, id);
-    let partial_path = final_path.with_extension("zst.partial");
-    let mut partial = Partial {
-        path: partial_path.clone(),
-        done: false,
-    };
-    let io_err = |action| Error::io(action, &partial_path);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial_path)
-        .map_err(io_err("create"))?;
-    let threads = match cfg.threads {
+        kind,
+        parent,
+        needs,
+        depth,
+        chain_started,
+    }
+}
+
+fn threads(configured: u32) -> u32 {
+    match configured {
         0 => {
             std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
         }
         n => n,
-    };
-    let base_level = cfg.level;
-    let zst = Zst::new(
-        BufWriter::with_capacity(READ_BUF, file),
-        base_level,
-        threads,
-    )
-    .map_err(io_err("compress"))?;
-    let mut tar = tar::Builder::new(BufWriter::with_capacity(READ_BUF, zst));
-    // One block buffer for all files: tar's own copy goes 8 KiB at a time.
-    let mut block = vec![0u8; READ_BUF];
-    tar.mode(tar::HeaderMode::Complete);
-    let manifest_json = serde_json::to_vec(&manifest).map_err(|e| Error::Usage(e.to_string()))?;
-    append_meta(&mut tar, MANIFEST_NAME, &manifest_json, now).map_err(io_err("write"))?;
-    let mut checksums = Checksums {
-        format: FORMAT_VERSION,
-        id: id.to_owned(),
-        manifest_blake3: blake3::hash(&manifest_json).to_hex().to_string(),
-        files: Default::default(),
-        changed_while_read: Vec::new(),
-    };
-    let mut done = Progress {
-        phase: Phase::Archive,
-        bytes: 0,
-        total_bytes,
-        files: 0,
-        total_files,
-    };
-    progress(&done);
-    let (uid, gid) = (
-        rustix::process::getuid().as_raw(),
-        rustix::process::getgid().as_raw(),
-    );
-    for l in listed {
-        set_level(&mut tar, l.level.unwrap_or(base_level)).map_err(io_err("compress"))?;
-        for (e, abs) in &l.entries {
-            opts.cancel.check()?;
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(e.mode);
-            h.set_mtime(u64::try_from(e.mtime).unwrap_or(0));
-            h.set_uid(u64::from(uid));
-            h.set_gid(u64::from(gid));
-            match e.kind {
-                Kind::Dir => {
-                    h.set_entry_type(tar::EntryType::Directory);
-                    h.set_size(0);
-                    tar.append_data(&mut h, &e.path, io::empty())
-                        .map_err(io_err("write"))?;
-                }
-                Kind::Symlink => {
-                    h.set_entry_type(tar::EntryType::Symlink);
-                    h.set_size(0);
-                    tar.append_link(&mut h, &e.path, e.target.as_deref().unwrap_or(""))
-                        .map_err(io_err("write"))?;
-                }
-                Kind::File => {
-                    h.set_entry_type(tar::EntryType::Regular);
-                    h.set_size(e.size);
-                    let f = open_nofollow(abs).map_err(Error::io("read", abs))?;
-                    let exact = Exact::new(f, e.size, opts.cancel.clone());
-                    let mut reader = Hashing::new(exact);
-                    let before = done.clone();
-                    // Large files report progress as they go, every 8 MiB.
-                    let mut on_block = |copied: u64| {
-                        progress(&Progress {
-                            bytes: before.bytes + copied,
-                            ..before.clone()
-                        });
-                    };
-                    let appended = append_file(
-                        &mut tar,
-                        &mut h,
-                        &e.path,
-                        &mut reader,
-                        &mut block,
-                        &mut on_block,
-                    );
-                    if let Err(err) = appended {
-                        opts.cancel.check()?;
-                        return Err(Error::io("back up", abs)(err));
-                    }
-                    let hashing = reader;
-                    let changed = hashing_changed(&hashing, e);
-                    if changed {
-                        let msg = format!("{} changed while it was read", e.path);
-                        manifest.warnings.push(msg);
-                        checksums.changed_while_read.push(e.path.clone());
-                    }
-                    checksums.files.insert(e.path.clone(), hashing.hex());
-                    done.bytes += e.size;
-                    done.files += 1;
-                    progress(&done);
-                }
-            }
-        }
-    }
-    set_level(&mut tar, base_level).map_err(io_err("compress"))?;
-    let sums = serde_json::to_vec(&checksums).map_err(|e| Error::Usage(e.to_string()))?;
-    append_meta(&mut tar, CHECKSUMS_NAME, &sums, now).map_err(io_err("write"))?;
-    let zst = tar
-        .into_inner()
-        .map_err(io_err("write"))?
-        .into_inner()
-        .map_err(|e| io_err("write")(e.into_error()))?;
-    let file = zst
-        .finish()
-        .map_err(io_err("compress"))?
-        .into_inner()
-        .map_err(|e| io_err("write")(e.into_error()))?;
-    file.sync_all().map_err(io_err("fsync"))?;
-    drop(file);
-    opts.cancel.check()?;
-    fs::rename(&partial_path, &final_path).map_err(Error::io("rename", &final_path))?;
-    partial.done = true;
-    fsutil::sync_dir(dest).map_err(Error::io("fsync", dest))?;
-    Ok((manifest, final_path))
-}
-
-/// Whether the file read for `e` was not what the listing saw: it ended
-/// early, or its size or mtime differ now.
-fn hashing_changed(h: &Hashing<Exact<File>>, e: &Entry) -> bool {
-    if h.get_ref().short {
-        return true;
-    }
-    match h.get_ref().get_ref().metadata() {
-        Ok(m) => {
-            use std::os::unix::fs::MetadataExt;
-            m.len() != e.size || m.mtime() != e.mtime || m.mtime_nsec() != i64::from(e.mtime_nsec)
-        }
-        Err(_) => true,
     }
 }
 
-/// Appends a file entry: the header (and long-name entries) through tar,
-/// then exactly `header.size()` bytes of `data` in large blocks, then the
-/// padding to the next 512-byte block.
-fn append_file<W: Write>(
-    tar: &mut tar::Builder<W>,
-    header: &mut tar::Header,
-    path: &str,
-    data: &mut impl io::Read,
-    block: &mut [u8],
-    on_block: &mut dyn FnMut(u64),
-) -> io::Result<()> {
-    let size = header.size()?;
-    // With no data tar writes the header alone and pads nothing.
-    tar.append_data(header, path, io::empty())?;
-    let out = tar.get_mut();
-    let mut copied = 0u64;
-    loop {
-        let n = match data.read(block) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        out.write_all(block.get(..n).unwrap_or_default())?;
-        let before = copied;
-        copied += n as u64;
-        if copied >> 23 != before >> 23 {
-            on_block(copied);
-        }
+/// Reads the new archive back and records the result; a backup that fails
+/// its own check is an error (and stays listed as failed).
+fn check_new(
+    dest: &Path,
+    backup: &mut BackupInfo,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<()> {
+    let all = catalog::list(dest)?;
+    let report = super::verify::verify_new(&backup.path, &all, cancel, progress)?;
+    backup.verified = Some(report.record());
+    catalog::Catalog::update(dest, |c| c.insert(backup.clone()))?;
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(Error::Corrupt {
+            path: backup.path.clone(),
+            message: format!(
+                "the new backup failed its own verification: {}",
+                report.problems.join("; ")
+            ),
+        })
     }
-    if copied != size {
-        return Err(io::Error::other(format!(
-            "read {copied} bytes where {size} were expected"
-        )));
-    }
-    let pad = (512 - size % 512) % 512;
-    out.write_all(&[0u8; 512][..usize::try_from(pad).unwrap_or(0)])
-}
-
-/// Ends the zstd frame and starts one at `level` (after handing over what
-/// the buffer above it holds).
-fn set_level<W: Write>(tar: &mut tar::Builder<BufWriter<Zst<W>>>, level: i32) -> io::Result<()> {
-    let buffered = tar.get_mut();
-    buffered.flush()?;
-    buffered.get_mut().set_level(level)
-}
-
-fn open_nofollow(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-}
-
-fn append_meta<W: Write>(
-    tar: &mut tar::Builder<W>,
-    name: &str,
-    data: &[u8],
-    now: jiff::Timestamp,
-) -> io::Result<()> {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o600);
-    h.set_size(data.len() as u64);
-    h.set_mtime(u64::try_from(now.as_second()).unwrap_or(0));
-    tar.append_data(&mut h, name, data)
 }

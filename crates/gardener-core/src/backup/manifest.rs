@@ -1,16 +1,24 @@
 //! What an archive says about itself: the manifest (first entry: every path
-//! with its type, size, mode and mtime) and the checksums (last entry: the
-//! BLAKE3 hash of every file, known only once the files have been read).
-//! Both are untrusted on the way back in; [`Manifest::check`] rejects
-//! anything a restore could be tricked by.
+//! of the backed-up tree with its type, size, mode, times and inode, and for
+//! a file an incremental backup did not store again, which backup holds its
+//! content and its BLAKE3) and the checksums (last entry: the BLAKE3 of every
+//! file the archive stores, known only once the files have been read). Both
+//! are untrusted on the way back in; [`Manifest::check`] rejects anything a
+//! restore could be tricked by.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the archive layout this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the archive layout this build writes: 2 adds incremental
+/// backups (`kind`, `parent`, `needs`, and per file `held_by` and `blake3`)
+/// and each path's inode and ctime.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest layout this build still reads (full backups only).
+pub const OLDEST_FORMAT: u32 = 1;
+/// Longest backup id accepted from an archive.
+const MAX_ID_LEN: usize = 64;
 /// Name of the first entry of every archive.
 pub const MANIFEST_NAME: &str = "gardener-manifest.json";
 /// Name of the last entry of every archive.
@@ -18,11 +26,35 @@ pub const CHECKSUMS_NAME: &str = "gardener-checksums.json";
 /// Largest manifest or checksums entry read back (a million files is ~200 MiB).
 pub const MAX_META_BYTES: u64 = 512 << 20;
 
+/// Whether a backup stores every file or only what changed since its parent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum BackupKind {
+    /// Every file's content is in the archive.
+    #[default]
+    Full,
+    /// Only the files that changed since the parent are; the others are
+    /// held by earlier backups (`needs`).
+    Incremental,
+}
+
+impl BackupKind {
+    /// The word for people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Incremental => "incremental",
+        }
+    }
+}
+
 /// The kind of a stored path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A regular file.
+    #[default]
     File,
     /// A directory.
     Dir,
@@ -31,10 +63,11 @@ pub enum Kind {
 }
 
 /// How a source's root is laid out, which decides how it is restored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
     /// A whole directory: restored by swapping the directory.
+    #[default]
     Dir,
     /// One file: restored by replacing the file.
     File,
@@ -46,7 +79,7 @@ pub enum SourceKind {
 }
 
 /// One source as recorded in the archive.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRecord {
     /// Top-level directory of the source in the archive.
     pub name: String,
@@ -55,10 +88,14 @@ pub struct SourceRecord {
     pub path: String,
     /// Layout.
     pub kind: SourceKind,
+    /// Being absent is normal for it (Gardener's own sources, and user
+    /// sources marked `optional`).
+    #[serde(default)]
+    pub optional: bool,
 }
 
-/// One stored path.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One path of the backed-up tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// Path inside the archive, `/`-separated, starting with the source name.
     pub path: String,
@@ -77,10 +114,46 @@ pub struct Entry {
     /// Link target, for symlinks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Inode number when it was listed (format 2).
+    #[serde(default)]
+    pub inode: u64,
+    /// Status-change time, seconds since the epoch (format 2).
+    #[serde(default)]
+    pub ctime: i64,
+    /// Nanoseconds part of the status-change time (format 2).
+    #[serde(default)]
+    pub ctime_nsec: u32,
+    /// For a file this archive does not store: the backup whose archive
+    /// holds its content (one of the manifest's `needs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
+    /// BLAKE3 of the content, for a file held by another backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
+}
+
+impl Entry {
+    /// Whether this archive holds the entry itself (a directory, a symlink,
+    /// or a file whose content it stores).
+    pub fn stored(&self) -> bool {
+        self.held_by.is_none()
+    }
+
+    /// Whether the size, times, inode and kind of `self` and `other` are the
+    /// same: an unchanged file (restic's rule).
+    pub fn same_stat(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.size == other.size
+            && self.mtime == other.mtime
+            && self.mtime_nsec == other.mtime_nsec
+            && self.inode == other.inode
+            && self.ctime == other.ctime
+            && self.ctime_nsec == other.ctime_nsec
+    }
 }
 
 /// The first entry of an archive.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// [`FORMAT_VERSION`] of the writer.
     pub format: u32,
@@ -104,6 +177,24 @@ pub struct Manifest {
     /// What was skipped, and why.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Full or incremental (format 1 backups are all full).
+    #[serde(default)]
+    pub kind: BackupKind,
+    /// The backup an incremental one was compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Every other backup whose archive holds content of this one, oldest
+    /// first: restoring this backup reads each of them once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    /// How many incremental backups lead from the chain's full backup to
+    /// this one (0: this is a full backup).
+    #[serde(default)]
+    pub depth: u32,
+    /// When the chain's full backup was made, RFC 3339 UTC (its own
+    /// `created` for a full backup; empty in format 1).
+    #[serde(default)]
+    pub chain_started: String,
 }
 
 /// The last entry of an archive.
@@ -186,13 +277,17 @@ impl Manifest {
     /// symlinks that stay inside their source, sizes adding up to the total.
     /// Returns the entries by path.
     pub fn check(&self) -> Result<BTreeMap<&str, &Entry>, Refused> {
-        if self.format != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&self.format) {
             return Err(Refused(format!(
-                "archive format {} is not supported by this Gardener (it reads format {FORMAT_VERSION}); \
-                 use a newer Gardener, or extract it with `tar --zstd -xf`",
+                "archive format {} is not supported by this Gardener (it reads formats \
+                 {OLDEST_FORMAT} to {FORMAT_VERSION}); use a newer Gardener, or extract it with \
+                 `tar --zstd -xf`",
                 self.format
             )));
         }
+        check_id(&self.id)?;
+        self.check_chain()?;
+        let mut used = std::collections::BTreeSet::new();
         let mut names = std::collections::BTreeSet::new();
         for s in &self.sources {
             check_path(&s.name)?;
@@ -241,9 +336,39 @@ impl Manifest {
             if e.kind != Kind::File && e.size != 0 {
                 return refuse("a directory or symlink with a size".into());
             }
+            match (&e.held_by, &e.blake3) {
+                (Some(h), Some(hash)) => {
+                    if e.kind != Kind::File {
+                        return refuse("only a file can be held by another backup".into());
+                    }
+                    if !self.needs.contains(h) {
+                        return refuse(format!(
+                            "held by `{h}`, which is not among the backups this one needs"
+                        ));
+                    }
+                    if !is_blake3_hex(hash) {
+                        return refuse("its checksum is not a BLAKE3 hash".into());
+                    }
+                    used.insert(h.as_str());
+                }
+                (Some(_), None) => {
+                    return refuse("held by another backup without a checksum".into());
+                }
+                (None, Some(_)) => {
+                    return refuse(
+                        "a checksum in the manifest for a file the archive stores".into(),
+                    );
+                }
+                (None, None) => {}
+            }
             if by_path.insert(e.path.as_str(), e).is_some() {
                 return refuse("listed twice".into());
             }
+        }
+        if let Some(unused) = self.needs.iter().find(|n| !used.contains(n.as_str())) {
+            return Err(Refused(format!(
+                "the manifest says it needs backup `{unused}` but takes nothing from it"
+            )));
         }
         if total != self.total_bytes {
             return Err(Refused(format!(
@@ -254,9 +379,58 @@ impl Manifest {
         Ok(by_path)
     }
 
+    /// Full, or incremental with a parent and only backups it may need.
+    fn check_chain(&self) -> Result<(), Refused> {
+        match (self.kind, &self.parent) {
+            (BackupKind::Full, None) if self.needs.is_empty() => {}
+            (BackupKind::Full, _) => {
+                return Err(Refused(
+                    "a full backup that names a parent or needs other backups".into(),
+                ));
+            }
+            (BackupKind::Incremental, _) if self.format < 2 => {
+                return Err(Refused(format!(
+                    "an incremental backup in format {}",
+                    self.format
+                )));
+            }
+            (BackupKind::Incremental, None) => {
+                return Err(Refused("an incremental backup without a parent".into()));
+            }
+            (BackupKind::Incremental, Some(_)) => {}
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for id in self.needs.iter().chain(&self.parent) {
+            check_id(id)?;
+            if *id == self.id {
+                return Err(Refused(format!(
+                    "backup `{id}` names itself as a backup it needs (a cycle)"
+                )));
+            }
+        }
+        for id in &self.needs {
+            if !seen.insert(id) {
+                return Err(Refused(format!("backup `{id}` is listed twice as needed")));
+            }
+        }
+        Ok(())
+    }
+
     /// The number of files (not directories or links).
     pub fn file_count(&self) -> u64 {
         self.entries.iter().filter(|e| e.kind == Kind::File).count() as u64
+    }
+
+    /// The files whose content this archive holds (all of them for a full backup).
+    pub fn stored_files(&self) -> impl Iterator<Item = &Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == Kind::File && e.stored())
+    }
+
+    /// Bytes of content this archive holds.
+    pub fn stored_bytes(&self) -> u64 {
+        self.stored_files().map(|e| e.size).sum()
     }
 
     /// The source record an archive path belongs to.
@@ -264,6 +438,33 @@ impl Manifest {
         let name = path.split('/').next()?;
         self.sources.iter().find(|s| s.name == name)
     }
+}
+
+/// Checks a backup id taken from an archive: it names files next to the
+/// archive (`<id>.tar.zst`), so only `gardener-` and then letters, digits and
+/// `-` are accepted.
+pub fn check_id(id: &str) -> Result<(), Refused> {
+    let ok = id.len() <= MAX_ID_LEN
+        && id.strip_prefix("gardener-").is_some_and(|rest| {
+            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Refused(format!(
+            "`{}` is not a backup id",
+            id.chars()
+                .take(MAX_ID_LEN)
+                .collect::<String>()
+                .escape_debug()
+        )))
+    }
+}
+
+fn is_blake3_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `~/x` → `<home>/x`; absolute paths unchanged.

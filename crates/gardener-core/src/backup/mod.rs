@@ -1,11 +1,16 @@
 //! Backups of the stack's data: one self-describing `.tar.zst` per backup,
-//! written durably, verified against its own manifest, restored through a
-//! staging directory with rollback, and pruned by a retention policy.
+//! full or incremental (only what changed since its parent; chains restore
+//! from each archive they need, read once), written durably with an index
+//! beside it, verified against its own manifest, restored through a staging
+//! directory with rollback, and pruned by a retention policy that keeps
+//! what kept backups need.
 
 pub mod catalog;
+mod chain;
 mod clone;
 mod create;
 mod hash;
+pub mod index;
 pub mod manifest;
 mod pause;
 pub mod read;
@@ -13,6 +18,7 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod sources;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,9 +28,10 @@ use serde::Serialize;
 
 pub use catalog::{BackupInfo, Catalog, PruneReport, prune};
 pub use create::{CreateOptions, CreateReport, create};
+pub use manifest::BackupKind;
 pub use pause::{app_paused_by_backup, app_resumed_since};
-pub use read::{VerifyReport, verify};
 pub use restore::{RestoreOptions, RestoreReport, restore};
+pub use verify::{VerifyReport, verify};
 
 /// What went wrong with a backup command.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +84,20 @@ pub enum Error {
     /// Restored services did not become healthy; the old data is back.
     #[error("{0}")]
     RolledBack(String),
+    /// A source that must be there is missing or empty: the backup stops
+    /// rather than record an empty copy that would push real ones out.
+    #[error(
+        "{name}: {path} {why}; nothing was backed up (if that is expected, mark the source \
+         `optional = true` in [backup] sources)"
+    )]
+    SourceMissing {
+        /// The source's name.
+        name: String,
+        /// Where it should be, `~/`-relative.
+        path: String,
+        /// "does not exist", "is empty but the last backup had 120 files in it".
+        why: String,
+    },
 }
 
 impl Error {
@@ -92,6 +113,7 @@ impl Error {
             Self::Install(_) => "config",
             Self::Usage(_) => "usage",
             Self::RolledBack(_) => "rolled-back",
+            Self::SourceMissing { .. } => "source-missing",
         }
     }
 

@@ -3,17 +3,18 @@
 //! with the same type, size and target, only files, directories and
 //! symlinks are accepted, decompression is bounded by what the manifest
 //! declares, and every file's BLAKE3 must match the checksums at the end.
-//! `verify` and `restore` share this one pass.
+//! `verify` and `restore` share this one pass; an incremental backup's
+//! files held by earlier backups are read from their archives by the same pass.
+
+mod decompress;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
 
-use serde::Serialize;
+use decompress::Decompressing;
 
-use super::catalog::VerifyRecord;
 use super::hash::{Bounded, Hashing, TOO_BIG};
 use super::manifest::{
     CHECKSUMS_NAME, Checksums, Entry, Kind, MANIFEST_NAME, MAX_META_BYTES, Manifest, check_path,
@@ -23,41 +24,6 @@ use super::{Cancel, Error, Phase, Progress, Result};
 
 const BUF: usize = 1 << 20;
 const BLOCK: u64 = 512;
-
-/// What verification found.
-#[derive(Clone, Debug, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct VerifyReport {
-    /// The backup's id (from its manifest; empty when unreadable).
-    pub id: String,
-    /// The archive.
-    #[cfg_attr(feature = "ts", ts(type = "string"))]
-    pub path: PathBuf,
-    /// Files whose content was checked.
-    pub files: u64,
-    /// Bytes of content checked.
-    pub bytes: u64,
-    /// Everything wrong, one line each; empty when the backup is sound.
-    pub problems: Vec<String>,
-    /// Wall time.
-    pub seconds: f64,
-}
-
-impl VerifyReport {
-    /// Nothing was wrong.
-    pub fn ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-
-    /// The line kept in the catalog.
-    pub fn record(&self) -> VerifyRecord {
-        VerifyRecord {
-            at: super::rfc3339_seconds(jiff::Timestamp::now()),
-            ok: self.ok(),
-            problems: self.problems.clone(),
-        }
-    }
-}
 
 /// Where the content of an archive goes while it is read.
 pub trait Sink {
@@ -104,93 +70,13 @@ pub struct Scanned {
     pub files: u64,
     /// Content bytes read.
     pub bytes: u64,
+    /// BLAKE3 of every file read, as computed from its content.
+    pub hashes: BTreeMap<String, String>,
 }
 
 fn open(path: &Path) -> Result<zstd::Decoder<'static, BufReader<File>>> {
     let f = File::open(path).map_err(Error::io("open", path))?;
     zstd::Decoder::new(f).map_err(Error::io("read", path))
-}
-
-/// Decompresses on a thread of its own, a few blocks ahead of the reader,
-/// so that decompressing overlaps hashing and writing (as `zstd -d | tar
-/// -x` overlaps them in two processes). Dropping the reader stops it.
-struct Decompressing {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
-    block: Vec<u8>,
-    pos: usize,
-}
-
-const AHEAD: usize = 4;
-
-impl Decompressing {
-    fn start(path: &Path) -> Result<Self> {
-        let mut dec = open(path)?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
-        std::thread::Builder::new()
-            .name("backup-decompress".into())
-            .spawn(move || {
-                loop {
-                    let mut block = vec![0u8; BUF];
-                    let mut filled = 0;
-                    let result = loop {
-                        match block.get_mut(filled..).map(|b| dec.read(b)) {
-                            Some(Ok(0)) | None => break Ok(filled),
-                            Some(Ok(n)) => filled += n,
-                            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Some(Err(e)) => break Err(e),
-                        }
-                    };
-                    // What came before an error is delivered first, so the
-                    // reader reports the damage at the right entry.
-                    let (n, err) = match result {
-                        Ok(n) => (n, None),
-                        Err(e) => (filled, Some(e)),
-                    };
-                    if n > 0 {
-                        block.truncate(n);
-                        if tx.send(Ok(block)).is_err() {
-                            break;
-                        }
-                    }
-                    if let Some(e) = err {
-                        let _ = tx.send(Err(e));
-                        break;
-                    }
-                    if n < BUF {
-                        break;
-                    }
-                }
-            })
-            .map_err(Error::io("start a thread for", path))?;
-        Ok(Self {
-            rx,
-            block: Vec::new(),
-            pos: 0,
-        })
-    }
-}
-
-impl Read for Decompressing {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos >= self.block.len() {
-            match self.rx.recv() {
-                Ok(Ok(block)) => {
-                    self.block = block;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                // The thread ended: the stream is over.
-                Err(_) => return Ok(0),
-            }
-        }
-        let rest = self.block.get(self.pos..).unwrap_or_default();
-        let n = rest.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        self.pos += n;
-        Ok(n)
-    }
 }
 
 fn read_meta(entry: &mut impl Read, size: u64, what: &str, path: &Path) -> Result<Vec<u8>> {
@@ -232,7 +118,7 @@ fn round_up(n: u64) -> u64 {
 fn decompressed_bound(m: &Manifest, manifest_len: u64) -> u64 {
     let mut total = 3 * BLOCK + round_up(manifest_len) + 20 * BLOCK;
     let mut sums = 4096u64;
-    for e in &m.entries {
+    for e in m.entries.iter().filter(|e| e.stored()) {
         let names = e.path.len() as u64 + e.target.as_ref().map_or(0, |t| t.len() as u64);
         total = total
             .saturating_add(3 * BLOCK)
@@ -286,6 +172,174 @@ fn hostile(path: &Path, message: String) -> Error {
     }
 }
 
+/// The type of a tar entry, refusing everything but files, directories and
+/// symlinks (hard links, devices, fifos, …) and special mode bits.
+fn entry_kind(entry: &tar::Entry<'_, impl Read>, name: &str, path: &Path) -> Result<Kind> {
+    let header = entry.header();
+    let mode = header.mode().map_err(|e| damaged(path, &e))?;
+    let kind = match header.entry_type() {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+        tar::EntryType::Directory => Kind::Dir,
+        tar::EntryType::Symlink => Kind::Symlink,
+        tar::EntryType::Link => {
+            let target = link_target(entry);
+            let inside = resolve_link(name, &target).is_some();
+            let outside = if inside {
+                ""
+            } else {
+                " outside the restore root"
+            };
+            return Err(hostile(
+                path,
+                format!("entry `{name}`: hard link to `{target}`{outside}"),
+            ));
+        }
+        tar::EntryType::Char | tar::EntryType::Block => {
+            return Err(hostile(path, format!("entry `{name}`: device file")));
+        }
+        tar::EntryType::Fifo => return Err(hostile(path, format!("entry `{name}`: fifo"))),
+        other => {
+            return Err(hostile(
+                path,
+                format!("entry `{name}`: unsupported entry type {other:?}"),
+            ));
+        }
+    };
+    if mode & 0o7000 != 0 {
+        return Err(hostile(
+            path,
+            format!("entry `{name}`: mode {mode:o} has setuid, setgid or sticky bits"),
+        ));
+    }
+    Ok(kind)
+}
+
+fn link_target(entry: &tar::Entry<'_, impl Read>) -> String {
+    entry
+        .link_name_bytes()
+        .map(|t| String::from_utf8_lossy(&t).into_owned())
+        .unwrap_or_default()
+}
+
+/// The manifest's entry for a tar entry, which must be listed once, as
+/// stored here, with the same type and size.
+fn expected<'m>(
+    by_path: &BTreeMap<&str, &'m Entry>,
+    seen: &mut BTreeSet<String>,
+    name: &str,
+    kind: Kind,
+    size: u64,
+    path: &Path,
+) -> Result<&'m Entry> {
+    let Some(expected) = by_path.get(name).copied() else {
+        return Err(hostile(
+            path,
+            format!("entry `{name}` is not in the manifest"),
+        ));
+    };
+    if !seen.insert(name.to_owned()) {
+        return Err(hostile(path, format!("entry `{name}` appears twice")));
+    }
+    if let Some(holder) = &expected.held_by {
+        return Err(hostile(
+            path,
+            format!("entry `{name}` is stored, but the manifest says backup {holder} holds it"),
+        ));
+    }
+    if expected.kind != kind {
+        return Err(hostile(
+            path,
+            format!(
+                "entry `{name}` is a {kind:?} but the manifest lists a {:?}",
+                expected.kind
+            ),
+        ));
+    }
+    if size != expected.size {
+        return Err(hostile(
+            path,
+            format!(
+                "entry `{name}` holds {size} bytes but the manifest says {}",
+                expected.size
+            ),
+        ));
+    }
+    Ok(expected)
+}
+
+/// One pass's running state: what was read, hashed and found wrong.
+struct Pass<'a> {
+    path: &'a Path,
+    cancel: &'a Cancel,
+    progress: &'a mut dyn FnMut(&Progress),
+    done: Progress,
+    hashes: BTreeMap<String, String>,
+    buf: Vec<u8>,
+}
+
+impl Pass<'_> {
+    /// Copies a file entry's content to `out` (if any) while hashing it.
+    /// Returns false when the archive ended inside it (noted as a problem).
+    fn file(
+        &mut self,
+        entry: &mut impl Read,
+        name: &str,
+        size: u64,
+        mut out: Option<&mut File>,
+        problems: &mut Vec<String>,
+    ) -> Result<bool> {
+        let mut h = Hashing::new(entry);
+        loop {
+            let n = match h.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => return Err(damaged(self.path, &e)),
+            };
+            if let (Some(f), Some(chunk)) = (out.as_mut(), self.buf.get(..n)) {
+                f.write_all(chunk).map_err(Error::io("write", name))?;
+            }
+            let before = self.done.bytes;
+            self.done.bytes += n as u64;
+            // Large files: progress and a chance to cancel every 8 MiB.
+            if self.done.bytes >> 23 != before >> 23 {
+                self.cancel.check()?;
+                (self.progress)(&self.done);
+            }
+        }
+        if h.count != size {
+            problems.push(format!("{name}: cut short ({} of {size} bytes)", h.count));
+            return Ok(false);
+        }
+        self.hashes.insert(name.to_owned(), h.hex());
+        self.done.files += 1;
+        (self.progress)(&self.done);
+        Ok(true)
+    }
+
+    /// Reads the zstd stream to its end: the final frame's checksum and any
+    /// cut-off tail only show there.
+    fn drain(&mut self, rest: &mut impl Read, problems: &mut Vec<String>) {
+        loop {
+            match rest.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if self.buf.get(..n).is_some_and(|b| b.iter().any(|&x| x != 0)) {
+                        problems.push("data after the end of the archive".into());
+                        break;
+                    }
+                }
+                Err(e) => {
+                    problems.push(match damaged(self.path, &e) {
+                        Error::Hostile { message, .. } | Error::Corrupt { message, .. } => message,
+                        other => other.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// One pass over the archive at `path`, feeding `sink`. Refusals (entries a
 /// restore must not write) and unreadable damage are errors; content that
 /// does not match its checksum is listed in [`Scanned::problems`].
@@ -312,19 +366,24 @@ pub fn scan(
             .get()
             .saturating_add(decompressed_bound(&manifest, manifest_bytes.len() as u64)),
     );
-    let mut done = Progress {
-        phase,
-        bytes: 0,
-        total_bytes: manifest.total_bytes,
-        files: 0,
-        total_files: manifest.file_count(),
+    let mut pass = Pass {
+        path,
+        cancel,
+        progress,
+        done: Progress {
+            phase,
+            bytes: 0,
+            total_bytes: manifest.stored_bytes(),
+            files: 0,
+            total_files: manifest.stored_files().count() as u64,
+        },
+        hashes: BTreeMap::new(),
+        buf: vec![0u8; BUF],
     };
-    progress(&done);
-    let mut hashes: BTreeMap<String, String> = BTreeMap::new();
+    (pass.progress)(&pass.done);
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut checksums: Option<Checksums> = None;
     let mut problems = Vec::new();
-    let mut buf = vec![0u8; BUF];
     for item in entries {
         cancel.check()?;
         let mut entry = match item {
@@ -343,10 +402,8 @@ pub fn scan(
         if checksums.is_some() {
             return Err(hostile(path, format!("entry `{name}` after the checksums")));
         }
-        let header = entry.header();
-        let etype = header.entry_type();
-        if name == CHECKSUMS_NAME && etype == tar::EntryType::Regular {
-            let size = header.size().map_err(|e| damaged(path, &e))?;
+        if name == CHECKSUMS_NAME && entry.header().entry_type() == tar::EntryType::Regular {
+            let size = entry.header().size().map_err(|e| damaged(path, &e))?;
             let bytes = read_meta(&mut entry, size, "checksums", path)?;
             match serde_json::from_slice::<Checksums>(&bytes) {
                 Ok(c) => checksums = Some(c),
@@ -358,88 +415,17 @@ pub fn scan(
             continue;
         }
         check_path(&name).map_err(|r| hostile(path, r.0))?;
-        let mode = header.mode().map_err(|e| damaged(path, &e))?;
-        let kind = match etype {
-            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
-            tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::Symlink => Kind::Symlink,
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned())
-                    .unwrap_or_default();
-                let inside = resolve_link(&name, &target).is_some();
-                return Err(hostile(
-                    path,
-                    format!(
-                        "entry `{name}`: hard link to `{target}`{}",
-                        if inside {
-                            ""
-                        } else {
-                            " outside the restore root"
-                        }
-                    ),
-                ));
-            }
-            tar::EntryType::Char | tar::EntryType::Block => {
-                return Err(hostile(path, format!("entry `{name}`: device file")));
-            }
-            tar::EntryType::Fifo => return Err(hostile(path, format!("entry `{name}`: fifo"))),
-            other => {
-                return Err(hostile(
-                    path,
-                    format!("entry `{name}`: unsupported entry type {other:?}"),
-                ));
-            }
-        };
-        if mode & 0o7000 != 0 {
-            return Err(hostile(
-                path,
-                format!("entry `{name}`: mode {mode:o} has setuid, setgid or sticky bits"),
-            ));
-        }
-        let Some(expected) = by_path.get(name.as_str()).copied() else {
-            return Err(hostile(
-                path,
-                format!("entry `{name}` is not in the manifest"),
-            ));
-        };
-        if !seen.insert(name.clone()) {
-            return Err(hostile(path, format!("entry `{name}` appears twice")));
-        }
-        if expected.kind != kind {
-            return Err(hostile(
-                path,
-                format!(
-                    "entry `{name}` is a {kind:?} but the manifest lists a {:?}",
-                    expected.kind
-                ),
-            ));
-        }
+        let kind = entry_kind(&entry, &name, path)?;
         // The size the tar reader will read, which a PAX `size` record
         // overrides: the header's own field could agree with the manifest
         // while more data follows.
         let size = entry.size();
-        if size != expected.size {
-            return Err(hostile(
-                path,
-                format!(
-                    "entry `{name}` holds {size} bytes but the manifest says {}",
-                    expected.size
-                ),
-            ));
-        }
+        let expected = expected(&by_path, &mut seen, &name, kind, size, path)?;
+        let wanted = sink.wants(&name);
         match kind {
-            Kind::Dir => {
-                if sink.wants(&name) {
-                    sink.dir(expected)?;
-                }
-            }
+            Kind::Dir if wanted => sink.dir(expected)?,
             Kind::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned())
-                    .unwrap_or_default();
+                let target = link_target(&entry);
                 if Some(target.as_str()) != expected.target.as_deref() {
                     return Err(hostile(
                         path,
@@ -448,79 +434,40 @@ pub fn scan(
                         ),
                     ));
                 }
-                if sink.wants(&name) {
+                if wanted {
                     sink.symlink(expected)?;
                 }
             }
             Kind::File => {
-                let mut out = if sink.wants(&name) {
+                let mut out = if wanted {
                     sink.open_file(expected)?
                 } else {
                     None
                 };
-                let mut h = Hashing::new(&mut entry);
-                loop {
-                    let n = match h.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) => return Err(damaged(path, &e)),
-                    };
-                    if let (Some(f), Some(chunk)) = (out.as_mut(), buf.get(..n)) {
-                        f.write_all(chunk).map_err(Error::io("write", &name))?;
-                    }
-                    let before = done.bytes;
-                    done.bytes += n as u64;
-                    // Large files: progress and a chance to cancel every 8 MiB.
-                    if done.bytes >> 23 != before >> 23 {
-                        cancel.check()?;
-                        progress(&done);
-                    }
-                }
-                if h.count != size {
-                    problems.push(format!("{name}: cut short ({} of {size} bytes)", h.count));
+                if !pass.file(&mut entry, &name, size, out.as_mut(), &mut problems)? {
                     break;
                 }
-                hashes.insert(name.clone(), h.hex());
                 if let Some(f) = out {
                     sink.close_file(expected, f)?;
                 }
-                done.files += 1;
-                progress(&done);
             }
+            Kind::Dir => {}
         }
     }
-    // Read the zstd stream to its end: the final frame's checksum and any
-    // cut-off tail only show there.
     let mut rest = archive.into_inner();
-    loop {
-        match rest.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if buf.get(..n).is_some_and(|b| b.iter().any(|&x| x != 0)) {
-                    problems.push("data after the end of the archive".into());
-                    break;
-                }
-            }
-            Err(e) => {
-                problems.push(match damaged(path, &e) {
-                    Error::Hostile { message, .. } | Error::Corrupt { message, .. } => message,
-                    other => other.to_string(),
-                });
-                break;
-            }
-        }
-    }
+    pass.drain(&mut rest, &mut problems);
     compare(
         &manifest,
         &manifest_bytes,
         checksums.as_ref(),
-        &hashes,
+        &pass.hashes,
         &seen,
         &mut problems,
     );
     Ok(Scanned {
-        files: done.files,
-        bytes: done.bytes,
+        files: pass.done.files,
+        bytes: pass.done.bytes,
+        hashes: pass.hashes,
         manifest,
         problems,
     })
@@ -537,7 +484,7 @@ fn compare(
     let missing: Vec<&str> = manifest
         .entries
         .iter()
-        .filter(|e| !seen.contains(&e.path))
+        .filter(|e| e.stored() && !seen.contains(&e.path))
         .map(|e| e.path.as_str())
         .collect();
     if let Some(first) = missing.first() {
@@ -570,59 +517,12 @@ fn compare(
             None => problems.push(format!("{p}: no checksum recorded")),
         }
     }
-    let listed: BTreeSet<&str> = manifest.entries.iter().map(|e| e.path.as_str()).collect();
+    let stored: BTreeSet<&str> = manifest.stored_files().map(|e| e.path.as_str()).collect();
     for p in sums.files.keys() {
-        if !listed.contains(p.as_str()) {
+        if !stored.contains(p.as_str()) {
             problems.push(format!(
-                "checksum for {p}, which the manifest does not list"
+                "checksum for {p}, which the archive does not store"
             ));
         }
     }
-}
-
-/// Decompresses the whole archive and checks it against its manifest and
-/// checksums. Damage is reported in the report; refusals (a hostile
-/// archive) are reported the same way, so `verify` always says what it found.
-pub fn verify(
-    path: &Path,
-    cancel: &Cancel,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<VerifyReport> {
-    let started = Instant::now();
-    if !path.is_file() {
-        return Err(Error::Usage(format!("{}: no such archive", path.display())));
-    }
-    let (id, files, bytes, problems) =
-        match scan(path, &mut Discard, cancel, Phase::Verify, progress) {
-            Ok(s) => (s.manifest.id, s.files, s.bytes, s.problems),
-            Err(Error::Cancelled) => return Err(Error::Cancelled),
-            Err(Error::Io {
-                action,
-                path: p,
-                source,
-            }) if p == path => {
-                return Err(Error::Io {
-                    action,
-                    path: p,
-                    source,
-                });
-            }
-            Err(e @ (Error::Hostile { .. } | Error::Corrupt { .. })) => {
-                let message = match e {
-                    Error::Hostile { message, .. } => format!("refused: {message}"),
-                    Error::Corrupt { message, .. } => message,
-                    _ => String::new(),
-                };
-                (String::new(), 0, 0, vec![message])
-            }
-            Err(e) => return Err(e),
-        };
-    Ok(VerifyReport {
-        id,
-        path: path.to_path_buf(),
-        files,
-        bytes,
-        problems,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }

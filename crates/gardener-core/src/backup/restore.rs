@@ -1,5 +1,7 @@
 //! Restoring a backup: verify while extracting into staging directories
-//! next to the live data (touching nothing live if anything is wrong),
+//! next to the live data (touching nothing live if anything is wrong; an
+//! incremental backup's unchanged files come from the earlier archives that
+//! hold them, each read once),
 //! stop the services, swap each tree atomically (`RENAME_EXCHANGE` /
 //! `RENAME_SWAP`), start the services, wait for health and swap back if
 //! they are not healthy. The replaced trees stay as safety copies until the
@@ -7,6 +9,7 @@
 //! was killed half way.
 
 mod diff;
+mod extract;
 mod journal;
 mod staging;
 
@@ -18,11 +21,11 @@ use serde::Serialize;
 
 pub use diff::Diff;
 use journal::Journal;
-use staging::{Staging, Unit};
+use staging::Unit;
 
 use super::catalog::{self, Lock, SafetyCopy, State};
 use super::manifest::{Kind, Manifest, SourceKind, expand_home, shorten_home};
-use super::read::{self, read_manifest};
+use super::read::read_manifest;
 use super::{Cancel, Error, Phase, Progress, Result};
 use crate::install::Context;
 use crate::services::{Action, ServiceId, ServiceManager, ServiceState};
@@ -258,18 +261,7 @@ pub fn restore(
         }
         crate::fsutil::create_dir(d, 0o700).map_err(Error::io("create", d))?;
     }
-    let mut sink = Staging::new(&units);
-    let scanned = read::scan(archive, &mut sink, &opts.cancel, Phase::Extract, progress)?;
-    if !scanned.problems.is_empty() {
-        return Err(Error::Corrupt {
-            path: archive.to_path_buf(),
-            message: format!(
-                "verification failed, nothing was changed: {}",
-                scanned.problems.join("; ")
-            ),
-        });
-    }
-    sink.finish()?;
+    let scanned = extract::extract(archive, &manifest, &units, &opts.cancel, progress)?;
     for d in &stage_dirs {
         staging::sync_fs(d)?;
     }

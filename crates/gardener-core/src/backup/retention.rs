@@ -14,12 +14,17 @@
 //!   `keep_monthly` per calendar month.
 //! - On top of the policy, the newest *verified* backup is always kept, so no
 //!   policy can leave the user with only backups that were never checked.
+//! - A backup that failed its check, or that left out a source that had to
+//!   be there, takes no rule's place: it cannot push a good backup out.
+//! - Every backup a kept one needs (an incremental backup's earlier archives
+//!   that hold its unchanged files) is kept too, as `parent-of`, and so is
+//!   everything those need. A chain whose newest backup expires goes whole.
 //!
 //! A backup is kept when any rule keeps it; every reason is reported so the
 //! UI can say why.
 
 use std::cmp::Reverse;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -37,6 +42,11 @@ pub struct Candidate {
     pub created: Timestamp,
     /// Whether the backup has been read back and matched its manifest.
     pub verified: bool,
+    /// Whether it may take a rule's place: false when it failed its check or
+    /// left out a source that had to be there.
+    pub counts: bool,
+    /// The backups whose archives it needs to be restored.
+    pub needs: Vec<String>,
 }
 
 /// Why a backup is kept; serialized as `"last"`, `"daily"`, `"weekly"`,
@@ -54,6 +64,8 @@ pub enum Reason {
     Monthly,
     /// The newest verified backup, kept whatever the policy says.
     NewestVerified,
+    /// A kept backup needs its archive (`needed_by` says which).
+    ParentOf,
 }
 
 /// What happens to one backup.
@@ -65,6 +77,9 @@ pub struct Decision {
     pub keep: bool,
     /// Every rule that keeps it, sorted, without duplicates.
     pub reasons: Vec<Reason>,
+    /// The kept backups that need this one (with reason `parent-of`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needed_by: Vec<String>,
 }
 
 /// A calendar period a backup falls in; only compared for equality, so the
@@ -97,16 +112,18 @@ fn month(d: Date) -> Bucket {
 pub fn decide(policy: &RetentionConfig, backups: &[Candidate], tz: &TimeZone) -> Vec<Decision> {
     let mut sorted: Vec<&Candidate> = backups.iter().collect();
     sorted.sort_by_key(|c| Reverse((c.created, c.id.as_str())));
-    // Local dates once, shared by the three calendar rules.
-    let dates: Vec<Date> = sorted
-        .iter()
-        .map(|c| tz.to_datetime(c.created).date())
-        .collect();
     let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); sorted.len()];
+    // Only backups that count take a rule's place; `slots` are their indices.
+    let slots: Vec<usize> = (0..sorted.len()).filter(|&i| sorted[i].counts).collect();
+    // Local dates once, shared by the three calendar rules.
+    let dates: Vec<Date> = slots
+        .iter()
+        .map(|&i| tz.to_datetime(sorted[i].created).date())
+        .collect();
 
     let last = usize::try_from(policy.keep_last).unwrap_or(usize::MAX);
-    for r in reasons.iter_mut().take(last) {
-        r.push(Reason::Last);
+    for &i in slots.iter().take(last) {
+        reasons[i].push(Reason::Last);
     }
 
     let rules: [(Reason, u32, BucketOf); 3] = [
@@ -120,22 +137,21 @@ pub fn decide(policy: &RetentionConfig, backups: &[Candidate], tz: &TimeZone) ->
         // change local time can step backwards, and a period must still be
         // counted once.
         let mut taken = BTreeSet::new();
-        for (date, r) in dates.iter().zip(reasons.iter_mut()) {
+        for (date, &i) in dates.iter().zip(&slots) {
             if taken.len() >= wanted {
                 break;
             }
             if taken.insert(bucket_of(*date)) {
-                r.push(reason);
+                reasons[i].push(reason);
             }
         }
     }
 
-    if let Some(i) = sorted.iter().position(|c| c.verified)
-        && let Some(r) = reasons.get_mut(i)
-    {
-        r.push(Reason::NewestVerified);
+    if let Some(&i) = slots.iter().find(|&&i| sorted[i].verified) {
+        reasons[i].push(Reason::NewestVerified);
     }
 
+    let needed_by = keep_what_kept_ones_need(&sorted, &mut reasons);
     sorted
         .into_iter()
         .zip(reasons)
@@ -146,24 +162,71 @@ pub fn decide(policy: &RetentionConfig, backups: &[Candidate], tz: &TimeZone) ->
                 id: c.id.clone(),
                 keep: !reasons.is_empty(),
                 reasons,
+                needed_by: needed_by.get(c.id.as_str()).cloned().unwrap_or_default(),
             }
         })
         .collect()
+}
+
+/// Marks every backup a kept one needs (and what those need) as kept with
+/// [`Reason::ParentOf`]; returns, by id, the kept backups needing each.
+fn keep_what_kept_ones_need(
+    sorted: &[&Candidate],
+    reasons: &mut [Vec<Reason>],
+) -> BTreeMap<String, Vec<String>> {
+    let index: BTreeMap<&str, usize> = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
+    let mut needed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut queue: Vec<usize> = (0..sorted.len())
+        .filter(|&i| !reasons[i].is_empty())
+        .collect();
+    let mut seen: BTreeSet<usize> = queue.iter().copied().collect();
+    while let Some(i) = queue.pop() {
+        for need in &sorted[i].needs {
+            let by = needed_by.entry(need.clone()).or_default();
+            if !by.contains(&sorted[i].id) {
+                by.push(sorted[i].id.clone());
+            }
+            if let Some(&j) = index.get(need.as_str()) {
+                reasons[j].push(Reason::ParentOf);
+                if seen.insert(j) {
+                    queue.push(j);
+                }
+            }
+        }
+    }
+    for by in needed_by.values_mut() {
+        by.sort();
+    }
+    needed_by
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Backups written as `id@instant`, verified ones as `*id@instant`.
+    /// Backups written as `id@instant`, verified ones as `*id@instant`, ones
+    /// that do not count (failed, or a source left out) as `!id@instant`, and
+    /// what one needs after `>`: `inc@instant>full,other`.
     fn backups(spec: &str) -> Vec<Candidate> {
         let one = |token: &str| {
+            let (token, needs) = token.split_once('>').unwrap_or((token, ""));
             let (id, at) = token.split_once('@').unwrap();
             let (id, verified) = id.strip_prefix('*').map_or((id, false), |id| (id, true));
+            let (id, counts) = id.strip_prefix('!').map_or((id, true), |id| (id, false));
             Candidate {
                 id: id.into(),
                 created: at.parse().unwrap(),
                 verified,
+                counts,
+                needs: needs
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(String::from)
+                    .collect(),
             }
         };
         spec.split_whitespace().map(one).collect()
@@ -333,10 +396,71 @@ mod tests {
             id: "x".into(),
             keep: true,
             reasons: vec![Reason::Last, Reason::NewestVerified],
+            needed_by: Vec::new(),
         };
         assert_eq!(
             serde_json::to_string(&d).unwrap(),
             r#"{"id":"x","keep":true,"reasons":["last","newest-verified"]}"#
+        );
+        let d = Decision {
+            id: "full".into(),
+            keep: true,
+            reasons: vec![Reason::ParentOf],
+            needed_by: vec!["inc".into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"id":"full","keep":true,"reasons":["parent-of"],"needed_by":["inc"]}"#
+        );
+    }
+
+    #[test]
+    fn what_a_kept_backup_needs_is_kept_and_an_expired_chain_goes_whole() {
+        // Two chains: f1 <- i1 <- i2 (i2 takes from both) and f2 <- i3.
+        let spec = "f1@2026-03-01T03:00Z i1@2026-03-02T03:00Z>f1 i2@2026-03-03T03:00Z>f1,i1 \
+                    f2@2026-03-04T03:00Z i3@2026-03-05T03:00Z>f2";
+        check(
+            0,
+            &[
+                // Keeping i2 keeps what it needs; nothing keeps f2's chain.
+                (
+                    [0, 0, 0, 0],
+                    "*i2@2026-03-03T03:00Z>f1,i1 f1@2026-03-01T03:00Z i1@2026-03-02T03:00Z>f1",
+                    "i2 newest-verified | i1 parent-of | f1 parent-of",
+                ),
+                ([1, 0, 0, 0], spec, "i3 last | f2 parent-of | i2 | i1 | f1"),
+                (
+                    [3, 0, 0, 0],
+                    spec,
+                    "i3 last | f2 last parent-of | i2 last | i1 parent-of | f1 parent-of",
+                ),
+            ],
+        );
+        let tz = TimeZone::UTC;
+        let d = decide(&policy([3, 0, 0, 0]), &backups(spec), &tz);
+        let f1 = d.iter().find(|d| d.id == "f1").unwrap();
+        assert_eq!(f1.needed_by, ["i1", "i2"]);
+    }
+
+    #[test]
+    fn backups_that_do_not_count_take_no_place() {
+        // A failed newest backup: the daily slot and "last" go to the next.
+        let spec = "!bad@2026-03-03T03:00Z *ok@2026-03-02T03:00Z old@2026-03-01T03:00Z";
+        check(
+            0,
+            &[
+                (
+                    [1, 1, 0, 0],
+                    spec,
+                    "bad | ok last daily newest-verified | old",
+                ),
+                // Still kept when a kept backup needs it.
+                (
+                    [1, 0, 0, 0],
+                    "inc@2026-03-04T03:00Z>bad !bad@2026-03-03T03:00Z",
+                    "inc last | bad parent-of",
+                ),
+            ],
         );
     }
 }

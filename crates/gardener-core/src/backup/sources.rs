@@ -49,7 +49,7 @@ pub fn configured(ctx: &Context) -> Vec<Source> {
             },
             only: None,
             level: None,
-            optional: false,
+            optional: s.optional,
         })
         .collect();
     if b.include_gardener {
@@ -171,6 +171,11 @@ fn entry_for(path: String, meta: &fs::Metadata, abs: &Path) -> std::io::Result<O
         mtime: meta.mtime(),
         mtime_nsec: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
         target,
+        inode: meta.ino(),
+        ctime: meta.ctime(),
+        ctime_nsec: u32::try_from(meta.ctime_nsec()).unwrap_or(0),
+        held_by: None,
+        blake3: None,
     }))
 }
 
@@ -210,16 +215,18 @@ pub fn walk(
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if !source.optional {
-                warnings.push(format!(
-                    "{}: {shown} does not exist; nothing backed up from it",
-                    source.name
-                ));
+                return Err(Error::SourceMissing {
+                    name: source.name.clone(),
+                    path: shown,
+                    why: "does not exist".into(),
+                });
             }
             return Ok(Walked {
                 record: SourceRecord {
                     name: source.name.clone(),
                     path: shown,
                     kind: SourceKind::Missing,
+                    optional: source.optional,
                 },
                 entries: Vec::new(),
             });
@@ -234,7 +241,7 @@ pub fn walk(
         mode: 0o700,
         mtime: meta.mtime(),
         mtime_nsec: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
-        target: None,
+        ..Entry::default()
     };
     let kind = if meta.is_file() {
         entries.push((top, read_root.to_path_buf()));
@@ -324,19 +331,26 @@ pub fn walk(
         } else {
             SourceKind::Dir
         }
-    } else {
+    } else if source.optional {
         warnings.push(format!(
             "{}: {shown} is {}; skipped",
             source.name,
             kind_name(meta.file_type())
         ));
         SourceKind::Missing
+    } else {
+        return Err(Error::SourceMissing {
+            name: source.name.clone(),
+            path: shown,
+            why: format!("is {}", kind_name(meta.file_type())),
+        });
     };
     Ok(Walked {
         record: SourceRecord {
             name: source.name.clone(),
             path: shown,
             kind,
+            optional: source.optional,
         },
         entries,
     })

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -39,6 +40,10 @@ pub struct BackupConfig {
     pub pause_app: bool,
     /// Read every new backup back and check it before calling it done.
     pub verify: bool,
+    /// When a backup starts a new chain (stores every file) rather than
+    /// storing only what changed: `"7d"` (a duration since the chain's full
+    /// backup), a count of backups per chain (`7`), or `"always"`.
+    pub full_every: FullEvery,
     /// When scheduled backups run: `"daily HH:MM"`, `"weekly DAY HH:MM"` or
     /// `"off"`.
     pub schedule: Schedule,
@@ -54,6 +59,11 @@ pub struct BackupSource {
     pub name: String,
     /// A directory or a file; `~` is the home directory.
     pub path: PathBuf,
+    /// Whether a backup may go ahead when it is missing or empty (otherwise
+    /// that fails the backup, so a moved folder or an unmounted volume is
+    /// noticed rather than backed up as nothing).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// `[backup.retention]`: like restic's `forget --keep-*`. A backup is kept
@@ -78,6 +88,7 @@ impl Default for BackupConfig {
             sources: vec![BackupSource {
                 name: "app-data".into(),
                 path: PathBuf::from("~/.codebase-gardener"),
+                optional: false,
             }],
             include_gardener: true,
             include_ollama_manifests: true,
@@ -89,6 +100,7 @@ impl Default for BackupConfig {
             threads: 0,
             pause_app: true,
             verify: true,
+            full_every: FullEvery::Every(7 * 86_400),
             schedule: Schedule::Daily { hour: 3, minute: 0 },
             retention: RetentionConfig::default(),
         }
@@ -222,6 +234,107 @@ impl<'de> Deserialize<'de> for Schedule {
     }
 }
 
+/// `[backup] full_every`: when a new chain starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FullEvery {
+    /// Every backup is full.
+    Always,
+    /// A chain holds at most this many backups, its full one included.
+    Count(u32),
+    /// A chain starts again once its full backup is this many seconds old.
+    Every(u64),
+}
+
+impl FullEvery {
+    /// Whether a backup after a chain of `len` backups whose full one is
+    /// `age_secs` old must be full.
+    pub fn due(self, len: u32, age_secs: u64) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Count(n) => len >= n,
+            Self::Every(secs) => age_secs >= secs,
+        }
+    }
+}
+
+impl fmt::Display for FullEvery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Always => f.write_str("always"),
+            Self::Count(n) => write!(f, "{n}"),
+            Self::Every(secs) => {
+                write!(
+                    f,
+                    "{}",
+                    humantime::format_duration(Duration::from_secs(*secs))
+                )
+            }
+        }
+    }
+}
+
+impl FromStr for FullEvery {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!(
+                "`{s}` is not a duration (\"7d\", \"36h\"), a count of backups (7) or \"always\""
+            )
+        };
+        if s == "always" {
+            return Ok(Self::Always);
+        }
+        if let Ok(n) = s.parse::<u32>() {
+            return Self::count(i64::from(n));
+        }
+        let secs = humantime::parse_duration(s).map_err(|_| bad())?.as_secs();
+        if secs < 3600 {
+            return Err(format!(
+                "`{s}` is shorter than an hour; write \"always\" for every backup"
+            ));
+        }
+        Ok(Self::Every(secs))
+    }
+}
+
+impl FullEvery {
+    fn count(n: i64) -> Result<Self, String> {
+        match u32::try_from(n) {
+            Ok(1) => Ok(Self::Always),
+            Ok(n) if n > 1 => Ok(Self::Count(n)),
+            _ => Err(format!(
+                "{n} backups per chain is not possible; write at least 1 (or \"always\")"
+            )),
+        }
+    }
+}
+
+impl Serialize for FullEvery {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Count(n) => s.serialize_u32(*n),
+            other => s.collect_str(other),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FullEvery {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Text {
+            Count(i64),
+            Words(String),
+        }
+        match Text::deserialize(d)? {
+            Text::Count(n) => Self::count(n),
+            Text::Words(s) => s.parse(),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Checks what types cannot: source names, levels, sensible retention.
 pub(super) fn validate(b: &BackupConfig) -> Result<(), (String, String)> {
     let err = |k: &str, m: String| Err((format!("backup.{k}"), m));
@@ -351,6 +464,7 @@ mod tests {
         b.sources.push(BackupSource {
             name: "services".into(),
             path: "/x".into(),
+            optional: false,
         });
         assert!(validate(&b).unwrap_err().1.contains("reserved"));
         b.sources[1].name = "app-data".into();
@@ -362,6 +476,38 @@ mod tests {
         assert!(validate(&b).unwrap_err().1.contains("absolute"));
         b.sources[1].path = "~/notes".into();
         assert_eq!(validate(&b), Ok(()));
+    }
+
+    #[test]
+    fn full_every_takes_a_duration_a_count_or_always() {
+        #[derive(Deserialize)]
+        struct T {
+            full_every: FullEvery,
+        }
+        let parse =
+            |v: &str| toml::from_str::<T>(&format!("full_every = {v}")).map(|t| t.full_every);
+        assert_eq!(parse("\"7d\"").unwrap(), FullEvery::Every(7 * 86_400));
+        assert_eq!(parse("\"36h\"").unwrap(), FullEvery::Every(36 * 3600));
+        assert_eq!(parse("7").unwrap(), FullEvery::Count(7));
+        assert_eq!(parse("\"7\"").unwrap(), FullEvery::Count(7));
+        assert_eq!(parse("1").unwrap(), FullEvery::Always);
+        assert_eq!(parse("\"always\"").unwrap(), FullEvery::Always);
+        for bad in ["0", "-3", "\"soon\"", "\"10m\""] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains("not") || e.contains("shorter"), "{bad}: {e}");
+        }
+        for v in [
+            FullEvery::Every(7 * 86_400),
+            FullEvery::Count(5),
+            FullEvery::Always,
+        ] {
+            let text =
+                toml::to_string(&std::collections::BTreeMap::from([("full_every", v)])).unwrap();
+            assert_eq!(toml::from_str::<T>(&text).unwrap().full_every, v, "{text}");
+        }
+        assert!(FullEvery::Count(3).due(3, 0) && !FullEvery::Count(3).due(2, 0));
+        assert!(FullEvery::Every(100).due(1, 100) && !FullEvery::Every(100).due(50, 99));
+        assert!(FullEvery::Always.due(0, 0));
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub const TEMPLATE: &str = r#"# Gardener configuration.
 [backup]
 # Where backups are written (default: [paths] backups).
 # e.g. destination = "/Volumes/Backup/gardener"
-# The data backed up, each under its own name inside the archive.
+# The data backed up, each under its own name inside the archive. A source
+# that is missing or empty fails the backup unless it has `optional = true`.
 # sources = [{ name = "app-data", path = "~/.codebase-gardener" }]
 # Also back up gardener.toml and Gardener's service files.
 # include_gardener = true
@@ -88,6 +89,10 @@ pub const TEMPLATE: &str = r#"# Gardener configuration.
 # pause_app = true
 # Read every new backup back and check it.
 # verify = true
+# Backups store only the files that changed since the one before, in chains
+# that start with a full backup. A new chain starts when its full backup is
+# this old ("7d"), after this many backups (7), or every time ("always").
+# full_every = "7d"
 # When scheduled backups run: "daily HH:MM", "weekly DAY HH:MM" or "off".
 # Run `gardener install` after changing it.
 # schedule = "daily 03:00"

@@ -9,6 +9,7 @@ fn entry(path: &str, kind: Kind, size: u64) -> Entry {
         mtime: 1_700_000_000,
         mtime_nsec: 0,
         target: None,
+        ..Entry::default()
     }
 }
 
@@ -29,10 +30,13 @@ fn manifest(entries: Vec<Entry>) -> Manifest {
             name: "app-data".into(),
             path: "~/.codebase-gardener".into(),
             kind: SourceKind::Dir,
+            optional: false,
         }],
         entries,
         total_bytes,
         warnings: vec![],
+        chain_started: "2026-11-26T03:00:00Z".into(),
+        ..Manifest::default()
     }
 }
 

@@ -94,6 +94,7 @@ fn m_entry(path: &str, kind: Kind, size: u64, mode: u32, target: Option<&str>) -
         mtime: MTIME,
         mtime_nsec: 0,
         target: target.map(String::from),
+        ..Entry::default()
     }
 }
 
@@ -148,10 +149,13 @@ impl Spec {
                     name: SOURCE.into(),
                     path: LIVE.into(),
                     kind: SourceKind::Dir,
+                    optional: false,
                 }],
                 entries: Vec::new(),
                 total_bytes: 0,
                 warnings: Vec::new(),
+                chain_started: "2024-01-01T00:00:00Z".into(),
+                ..Manifest::default()
             },
             items: Vec::new(),
             late: Vec::new(),

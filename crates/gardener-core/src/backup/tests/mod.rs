@@ -49,6 +49,7 @@ impl Fixture {
         b.sources = vec![BackupSource {
             name: SOURCE.into(),
             path: PathBuf::from(LIVE),
+            optional: false,
         }];
         b.include_gardener = false;
         b.include_ollama_manifests = false;

@@ -1,0 +1,269 @@
+//! Checking backups. An archive is read back whole against its own manifest
+//! and checksums; an incremental backup's files held by earlier backups are
+//! read from their archives (each archive once, whole) and compared with the
+//! hash the backup recorded for them, and a missing or damaged earlier
+//! backup is named for each file it holds. The check right after a backup
+//! reads only the new archive, and that each backup it needs is there and
+//! has not failed a check.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::catalog::{BackupInfo, VerifyRecord};
+use super::chain;
+use super::manifest::{Entry, Manifest};
+use super::read::{Discard, Scanned, read_manifest, scan};
+use super::{Cancel, Error, Phase, Progress, Result};
+
+/// Lines naming files of one missing or damaged earlier backup, at most.
+const MAX_LINES_PER_HOLDER: usize = 10;
+
+/// What verification found.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VerifyReport {
+    /// The backup's id (from its manifest; empty when unreadable).
+    pub id: String,
+    /// The archive.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub path: PathBuf,
+    /// Files whose content was checked.
+    pub files: u64,
+    /// Bytes of content checked.
+    pub bytes: u64,
+    /// Everything wrong, one line each; empty when the backup is sound.
+    pub problems: Vec<String>,
+    /// Wall time.
+    pub seconds: f64,
+    /// Earlier backups whose archives were read for the files they hold.
+    pub needs: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Nothing was wrong.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The line kept in the catalog.
+    pub fn record(&self) -> VerifyRecord {
+        VerifyRecord {
+            at: super::rfc3339_seconds(jiff::Timestamp::now()),
+            ok: self.ok(),
+            problems: self.problems.clone(),
+        }
+    }
+}
+
+/// One archive read back: the manifest (`None` when it was refused or is
+/// unreadable) and what was wrong. Refusals and damage become problems, so
+/// a check always says what it found.
+fn own_archive(
+    path: &Path,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Option<Scanned>, Vec<String>)> {
+    match scan(path, &mut Discard, cancel, Phase::Verify, progress) {
+        Ok(s) => {
+            let problems = s.problems.clone();
+            Ok((Some(s), problems))
+        }
+        Err(Error::Hostile { message, .. }) => Ok((None, vec![format!("refused: {message}")])),
+        Err(Error::Corrupt { message, .. }) => Ok((None, vec![message])),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks the backup at `path` and every file it takes from earlier
+/// backups, whose archives are read from the same directory.
+pub fn verify(
+    path: &Path,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<VerifyReport> {
+    let started = Instant::now();
+    if !path.is_file() {
+        return Err(Error::Usage(format!("{}: no such archive", path.display())));
+    }
+    let holders_bytes = read_manifest(path)
+        .map(|m| holders_stored_bytes(path, &m))
+        .unwrap_or(0);
+    let mut offset = Progress {
+        phase: Phase::Verify,
+        bytes: 0,
+        total_bytes: 0,
+        files: 0,
+        total_files: 0,
+    };
+    let mut report = |p: &Progress, offset: &Progress| {
+        progress(&Progress {
+            bytes: offset.bytes + p.bytes,
+            total_bytes: p.total_bytes + holders_bytes,
+            files: offset.files + p.files,
+            total_files: offset.total_files + p.total_files,
+            ..p.clone()
+        });
+    };
+    let (scanned, mut problems) = own_archive(path, cancel, &mut |p| report(p, &offset))?;
+    let Some(scanned) = scanned else {
+        return Ok(VerifyReport {
+            id: String::new(),
+            path: path.to_path_buf(),
+            files: 0,
+            bytes: 0,
+            problems,
+            seconds: started.elapsed().as_secs_f64(),
+            needs: Vec::new(),
+        });
+    };
+    offset.bytes = scanned.bytes;
+    offset.files = scanned.files;
+    let m = &scanned.manifest;
+    let (mut files, mut bytes) = (scanned.files, scanned.bytes);
+    for (holder, taken) in chain::taken(m) {
+        let archive = chain::archive_beside(path, holder);
+        let found = holder_archive(&archive, holder, cancel, &mut |p| report(p, &offset))?;
+        let (f, b) = check_taken(holder, &taken, &found, &mut problems);
+        files += f;
+        bytes += b;
+        if let Holder::Read(s) = &found {
+            offset.bytes += s.bytes;
+            offset.files += s.files;
+        }
+    }
+    Ok(VerifyReport {
+        id: m.id.clone(),
+        path: path.to_path_buf(),
+        files,
+        bytes,
+        problems,
+        seconds: started.elapsed().as_secs_f64(),
+        needs: m.needs.clone(),
+    })
+}
+
+/// Bytes stored by the archives an incremental backup takes files from.
+fn holders_stored_bytes(path: &Path, m: &Manifest) -> u64 {
+    m.needs
+        .iter()
+        .filter_map(|h| read_manifest(&chain::archive_beside(path, h)).ok())
+        .map(|hm| hm.stored_bytes())
+        .sum()
+}
+
+/// An earlier backup's archive as a check found it.
+enum Holder {
+    Missing,
+    Unreadable(String),
+    Read(Box<Scanned>),
+}
+
+fn holder_archive(
+    archive: &Path,
+    holder: &str,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Holder> {
+    if !archive.is_file() {
+        return Ok(Holder::Missing);
+    }
+    Ok(
+        match scan(archive, &mut Discard, cancel, Phase::Verify, progress) {
+            Ok(s) if s.manifest.id != holder => {
+                Holder::Unreadable(format!("whose archive is backup {}", s.manifest.id))
+            }
+            Ok(s) => Holder::Read(Box::new(s)),
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Err(Error::Hostile { message, .. }) => {
+                Holder::Unreadable(format!("which is refused: {message}"))
+            }
+            Err(Error::Corrupt { message, .. }) => {
+                Holder::Unreadable(format!("which is damaged: {message}"))
+            }
+            Err(e) => Holder::Unreadable(format!("which cannot be read: {e}")),
+        },
+    )
+}
+
+/// Compares the files taken from `holder` with what its archive held;
+/// returns the files and bytes found sound.
+fn check_taken(
+    holder: &str,
+    taken: &[&Entry],
+    found: &Holder,
+    problems: &mut Vec<String>,
+) -> (u64, u64) {
+    let mut bad: Vec<(&str, String)> = Vec::new();
+    let (mut files, mut bytes) = (0, 0);
+    for e in taken {
+        let why = match found {
+            Holder::Missing => Some("which is missing".to_owned()),
+            Holder::Unreadable(why) => Some(why.clone()),
+            Holder::Read(s) => match s.hashes.get(&e.path) {
+                Some(h) if Some(h) == e.blake3.as_ref() => None,
+                _ if !s.problems.is_empty() => Some(format!("which is damaged: {}", s.problems[0])),
+                Some(_) => Some("whose copy is not the one this backup recorded".to_owned()),
+                None => Some("which does not hold it".to_owned()),
+            },
+        };
+        match why {
+            Some(why) => bad.push((&e.path, why)),
+            None => {
+                files += 1;
+                bytes += e.size;
+            }
+        }
+    }
+    for (p, why) in bad.iter().take(MAX_LINES_PER_HOLDER) {
+        problems.push(format!("{p}: held by {holder}, {why}"));
+    }
+    if bad.len() > MAX_LINES_PER_HOLDER {
+        problems.push(format!(
+            "… and {} more files held by {holder}",
+            bad.len() - MAX_LINES_PER_HOLDER
+        ));
+    }
+    (files, bytes)
+}
+
+/// The check right after a backup: its own archive read back whole, and
+/// each backup it needs listed in `backups`, not failed.
+pub fn verify_new(
+    path: &Path,
+    backups: &[BackupInfo],
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<VerifyReport> {
+    let started = Instant::now();
+    let (scanned, mut problems) = own_archive(path, cancel, progress)?;
+    let by_id = chain::by_id(backups);
+    let (id, files, bytes, needs) = match &scanned {
+        Some(s) => (
+            s.manifest.id.clone(),
+            s.files,
+            s.bytes,
+            s.manifest.needs.clone(),
+        ),
+        None => (String::new(), 0, 0, Vec::new()),
+    };
+    for n in &needs {
+        match by_id.get(n.as_str()) {
+            None => problems.push(format!("it needs backup {n}, which is missing")),
+            Some(b) if b.failed() => {
+                problems.push(format!("it needs backup {n}, which failed its check"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(VerifyReport {
+        id,
+        path: path.to_path_buf(),
+        files,
+        bytes,
+        problems,
+        seconds: started.elapsed().as_secs_f64(),
+        needs,
+    })
+}
