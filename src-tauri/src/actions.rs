@@ -179,6 +179,7 @@ fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
             let opts = CreateOptions {
                 verify: None,
                 scheduled: false,
+                from_app: true,
                 cancel: Cancel::new(),
                 ..CreateOptions::default()
             };

@@ -29,7 +29,7 @@ pub struct Note {
 pub fn view_of(rule: &str) -> &'static str {
     match rule {
         "cpu" | "memory" | "swap" | "disk" => "overview",
-        "backup_overdue" => "backups",
+        "backup_overdue" | "backup_failed" => "backups",
         _ => "services",
     }
 }
@@ -57,6 +57,7 @@ fn words(rule: &str) -> (&'static str, &'static str, &'static str) {
         "swap" => ("Swap", "use is high", "use back to normal"),
         "disk" => ("Disk", "is nearly full", "has room again"),
         "backup_overdue" => ("Backup", "is overdue", "is up to date"),
+        "backup_failed" => ("Backup", "failed", "works again"),
         _ => ("Gardener", "alert", "alert resolved"),
     }
 }

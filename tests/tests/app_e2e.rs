@@ -251,7 +251,7 @@ fn menu_actions_restart_back_up_unload_and_pause() {
     // Back Up Now: a verified backup, the app paused for it without a "down" notice.
     tray.click("Back Up Now");
     wait_for_menu(&tray, "the new backup", |l| {
-        l[3] == "Last backup — just now ✓"
+        l[3] == "Last backup — just now ✓ full"
     });
     let list = machine.gardener_json(&["backup", "list", "--json"]);
     let backups = list["backups"].as_array().unwrap();

@@ -65,7 +65,7 @@ describe("the overview", () => {
     const view = renderOverview({ history, events: [], latest: snapshot() }, 1_800_000_000);
     expect(view.querySelector('[data-gauge="disk"] .value')?.textContent).toBe("45%");
     expect(view.querySelectorAll("svg.spark path")[0]?.getAttribute("d")).toMatch(/^M0\.0,/);
-    expect(view.textContent).toContain("Last backup 3 h ago");
+    expect(view.textContent).toContain("Last backup 3 h ago, incremental (12 files changed)");
   });
 
   it("says it cannot tell whether services run when their manager cannot be asked", () => {

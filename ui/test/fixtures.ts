@@ -39,6 +39,9 @@ export function snapshot(t_ms = 1_800_000_000_000, extra: Partial<Snapshot> = {}
     alerts: [{ rule: "cpu", state: "ok", value: 23.4, threshold: 80, since: 1_800_000_000 }],
     last_backup_at: 1_800_000_000 - 3 * 3600,
     last_backup_error: null,
+    last_backup_kind: "incremental",
+    last_backup_files: 12,
+    backup_failure: null,
     ...extra,
   };
 }

@@ -225,6 +225,7 @@ pub async fn backup_create<R: Runtime>(
         let opts = CreateOptions {
             verify: None,
             scheduled: false,
+            from_app: true,
             cancel,
             ..CreateOptions::default()
         };

@@ -19,4 +19,8 @@ error: string | null,
 /**
  * Started by the timer.
  */
-scheduled: boolean, };
+scheduled: boolean, 
+/**
+ * Started from the menu-bar app (which reports the outcome itself).
+ */
+from_app: boolean, };

@@ -31,4 +31,9 @@ last_success_files: number | null,
 /**
  * Trees replaced by restores.
  */
-safety_copies: Array<SafetyCopy>, };
+safety_copies: Array<SafetyCopy>, 
+/**
+ * The failure the `backup_failed` alert reports: why the newest failed
+ * attempt the app did not start itself failed, until a backup succeeds.
+ */
+alert_failure: string | null, };

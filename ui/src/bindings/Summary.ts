@@ -22,6 +22,6 @@ app: string,
  */
 system: string, 
 /**
- * `Last backup — 3 h ago ✓`.
+ * `Last backup — 3 h ago ✓ incremental (12 files changed)`.
  */
 backup: string, };

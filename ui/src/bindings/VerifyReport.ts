@@ -31,4 +31,8 @@ seconds: number,
 /**
  * Earlier backups whose archives were read for the files they hold.
  */
-needs: Array<string>, };
+needs: Array<string>, 
+/**
+ * Those of them found missing or damaged.
+ */
+bad_needs: Array<string>, };

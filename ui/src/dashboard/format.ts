@@ -48,6 +48,7 @@ export function ruleValue(rule: string, value: number | null | undefined): strin
   if (rule === "backup_overdue") return `${Math.round(value)} h`;
   if (rule.endsWith("_down")) return value >= 1 ? "down" : "up";
   if (rule.endsWith("_health")) return value >= 1 ? "failing" : "answering";
+  if (rule === "backup_failed") return value >= 1 ? "failed" : "fine";
   return percent(value);
 }
 
@@ -64,4 +65,5 @@ export const RULE_NAMES: Record<string, string> = {
   ollama_health: "Ollama not answering",
   app_health: "Codebase Gardener not answering",
   backup_overdue: "Backup overdue",
+  backup_failed: "Backup failed",
 };

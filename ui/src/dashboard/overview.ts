@@ -136,7 +136,7 @@ export function renderOverview(state: DashState, nowSecs: number): HTMLElement {
     latest.last_backup_error !== null
       ? `Last backup failed: ${latest.last_backup_error}`
       : latest.last_backup_at !== null
-        ? `Last backup ${ago(latest.last_backup_at, nowSecs)}`
+        ? `Last backup ${ago(latest.last_backup_at, nowSecs)}${latest.last_backup_kind === "incremental" ? `, incremental (${latest.last_backup_files ?? "?"} ${latest.last_backup_files === 1 ? "file" : "files"} changed)` : latest.last_backup_kind === "full" ? ", full" : ""}`
         : "No backup yet";
   const minutes = state.history.length > 1 ? Math.round((state.history[state.history.length - 1]!.t_ms - state.history[0]!.t_ms) / 60000) : 0;
   return h(

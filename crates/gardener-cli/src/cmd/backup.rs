@@ -217,6 +217,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
                 scheduled: *scheduled,
                 full: *full,
                 rehash: *rehash,
+                from_app: false,
                 cancel: cancel_on_signal(),
             };
             let bar = Bar::new(g);

@@ -201,7 +201,8 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{:<8} ✗ the last backup failed: {e}", "Backup");
         }
         (Some(at), None) => {
-            let _ = writeln!(out, "{:<8} last {}", "Backup", ago(at));
+            let kind = gardener_core::monitor::summary::backup_kind(s);
+            let _ = writeln!(out, "{:<8} last {}{kind}", "Backup", ago(at));
         }
         (None, None) => {
             let _ = writeln!(out, "{:<8} none yet (`gardener backup create`)", "Backup");

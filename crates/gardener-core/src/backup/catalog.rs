@@ -24,7 +24,9 @@ const STATE: &str = "backup-state.json";
 
 /// Verifies the archive at `path` and, when it is one of `dest`'s backups,
 /// records the result in the catalog for `list` (unless another backup or
-/// restore holds the catalog; the report is returned either way).
+/// restore holds the catalog; the report is returned either way). Earlier
+/// backups it needs that were found damaged are recorded as failed too, so
+/// no new backup builds on them.
 pub fn verify_recorded(
     dest: &Path,
     path: &Path,
@@ -34,10 +36,30 @@ pub fn verify_recorded(
     let report = super::verify(path, cancel, progress)?;
     if let Ok(_lock) = Lock::acquire(dest)
         && let Ok(all) = list(dest)
-        && let Some(mut info) = all.into_iter().find(|b| b.path == path)
+        && let Some(mut info) = all.iter().find(|b| b.path == path).cloned()
     {
         info.verified = Some(report.record());
-        if let Err(e) = Catalog::update(dest, |c| c.insert(info)) {
+        let mut damaged: Vec<BackupInfo> = all
+            .into_iter()
+            .filter(|b| report.bad_needs.contains(&b.id))
+            .collect();
+        for d in &mut damaged {
+            d.verified = Some(VerifyRecord {
+                at: super::rfc3339_seconds(jiff::Timestamp::now()),
+                ok: false,
+                problems: vec![format!(
+                    "found damaged or incomplete while checking {}",
+                    report.id
+                )],
+            });
+        }
+        let recorded = Catalog::update(dest, |c| {
+            c.insert(info);
+            for d in damaged {
+                c.insert(d);
+            }
+        });
+        if let Err(e) = recorded {
             tracing::warn!("cannot record the verification: {e}");
         }
     }
@@ -355,6 +377,9 @@ pub struct Attempt {
     pub error: Option<String>,
     /// Started by the timer.
     pub scheduled: bool,
+    /// Started from the menu-bar app (which reports the outcome itself).
+    #[serde(default)]
+    pub from_app: bool,
 }
 
 /// A tree a restore replaced, kept until the next successful backup.
@@ -391,6 +416,10 @@ pub struct State {
     /// Trees replaced by restores.
     #[serde(default)]
     pub safety_copies: Vec<SafetyCopy>,
+    /// The failure the `backup_failed` alert reports: why the newest failed
+    /// attempt the app did not start itself failed, until a backup succeeds.
+    #[serde(default)]
+    pub alert_failure: Option<String>,
 }
 
 impl State {
@@ -427,7 +456,7 @@ impl State {
 pub(crate) fn record_attempt(
     ctx: &Context,
     result: &Result<super::CreateReport>,
-    scheduled: bool,
+    opts: &super::CreateOptions,
 ) -> Option<String> {
     let mut state = State::load(ctx);
     let now = super::rfc3339_seconds(jiff::Timestamp::now());
@@ -435,8 +464,16 @@ pub(crate) fn record_attempt(
         at: now,
         ok: result.is_ok(),
         error: result.as_ref().err().map(ToString::to_string),
-        scheduled,
+        scheduled: opts.scheduled,
+        from_app: opts.from_app,
     });
+    match result {
+        Err(super::Error::Cancelled) => {}
+        // The app tells of its own backups' outcome itself.
+        Err(e) if !opts.from_app => state.alert_failure = Some(e.to_string()),
+        Err(_) => {}
+        Ok(_) => state.alert_failure = None,
+    }
     let mut warning = None;
     if let Ok(r) = result {
         state.last_success = Some(r.backup.created.clone());

@@ -31,6 +31,9 @@ pub struct CreateOptions {
     pub verify: Option<bool>,
     /// Started by the timer (recorded, and shown in the catalog).
     pub scheduled: bool,
+    /// Started from the menu-bar app, which tells of the outcome itself (so
+    /// a failure does not also raise the `backup_failed` alert).
+    pub from_app: bool,
     /// Store every file, starting a new chain.
     pub full: bool,
     /// Read and hash files whose size, times and inode did not change, to
@@ -148,7 +151,7 @@ pub fn create(
     notes.extend(super::restore::recover(ctx, manager));
     let mut warnings = Vec::new();
     let result = create_locked(ctx, manager, opts, &dest, &mut warnings, progress);
-    let state_warning = catalog::record_attempt(ctx, &result, opts.scheduled);
+    let state_warning = catalog::record_attempt(ctx, &result, opts);
     let mut report = result?;
     report.warnings.splice(0..0, notes);
     report.warnings.extend(state_warning);

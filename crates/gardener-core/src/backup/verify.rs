@@ -39,6 +39,8 @@ pub struct VerifyReport {
     pub seconds: f64,
     /// Earlier backups whose archives were read for the files they hold.
     pub needs: Vec<String>,
+    /// Those of them found missing or damaged.
+    pub bad_needs: Vec<String>,
 }
 
 impl VerifyReport {
@@ -116,16 +118,25 @@ pub fn verify(
             problems,
             seconds: started.elapsed().as_secs_f64(),
             needs: Vec::new(),
+            bad_needs: Vec::new(),
         });
     };
     offset.bytes = scanned.bytes;
     offset.files = scanned.files;
     let m = &scanned.manifest;
     let (mut files, mut bytes) = (scanned.files, scanned.bytes);
+    let mut bad_needs = Vec::new();
     for (holder, taken) in chain::taken(m) {
         let archive = chain::archive_beside(path, holder);
         let found = holder_archive(&archive, holder, cancel, &mut |p| report(p, &offset))?;
         let (f, b) = check_taken(holder, &taken, &found, &mut problems);
+        let holder_bad = match &found {
+            Holder::Missing | Holder::Unreadable(_) => true,
+            Holder::Read(s) => !s.problems.is_empty() && f < taken.len() as u64,
+        };
+        if holder_bad {
+            bad_needs.push(holder.to_owned());
+        }
         files += f;
         bytes += b;
         if let Holder::Read(s) = &found {
@@ -141,6 +152,7 @@ pub fn verify(
         problems,
         seconds: started.elapsed().as_secs_f64(),
         needs: m.needs.clone(),
+        bad_needs,
     })
 }
 
@@ -265,5 +277,6 @@ pub fn verify_new(
         problems,
         seconds: started.elapsed().as_secs_f64(),
         needs,
+        bad_needs: Vec::new(),
     })
 }

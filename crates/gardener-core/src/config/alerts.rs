@@ -44,6 +44,8 @@ pub struct AlertsConfig {
     pub health_failing: HealthFailingRule,
     /// `[alerts.backup_overdue]`: too long since the last successful backup.
     pub backup_overdue: BackupOverdueRule,
+    /// `[alerts.backup_failed]`: the last backup attempt failed.
+    pub backup_failed: BackupFailedRule,
 }
 
 impl Default for AlertsConfig {
@@ -60,6 +62,7 @@ impl Default for AlertsConfig {
             service_down: ServiceDownRule::default(),
             health_failing: HealthFailingRule::default(),
             backup_overdue: BackupOverdueRule::default(),
+            backup_failed: BackupFailedRule::default(),
         }
     }
 }
@@ -264,6 +267,15 @@ state_rule!(
     HealthFailingRule,
     for_secs = 30,
     cooldown_secs = 3600
+);
+
+state_rule!(
+    /// `[alerts.backup_failed]`: the last backup attempt failed (made by the
+    /// timer, the menu or the command line). Fires at once; the next
+    /// successful backup resolves it. Reminds once a day.
+    BackupFailedRule,
+    for_secs = 0,
+    cooldown_secs = 86400
 );
 
 /// `[alerts.backup_overdue]`: hours since the last successful backup. It

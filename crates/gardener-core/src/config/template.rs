@@ -192,6 +192,13 @@ pub const TEMPLATE: &str = r#"# Gardener configuration.
 # cooldown_secs = 3600
 # recovery = true
 
+[alerts.backup_failed]
+# The last backup attempt failed (fires at once; the next good backup clears it).
+# enabled = true
+# for_secs = 0
+# cooldown_secs = 86400
+# recovery = true
+
 [alerts.backup_overdue]
 # Hours since the last successful backup (clears when a backup completes).
 # enabled = true

@@ -370,6 +370,9 @@ impl Sampler {
             alerts: Vec::new(),
             last_backup_at: backup.last_success_unix(),
             last_backup_error: backup.last_attempt.filter(|a| !a.ok).and_then(|a| a.error),
+            last_backup_kind: backup.last_success_kind,
+            last_backup_files: backup.last_success_files,
+            backup_failure: backup.alert_failure,
         }
     }
 }

@@ -23,6 +23,18 @@ pub struct Snapshot {
     /// Why the last backup attempt failed, while no later one succeeded.
     #[serde(default)]
     pub last_backup_error: Option<String>,
+    /// Full or incremental, for the last successful backup.
+    #[serde(default)]
+    pub last_backup_kind: Option<crate::backup::BackupKind>,
+    /// Files the last successful backup stored (for an incremental one, the
+    /// files that changed).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub last_backup_files: Option<u64>,
+    /// What the `backup_failed` alert reports: a failure the menu-bar app
+    /// did not already tell of, until a backup succeeds.
+    #[serde(default)]
+    pub backup_failure: Option<String>,
 }
 
 /// Both services.

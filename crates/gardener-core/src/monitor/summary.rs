@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::snapshot::{AlertState, RunState, ServiceSnapshot, Snapshot};
+use crate::backup::BackupKind;
 
 /// How the stack is doing, worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -36,7 +37,7 @@ pub struct Summary {
     pub app: String,
     /// `CPU 23% · Memory 61% · Disk 45%`.
     pub system: String,
-    /// `Last backup — 3 h ago ✓`.
+    /// `Last backup — 3 h ago ✓ incremental (12 files changed)`.
     pub backup: String,
 }
 
@@ -66,6 +67,17 @@ fn service_words(s: &ServiceSnapshot) -> String {
         RunState::Unknown if s.healthy => "answering · cannot tell if it runs".into(),
         RunState::Unknown => "not answering · cannot tell if it runs".into(),
         other => other.as_str().into(),
+    }
+}
+
+/// " full", " incremental (12 files changed)", or nothing when not known.
+pub fn backup_kind(s: &Snapshot) -> String {
+    match (s.last_backup_kind, s.last_backup_files) {
+        (Some(BackupKind::Full), _) => " full".into(),
+        (Some(BackupKind::Incremental), Some(1)) => " incremental (1 file changed)".into(),
+        (Some(BackupKind::Incremental), Some(n)) => format!(" incremental ({n} files changed)"),
+        (Some(BackupKind::Incremental), None) => " incremental".into(),
+        (None, _) => String::new(),
     }
 }
 
@@ -102,7 +114,11 @@ pub fn summarize(s: &Snapshot, now: u64) -> Summary {
     );
     let backup = match (&s.last_backup_error, s.last_backup_at) {
         (Some(_), _) => "Last backup — failed ✗".to_owned(),
-        (None, Some(at)) => format!("Last backup — {} ✓", ago(now.saturating_sub(at))),
+        (None, Some(at)) => format!(
+            "Last backup — {} ✓{}",
+            ago(now.saturating_sub(at)),
+            backup_kind(s)
+        ),
         (None, None) => "Last backup — never".to_owned(),
     };
     Summary {
@@ -231,6 +247,14 @@ mod tests {
         assert_eq!(
             summarize(&s, 3 * 86_400).backup,
             "Last backup — 3 days ago ✓"
+        );
+        s.last_backup_kind = Some(BackupKind::Full);
+        assert_eq!(summarize(&s, 60).backup, "Last backup — just now ✓ full");
+        s.last_backup_kind = Some(BackupKind::Incremental);
+        s.last_backup_files = Some(12);
+        assert_eq!(
+            summarize(&s, 60).backup,
+            "Last backup — just now ✓ incremental (12 files changed)"
         );
 
         let fresh = Snapshot::default();

@@ -3,6 +3,7 @@
 //! they run in: a temporary home, a live tree, a canary outside it and a
 //! service manager that knows no services (so no real `systemctl` runs).
 
+mod chains;
 mod damage;
 mod hostile;
 

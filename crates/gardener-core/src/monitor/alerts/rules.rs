@@ -42,6 +42,7 @@ pub(super) enum Metric {
     Down(Service),
     Health(Service),
     BackupAge,
+    BackupFailed,
 }
 
 /// What a rule sees in one snapshot.
@@ -73,7 +74,7 @@ pub(super) struct Rule {
 }
 
 /// Every rule id, in the order `statuses` lists them.
-pub const RULE_IDS: [&str; 11] = [
+pub const RULE_IDS: [&str; 12] = [
     "cpu",
     "memory",
     "swap",
@@ -85,6 +86,7 @@ pub const RULE_IDS: [&str; 11] = [
     "ollama_health",
     "app_health",
     "backup_overdue",
+    "backup_failed",
 ];
 
 /// The enabled rules of `config`, in [`RULE_IDS`] order.
@@ -143,7 +145,7 @@ pub fn describe(config: &AlertsConfig) -> Vec<RuleInfo> {
         .collect()
 }
 
-fn all(config: &AlertsConfig) -> [(&'static str, Metric, RuleSettings); 11] {
+fn all(config: &AlertsConfig) -> [(&'static str, Metric, RuleSettings); 12] {
     let c = config;
     [
         ("cpu", Metric::Cpu, c.cpu.settings()),
@@ -180,6 +182,11 @@ fn all(config: &AlertsConfig) -> [(&'static str, Metric, RuleSettings); 11] {
             "backup_overdue",
             Metric::BackupAge,
             c.backup_overdue.settings(),
+        ),
+        (
+            "backup_failed",
+            Metric::BackupFailed,
+            c.backup_failed.settings(),
         ),
     ]
 }
@@ -227,7 +234,7 @@ impl Rule {
     /// can never be over and cleared at once.
     pub fn over(&self, value: f64) -> bool {
         match self.metric {
-            Metric::Down(_) | Metric::Health(_) => value >= self.threshold,
+            Metric::Down(_) | Metric::Health(_) | Metric::BackupFailed => value >= self.threshold,
             _ => value > self.threshold,
         }
     }
@@ -278,6 +285,7 @@ impl Rule {
                 Some(at) => Reading::Value(now.saturating_sub(at) as f64 / 3600.0),
                 None => Reading::Unknown,
             },
+            Metric::BackupFailed => flag(s.backup_failure.is_some()),
         };
         // NaN would also poison alerts.json: serde_json writes it as null.
         match reading {
@@ -335,6 +343,10 @@ impl Rule {
                 duration(hours_to_secs(value)),
                 duration(hours_to_secs(t))
             ),
+            Metric::BackupFailed => match s.backup_failure.as_deref().map(quote) {
+                Some(why) => format!("The last backup failed: {why}"),
+                None => "The last backup failed".to_owned(),
+            },
         };
         if repeat {
             format!("Still: {text}")
@@ -363,6 +375,7 @@ impl Rule {
                 "Backups are current again (last one {} ago)",
                 duration(hours_to_secs(value))
             ),
+            Metric::BackupFailed => "A backup succeeded again".to_owned(),
         }
     }
 }

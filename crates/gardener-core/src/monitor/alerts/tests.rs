@@ -450,6 +450,31 @@ fn external_ollama_is_down_when_it_does_not_answer() {
 }
 
 #[test]
+fn a_failed_backup_fires_at_once_and_the_next_success_resolves_it() {
+    let mut e = engine(&AlertsConfig::default());
+    let mut failed = calm();
+    failed.backup_failure = Some("app-data: ~/.codebase-gardener does not exist".into());
+    let events = drive(
+        &mut e,
+        [(0, calm()), (5, failed.clone()), (10, failed), (15, calm())],
+    );
+    let only: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.rule == "backup_failed")
+        .collect();
+    assert_eq!(only.len(), 2, "{events:?}");
+    assert_eq!((only[0].kind, only[0].at), (Firing, T0 + 5));
+    assert_eq!(
+        only[0].message,
+        "The last backup failed: app-data: ~/.codebase-gardener does not exist"
+    );
+    assert_eq!(
+        (only[1].kind, only[1].message.as_str()),
+        (Resolved, "A backup succeeded again")
+    );
+}
+
+#[test]
 fn backup_overdue_needs_a_known_backup() {
     let mut e = engine(&AlertsConfig::default());
     assert!(drive(&mut e, [(0, calm())]).is_empty());
