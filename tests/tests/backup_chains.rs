@@ -213,7 +213,11 @@ fn the_newest_state_comes_back_with_only_gnu_tar_and_python() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
-    assert_eq!(left, ["app-data", "gardener-config"], "the sources, no metadata");
+    assert_eq!(
+        left,
+        ["app-data", "gardener-config"],
+        "the sources, no metadata"
+    );
 }
 
 /// `gardener --json backup create --scheduled`, which must fail naming the source.

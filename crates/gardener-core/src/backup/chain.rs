@@ -22,9 +22,9 @@ pub struct Plan {
     pub parent: Option<Index>,
     /// Why the backup is full (`None` when it is incremental).
     pub full_because: Option<String>,
-    /// The newest sound backup, parent or not: a source it had files in
-    /// must not be empty now.
-    pub previous: Option<Index>,
+    /// The manifest of the newest sound backup, parent or not: a source it
+    /// had files in must not be empty now.
+    pub previous: Option<Manifest>,
 }
 
 /// What `force_full`, `[backup] full_every` and the backups in `dest`
@@ -38,7 +38,7 @@ pub fn plan(
     force_full: bool,
     now: jiff::Timestamp,
 ) -> Plan {
-    let full = |why: String, previous: Option<Index>| Plan {
+    let full = |why: String, previous: Option<Manifest>| Plan {
         parent: None,
         full_because: Some(why),
         previous,
@@ -53,6 +53,14 @@ pub fn plan(
             None,
         );
     };
+    if base.format < 2 {
+        // Its index would mean reading the whole archive; its manifest is enough.
+        let previous = super::read::read_manifest(&base.path).ok();
+        return full(
+            format!("{} was made by an older Gardener", base.id),
+            previous,
+        );
+    }
     let index = match Index::load(&base.path) {
         Ok(index) => index,
         Err(e) => {
@@ -65,8 +73,6 @@ pub fn plan(
     let m = &index.manifest;
     let why = if force_full {
         Some("asked for a full backup".to_owned())
-    } else if m.format < 2 {
-        Some(format!("{} was made by an older Gardener", m.id))
     } else if !same_sources(m, sources, home) {
         Some("the list of sources changed".to_owned())
     } else {
@@ -80,11 +86,11 @@ pub fn plan(
             .then(|| chain_is_due(full_every, m.depth + 1, age))
     };
     match why {
-        Some(why) => full(why, Some(index)),
+        Some(why) => full(why, Some(index.manifest)),
         None => Plan {
-            parent: Some(index.clone()),
+            previous: Some(index.manifest.clone()),
+            parent: Some(index),
             full_because: None,
-            previous: Some(index),
         },
     }
 }
@@ -137,7 +143,7 @@ fn same_sources(m: &Manifest, sources: &[Source], home: &std::path::Path) -> boo
 /// `previous` had files in it (an unmounted volume's empty mount point, a
 /// folder emptied by mistake).
 pub fn check_not_emptied(
-    previous: Option<&Index>,
+    previous: Option<&Manifest>,
     sources: &[Source],
     listed: &[&[(Entry, PathBuf)]],
     home: &std::path::Path,
@@ -151,7 +157,6 @@ pub fn check_not_emptied(
         }
         let prefix = format!("{}/", source.name);
         let had = previous
-            .manifest
             .entries
             .iter()
             .filter(|e| e.kind == Kind::File && e.path.starts_with(&prefix))
@@ -162,7 +167,7 @@ pub fn check_not_emptied(
                 path: super::manifest::shorten_home(&source.root, home),
                 why: format!(
                     "has no files, but the last backup ({}) had {had} in it",
-                    previous.manifest.id
+                    previous.id
                 ),
             });
         }

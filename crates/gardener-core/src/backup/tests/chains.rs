@@ -514,3 +514,32 @@ fn random_creates_changes_and_prunes_keep_every_listed_backup_restorable() {
         }
     }
 }
+
+#[test]
+fn a_format_1_backup_lists_verifies_restores_and_starts_a_new_chain() {
+    let f = Fixture::new();
+    populate(&f);
+    let old = create(&f);
+    let want = tree(&f.live());
+    rewrite_manifest(&old.backup.path, |m| {
+        m.format = 1;
+        for e in &mut m.entries {
+            (e.inode, e.ctime, e.ctime_nsec) = (0, 0, 0);
+        }
+        m.chain_started.clear();
+    });
+    let listed = listed(&f);
+    assert_eq!((listed[0].format, listed[0].kind), (1, BackupKind::Full));
+    assert!(verify(&old.backup.path).ok());
+    assert_eq!(restored(&f, &old.backup.path).unwrap(), want);
+    let next = create(&f);
+    assert_eq!(next.backup.kind, BackupKind::Full);
+    assert_eq!(
+        next.full_because,
+        Some(format!("{} was made by an older Gardener", old.backup.id))
+    );
+    assert!(
+        !backup::index::path_for(&old.backup.path).exists(),
+        "its archive was not read whole"
+    );
+}
