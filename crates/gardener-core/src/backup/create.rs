@@ -16,7 +16,7 @@ use archive::{Compression, Listed};
 
 use super::catalog::{self, BackupInfo, Lock};
 use super::chain::{self, Plan};
-use super::index::{self, Index};
+use super::index;
 use super::manifest::{BackupKind, FORMAT_VERSION, Manifest, SourceRecord};
 use super::sources::{self, Excludes, Source};
 use super::{Cancel, Error, Phase, Progress, Result, clone, pause};
@@ -201,7 +201,11 @@ fn create_locked(
         None
     };
     opts.cancel.check()?;
+    let t = Instant::now();
+    let step = |what: &str| tracing::debug!("backup: {what} at {} ms", t.elapsed().as_millis());
+    step("planned");
     let (records, mut listed) = list_all(ctx, &srcs, &excludes, warnings)?;
+    step("listed");
     let lists: Vec<&[(super::manifest::Entry, PathBuf)]> =
         listed.iter().map(|l| l.entries.as_slice()).collect();
     chain::check_not_emptied(plan.previous.as_ref(), &srcs, &lists, &ctx.paths.home)?;
@@ -213,6 +217,7 @@ fn create_locked(
         None => Vec::new(),
     };
     let user_sources = cfg.sources.len();
+    step("compared with the parent");
     let (clones, mut paused_secs) =
         snapshot(&srcs, &mut listed, &id, user_sources, &mut paused, progress)?;
     let cloned = !clones.is_empty();
@@ -221,6 +226,7 @@ fn create_locked(
         level: cfg.level,
         threads: threads(cfg.threads),
     };
+    step("snapshot");
     let written = archive::write(
         catalog::archive_path(dest, &id),
         manifest,
@@ -234,13 +240,20 @@ fn create_locked(
         paused_secs = Some(p.resume()?);
     }
     let written = written?;
-    Index::new(written.manifest.clone(), written.hashes.clone()).write(written.final_path())?;
+    step("archive written");
+    index::write_raw(
+        written.final_path(),
+        &written.manifest_json,
+        &written.hashes,
+    )?;
+    step("index written");
     let (manifest, path) = written.commit()?;
     let size = fs::metadata(&path)
         .map_err(Error::io("inspect", &path))?
         .len();
     let mut backup = BackupInfo::from_manifest(&manifest, &path, size);
     catalog::Catalog::update(dest, |c| c.insert(backup.clone()))?;
+    step("catalog updated");
     if opts.verify.unwrap_or(cfg.verify) {
         check_new(dest, &mut backup, &opts.cancel, progress)?;
     }

@@ -110,10 +110,9 @@ impl Index {
     /// Writes the index of `archive` durably (temp file, fsync, rename, fsync
     /// the directory).
     pub fn write(&self, archive: &Path) -> Result<()> {
-        let path = path_for(archive);
-        let json = serde_json::to_vec(self).map_err(|e| Error::Usage(e.to_string()))?;
-        let packed = zstd::encode_all(json.as_slice(), 3).map_err(Error::io("compress", &path))?;
-        fsutil::atomic_write(&path, &packed, 0o600).map_err(Error::io("write", &path))
+        let manifest =
+            serde_json::to_vec(&self.manifest).map_err(|e| Error::Usage(e.to_string()))?;
+        write_raw(archive, &manifest, &self.hashes)
     }
 
     /// Reads the index of `archive`; when it is missing or does not check
@@ -167,6 +166,27 @@ impl Index {
         }
         Ok(Self::new(scanned.manifest, scanned.hashes))
     }
+}
+
+/// Writes the index of a new archive from the manifest's JSON exactly as the
+/// archive holds it (not serialized a second time) and the hashes of the
+/// files it stores.
+pub fn write_raw(
+    archive: &Path,
+    manifest_json: &[u8],
+    hashes: &BTreeMap<String, String>,
+) -> Result<()> {
+    let path = path_for(archive);
+    let hashes = serde_json::to_vec(hashes).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut json = Vec::with_capacity(manifest_json.len() + hashes.len() + 64);
+    json.extend_from_slice(format!("{{\"format\":{INDEX_FORMAT},\"manifest\":").as_bytes());
+    json.extend_from_slice(manifest_json);
+    json.extend_from_slice(b",\"hashes\":");
+    json.extend_from_slice(&hashes);
+    json.push(b'}');
+    // The fastest level: it is read back by this machine only, and written by every backup.
+    let packed = zstd::encode_all(json.as_slice(), 1).map_err(Error::io("compress", &path))?;
+    fsutil::atomic_write(&path, &packed, 0o600).map_err(Error::io("write", &path))
 }
 
 /// Removes index files whose archive is gone (a backup killed between the

@@ -261,7 +261,26 @@ pub fn restore(
         }
         crate::fsutil::create_dir(d, 0o700).map_err(Error::io("create", d))?;
     }
-    let scanned = extract::extract(archive, &manifest, &units, &opts.cancel, progress)?;
+    // What the archives it needs hold, from the catalog of their directory
+    // (a full backup needs none: no catalog is read or written then).
+    let holders_bytes = archive
+        .parent()
+        .filter(|_| !manifest.needs.is_empty())
+        .and_then(|dir| catalog::list(dir).ok())
+        .map_or(0, |all| {
+            all.iter()
+                .filter(|b| manifest.needs.contains(&b.id))
+                .map(|b| b.stored_bytes)
+                .sum()
+        });
+    let scanned = extract::extract(
+        archive,
+        &manifest,
+        &units,
+        holders_bytes,
+        &opts.cancel,
+        progress,
+    )?;
     for d in &stage_dirs {
         staging::sync_fs(d)?;
     }

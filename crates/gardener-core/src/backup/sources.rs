@@ -276,21 +276,21 @@ pub fn walk(
                 }
                 Step::List(dir, prefix) => (dir, prefix),
             };
-            let mut children: Vec<(String, PathBuf)> = Vec::new();
+            let mut children: Vec<(String, fs::DirEntry)> = Vec::new();
             for item in fs::read_dir(&dir).map_err(io(&dir))? {
                 let item = item.map_err(io(&dir))?;
-                let abs = item.path();
                 match item.file_name().into_string() {
-                    Ok(name) => children.push((name, abs)),
+                    Ok(name) => children.push((name, item)),
                     Err(_) => warnings.push(format!(
                         "skipped {}: the name is not valid UTF-8",
-                        abs.display()
+                        item.path().display()
                     )),
                 }
             }
-            children.sort();
+            children.sort_by(|a, b| a.0.cmp(&b.0));
             let mut steps = Vec::new();
-            for (name, abs) in children {
+            for (name, item) in children {
+                let abs = item.path();
                 if let Some(only) = &source.only
                     && !only.contains(&name)
                 {
@@ -300,7 +300,9 @@ pub fn walk(
                 if excludes.excluded(&path, &name, &abs) {
                     continue;
                 }
-                let meta = match fs::symlink_metadata(&abs) {
+                // Relative to the open directory, not resolved from the root
+                // again: the walk is most of an incremental backup's work.
+                let meta = match item.metadata() {
                     Ok(m) => m,
                     // Gone between listing and looking: it is simply not in this backup.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

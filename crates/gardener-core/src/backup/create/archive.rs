@@ -111,6 +111,8 @@ pub(super) struct Unfinished {
     pub manifest: Manifest,
     /// BLAKE3 of every file stored.
     pub hashes: BTreeMap<String, String>,
+    /// The manifest entry's bytes, as written.
+    pub manifest_json: Vec<u8>,
 }
 
 impl Unfinished {
@@ -224,6 +226,7 @@ pub(super) fn write(
         dest,
         manifest,
         hashes: checksums.files,
+        manifest_json,
     })
 }
 

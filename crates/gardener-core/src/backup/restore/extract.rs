@@ -1,19 +1,18 @@
 //! Extracting a backup into the staging directories: its own archive first
 //! (directories, symlinks and the files it stores), then, for an incremental
 //! backup, each earlier backup's archive it needs, read once, for the files
-//! held there. Before anything is written every such archive must be there
-//! and its index must hold those files with the hashes the backup recorded;
-//! while reading, each file's content must hash to that too. Anything else
-//! stops the restore before live data is touched.
+//! held there. Every such archive must be there before anything is
+//! extracted, must be the backup named, must store those files, and each
+//! file's content must hash to what the restored backup recorded. Anything
+//! else stops the restore before live data is touched.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::super::chain;
-use super::super::index::Index;
 use super::super::manifest::{Entry, Manifest};
-use super::super::read::{self, Sink};
+use super::super::read::{self, Scanned, Sink};
 use super::super::{Cancel, Error, Phase, Progress, Result};
 use super::staging::{Staging, Unit};
 
@@ -28,7 +27,6 @@ struct Taken<'m> {
     holder: &'m str,
     archive: PathBuf,
     wanted: BTreeMap<&'m str, &'m Entry>,
-    stored_bytes: u64,
 }
 
 /// The sink for an earlier backup's archive: only the wanted files go to
@@ -79,8 +77,7 @@ fn corrupt(archive: &Path, message: String) -> Error {
     }
 }
 
-/// What each earlier backup must give for `units`, checked against its
-/// index before anything is extracted.
+/// What each earlier backup must give for `units`; each archive must be there.
 fn plan<'m>(archive: &Path, manifest: &'m Manifest, units: &[Unit]) -> Result<Vec<Taken<'m>>> {
     let probe = Staging::new(units);
     let mut out = Vec::new();
@@ -100,60 +97,77 @@ fn plan<'m>(archive: &Path, manifest: &'m Manifest, units: &[Unit]) -> Result<Ve
                 format!("{first}: held by {holder}, which is missing"),
             ));
         }
-        let index = Index::load(&path).map_err(|e| {
-            corrupt(
-                archive,
-                format!("{first}: held by {holder}, which cannot be read: {e}"),
-            )
-        })?;
-        let theirs = index.files();
-        for (p, e) in &wanted {
-            let record = theirs
-                .get(p)
-                .and_then(|t| index.record(t).map(|r| (t.size, r)));
-            match record {
-                Some((size, (hash, by)))
-                    if by == holder && size == e.size && Some(&hash) == e.blake3.as_ref() => {}
-                Some(_) => {
-                    return Err(refused(
-                        archive,
-                        format!("{p}: held by {holder}, whose copy is not the one recorded here"),
-                    ));
-                }
-                None => {
-                    return Err(refused(
-                        archive,
-                        format!("{p}: held by {holder}, which does not hold it"),
-                    ));
-                }
-            }
-        }
         out.push(Taken {
             holder,
             archive: path,
-            stored_bytes: index.manifest.stored_bytes(),
             wanted,
         });
     }
     Ok(out)
 }
 
+/// Checks what an earlier backup's archive gave against what the restored
+/// backup recorded for each file it takes from it.
+fn check_given(archive: &Path, t: &Taken<'_>, scanned: &Scanned) -> Result<()> {
+    let holder = t.holder;
+    if scanned.manifest.id != holder {
+        return Err(refused(
+            archive,
+            format!(
+                "files held by {holder}, but that archive is backup {}",
+                scanned.manifest.id
+            ),
+        ));
+    }
+    let theirs: BTreeMap<&str, &Entry> = scanned
+        .manifest
+        .stored_files()
+        .map(|e| (e.path.as_str(), e))
+        .collect();
+    for (p, e) in &t.wanted {
+        if scanned.hashes.get(*p) == e.blake3.as_ref() {
+            continue;
+        }
+        let why = match (theirs.get(p), scanned.problems.first()) {
+            (None, _) => {
+                return Err(refused(
+                    archive,
+                    format!("{p}: held by {holder}, which does not hold it"),
+                ));
+            }
+            (Some(_), Some(first)) => format!("which is damaged: {first}"),
+            (Some(_), None) => {
+                return Err(refused(
+                    archive,
+                    format!("{p}: held by {holder}, whose copy is not the one recorded here"),
+                ));
+            }
+        };
+        return Err(corrupt(archive, format!("{p}: held by {holder}, {why}")));
+    }
+    Ok(())
+}
+
 /// Extracts the backup at `archive` (whose checked manifest is `manifest`)
-/// into the units' staging paths.
+/// into the units' staging paths. `holders_bytes` is what the archives it
+/// needs store, for progress (0 when not known).
 pub fn extract(
     archive: &Path,
     manifest: &Manifest,
     units: &[Unit],
+    holders_bytes: u64,
     cancel: &Cancel,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Extracted> {
+    let t = std::time::Instant::now();
     let holders = plan(archive, manifest, units)?;
-    let extra: u64 = holders.iter().map(|t| t.stored_bytes).sum();
+    // Once: progress is reported for every file.
+    let total_bytes = manifest.stored_bytes() + holders_bytes;
     let mut done = Extracted { files: 0, bytes: 0 };
     let mut report = |p: &Progress, done: &Extracted| {
         progress(&Progress {
             bytes: done.bytes + p.bytes,
-            total_bytes: manifest.stored_bytes() + extra,
+            total_bytes: total_bytes.max(done.bytes + p.bytes),
             files: done.files + p.files,
             total_files: p.total_files,
             ..p.clone()
@@ -171,35 +185,33 @@ pub fn extract(
     }
     done.files += scanned.files;
     done.bytes += scanned.bytes;
-    for t in &holders {
+    tracing::debug!(
+        "restore: own archive read at {} ms",
+        t.elapsed().as_millis()
+    );
+    for h in &holders {
         let mut from = FromHolder {
             staging: &mut sink,
-            wanted: &t.wanted,
+            wanted: &h.wanted,
         };
-        let scanned = read::scan(&t.archive, &mut from, cancel, Phase::Extract, &mut |p| {
+        let scanned = read::scan(&h.archive, &mut from, cancel, Phase::Extract, &mut |p| {
             report(p, &done);
         })
         .map_err(|e| match e {
             Error::Hostile { message, .. } | Error::Corrupt { message, .. } => corrupt(
                 archive,
-                format!("files held by {}, which is damaged: {message}", t.holder),
+                format!("files held by {}, which is damaged: {message}", h.holder),
             ),
             other => other,
         })?;
-        for (p, e) in &t.wanted {
-            if scanned.hashes.get(*p) != e.blake3.as_ref() {
-                let why = scanned.problems.first().map_or_else(
-                    || "whose copy is not the one recorded here".to_owned(),
-                    |first| format!("which is damaged: {first}"),
-                );
-                return Err(corrupt(
-                    archive,
-                    format!("{p}: held by {}, {why}", t.holder),
-                ));
-            }
-        }
+        check_given(archive, h, &scanned)?;
         done.files += scanned.files;
         done.bytes += scanned.bytes;
+        tracing::debug!(
+            "restore: {} read at {} ms",
+            h.holder,
+            t.elapsed().as_millis()
+        );
     }
     sink.finish()?;
     Ok(done)
