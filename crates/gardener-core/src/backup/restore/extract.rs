@@ -148,6 +148,43 @@ fn check_given(archive: &Path, t: &Taken<'_>, scanned: &Scanned) -> Result<()> {
     Ok(())
 }
 
+/// The earlier archive with the most bytes, and the others.
+fn split_largest<'h, 'm>(holders: &'h [Taken<'m>]) -> (Option<&'h Taken<'m>>, Vec<&'h Taken<'m>>) {
+    let size = |h: &Taken<'_>| std::fs::metadata(&h.archive).map_or(0, |m| m.len());
+    let largest = holders.iter().max_by_key(|h| size(h));
+    let others = holders
+        .iter()
+        .filter(|h| largest.is_none_or(|l| !std::ptr::eq(*h, l)))
+        .collect();
+    (largest, others)
+}
+
+/// Reads one earlier archive for the files taken from it, and checks them.
+fn scan_holder(
+    archive: &Path,
+    h: &Taken<'_>,
+    staging: &mut Staging<'_>,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Scanned> {
+    let mut from = FromHolder {
+        staging,
+        wanted: &h.wanted,
+    };
+    let scanned = read::scan(&h.archive, &mut from, cancel, Phase::Extract, progress).map_err(
+        |e| match e {
+            Error::Hostile { message, .. } | Error::Corrupt { message, .. } => corrupt(
+                archive,
+                format!("files held by {}, which is damaged: {message}", h.holder),
+            ),
+            other => other,
+        },
+    )?;
+    check_given(archive, h, &scanned)?;
+    tracing::debug!("restore: {} read", h.holder);
+    Ok(scanned)
+}
+
 /// Extracts the backup at `archive` (whose checked manifest is `manifest`)
 /// into the units' staging paths. `holders_bytes` is what the archives it
 /// needs store, for progress (0 when not known).
@@ -189,30 +226,32 @@ pub fn extract(
         "restore: own archive read at {} ms",
         t.elapsed().as_millis()
     );
-    for h in &holders {
-        let mut from = FromHolder {
-            staging: &mut sink,
-            wanted: &h.wanted,
-        };
-        let scanned = read::scan(&h.archive, &mut from, cancel, Phase::Extract, &mut |p| {
-            report(p, &done);
-        })
-        .map_err(|e| match e {
-            Error::Hostile { message, .. } | Error::Corrupt { message, .. } => corrupt(
-                archive,
-                format!("files held by {}, which is damaged: {message}", h.holder),
-            ),
-            other => other,
-        })?;
-        check_given(archive, h, &scanned)?;
+    // The largest earlier archive is read here, with progress; the others
+    // (the small archives of incremental backups) at the same time on a
+    // thread of their own, into the directories made above.
+    let (largest, others) = split_largest(&holders);
+    let mut side = sink.for_files();
+    let (read, others_read) = std::thread::scope(|scope| {
+        let helper = scope.spawn(|| {
+            others
+                .iter()
+                .map(|h| scan_holder(archive, h, &mut side, cancel, &mut |_| {}))
+                .collect::<Vec<_>>()
+        });
+        let read =
+            largest.map(|h| scan_holder(archive, h, &mut sink, cancel, &mut |p| report(p, &done)));
+        (read, helper.join())
+    });
+    let others_read = others_read.map_err(|_| Error::Usage("reading an archive failed".into()))?;
+    for scanned in read.into_iter().chain(others_read) {
+        let scanned = scanned?;
         done.files += scanned.files;
         done.bytes += scanned.bytes;
-        tracing::debug!(
-            "restore: {} read at {} ms",
-            h.holder,
-            t.elapsed().as_millis()
-        );
     }
+    tracing::debug!(
+        "restore: earlier archives read at {} ms",
+        t.elapsed().as_millis()
+    );
     sink.finish()?;
     Ok(done)
 }

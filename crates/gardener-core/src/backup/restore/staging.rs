@@ -76,6 +76,17 @@ impl<'a> Staging<'a> {
         Ok(t)
     }
 
+    /// A sink for the same staging paths that only writes files, into
+    /// directories this one has created: for reading another archive of a
+    /// chain at the same time.
+    pub fn for_files(&self) -> Self {
+        Self {
+            units: self.units,
+            created: self.created.clone(),
+            dirs: Vec::new(),
+        }
+    }
+
     /// Applies directories' modes and times, deepest first (writing into a
     /// directory changes its mtime, and a read-only one could not be filled).
     pub fn finish(&mut self) -> Result<()> {
