@@ -89,9 +89,6 @@ pub fn verify(
     if !path.is_file() {
         return Err(Error::Usage(format!("{}: no such archive", path.display())));
     }
-    let holders_bytes = read_manifest(path)
-        .map(|m| holders_stored_bytes(path, &m))
-        .unwrap_or(0);
     let mut offset = Progress {
         phase: Phase::Verify,
         bytes: 0,
@@ -99,10 +96,12 @@ pub fn verify(
         files: 0,
         total_files: 0,
     };
+    // `offset`: what the archives read before hold; its `total_bytes`, what
+    // all of them hold, once this one's manifest says which it needs.
     let mut report = |p: &Progress, offset: &Progress| {
         progress(&Progress {
             bytes: offset.bytes + p.bytes,
-            total_bytes: p.total_bytes + holders_bytes,
+            total_bytes: offset.total_bytes.max(offset.bytes + p.total_bytes),
             files: offset.files + p.files,
             total_files: offset.total_files + p.total_files,
             ..p.clone()
@@ -124,6 +123,9 @@ pub fn verify(
     offset.bytes = scanned.bytes;
     offset.files = scanned.files;
     let m = &scanned.manifest;
+    if !m.needs.is_empty() {
+        offset.total_bytes = scanned.bytes + holders_stored_bytes(path, m);
+    }
     let (mut files, mut bytes) = (scanned.files, scanned.bytes);
     let mut bad_needs = Vec::new();
     for (holder, taken) in chain::taken(m) {
