@@ -16,9 +16,11 @@ DEBIAN_PACKAGES=(
   xvfb dbus dunst
 )
 # Only for the tests (`--test`): WebKitGTK's WebDriver and tauri-driver to drive the real app's
-# windows, Chromium for the UI's browser tests, and Debian's Rust with its standard library's
-# source and clippy for the macOS type-check (scripts/check-macos.sh).
-TEST_DEBIAN_PACKAGES=(webkit2gtk-driver chromium rustc-web cargo-web rust-web-src rust-web-clippy)
+# windows, Chromium for the UI's browser tests, Debian's Rust with its standard library's
+# source and clippy for the macOS type-check (scripts/check-macos.sh), and age to read copies
+# back with stock tools.
+TEST_DEBIAN_PACKAGES=(webkit2gtk-driver chromium rustc-web cargo-web rust-web-src rust-web-clippy
+  age)
 if [ "${1:-}" = --test ] && [ "$(uname -s)" = Linux ]; then
   DEBIAN_PACKAGES+=("${TEST_DEBIAN_PACKAGES[@]}")
 fi

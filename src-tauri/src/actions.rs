@@ -142,9 +142,10 @@ pub fn progress_line(p: &Progress) -> String {
         Phase::Archive => "Backing up…",
         Phase::Verify => "Checking the backup…",
         Phase::Extract | Phase::Swap => "Restoring…",
+        Phase::Copy => "Copying the backup…",
     };
     match (p.bytes * 100).checked_div(p.total_bytes) {
-        Some(pct) if matches!(p.phase, Phase::Archive | Phase::Verify) => {
+        Some(pct) if matches!(p.phase, Phase::Archive | Phase::Verify | Phase::Copy) => {
             format!("{what} {}%", pct.min(100))
         }
         _ => what.to_owned(),

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod backup;
+mod targets;
 mod template;
 pub(crate) mod validate;
 
@@ -18,6 +19,7 @@ pub use backup::{
     BackupConfig, BackupSource, FullEvery, RESERVED_SOURCE_NAMES, RetentionConfig, Schedule,
     WEEKDAYS,
 };
+pub use targets::{CheckEvery, TargetConfig, TargetKind};
 pub use template::TEMPLATE;
 
 /// The whole configuration.

@@ -3,4 +3,4 @@
 /**
  * The stage a long operation is in.
  */
-export type Phase = "scan" | "snapshot" | "archive" | "verify" | "extract" | "swap";
+export type Phase = "scan" | "snapshot" | "archive" | "verify" | "extract" | "swap" | "copy";

@@ -19,6 +19,7 @@ const PHASES: Record<Progress["phase"], string> = {
   verify: "Checking the backup",
   extract: "Unpacking into a staging folder",
   swap: "Swapping in the restored data and restarting the services",
+  copy: "Copying to the backup targets",
 };
 
 /** "Writing the backup — 45% (1,204 of 2,500 files)". */

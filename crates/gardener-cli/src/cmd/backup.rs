@@ -3,7 +3,7 @@
 //! cancels cleanly (no partial archive, paused services started again).
 
 use std::io::{IsTerminal, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -51,11 +51,18 @@ enum Action {
         rehash: bool,
     },
     /// List backups, newest first, with size, file count and verified state.
-    List,
+    List {
+        /// The copies on this target instead.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
     /// Decompress a backup and check every file against its manifest.
     Verify {
         /// Backup id (or the start of one) or path to an archive; default: the newest.
         backup: Option<String>,
+        /// Read the copy on this target back (decrypting it) instead.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
     },
     /// Put a backup back: verify, stage, stop the services, swap, start,
     /// check health, and roll back if the services are not healthy.
@@ -72,6 +79,9 @@ enum Action {
         /// Restore into this directory instead, without touching the services.
         #[arg(long, value_name = "DIR")]
         to: Option<PathBuf>,
+        /// Fetch the backup (and what it needs) from this target first.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
         /// Do not ask for confirmation.
         #[arg(long, short)]
         yes: bool,
@@ -81,6 +91,25 @@ enum Action {
         /// Show what would be deleted; delete nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Copy a backup (default: the newest) with the chain it needs to the
+    /// targets (or one), encrypted.
+    Copy {
+        /// Backup id; default: the newest.
+        backup: Option<String>,
+        /// Only this target.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
+    /// The targets backups are copied to: reachable or not, last copy, last check, space used.
+    Targets {
+        #[command(subcommand)]
+        action: Option<super::copies::TargetsAction>,
+    },
+    /// The recovery key the copies are encrypted to.
+    Key {
+        #[command(subcommand)]
+        action: super::copies::KeyAction,
     },
 }
 
@@ -101,21 +130,27 @@ fn err(e: backup::Error) -> CliError {
     }
 }
 
-/// Ctrl-C and SIGTERM cancel the running operation instead of killing it.
-fn cancel_on_signal() -> Cancel {
-    let cancel = Cancel::new();
-    let c = cancel.clone();
-    if let Err(e) = ctrlc::set_handler(move || c.cancel()) {
-        tracing::warn!("Ctrl-C will not cancel cleanly: {e}");
-    }
-    cancel
+/// Ctrl-C and SIGTERM cancel the running operation instead of killing it
+/// (one switch for the whole command: a handler can be set only once).
+pub(super) fn cancel_on_signal() -> Cancel {
+    static CANCEL: std::sync::OnceLock<Cancel> = std::sync::OnceLock::new();
+    CANCEL
+        .get_or_init(|| {
+            let cancel = Cancel::new();
+            let c = cancel.clone();
+            if let Err(e) = ctrlc::set_handler(move || c.cancel()) {
+                tracing::warn!("Ctrl-C will not cancel cleanly: {e}");
+            }
+            cancel
+        })
+        .clone()
 }
 
 /// A progress bar on a terminal (never with `--json`).
-struct Bar(Option<ProgressBar>);
+pub(super) struct Bar(Option<ProgressBar>);
 
 impl Bar {
-    fn new(g: &Globals) -> Self {
+    pub(super) fn new(g: &Globals) -> Self {
         if g.json || !std::io::stderr().is_terminal() {
             return Self(None);
         }
@@ -130,7 +165,7 @@ impl Bar {
         Self(Some(bar))
     }
 
-    fn update(&self, p: &Progress) {
+    pub(super) fn update(&self, p: &Progress) {
         let Some(bar) = &self.0 else { return };
         let phase = match p.phase {
             Phase::Scan => "Listing",
@@ -139,6 +174,7 @@ impl Bar {
             Phase::Verify => "Verifying",
             Phase::Extract => "Extracting",
             Phase::Swap => "Swapping",
+            Phase::Copy => "Copying",
         };
         if bar.message() != phase {
             bar.set_message(phase);
@@ -149,14 +185,14 @@ impl Bar {
         bar.set_prefix(format!("{}/{} files", p.files, p.total_files));
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
     }
 }
 
-fn local(rfc3339: &str) -> String {
+pub(super) fn local(rfc3339: &str) -> String {
     rfc3339
         .parse::<jiff::Timestamp>()
         .map(|t| {
@@ -184,6 +220,7 @@ struct Created<'a> {
     #[serde(flatten)]
     report: &'a backup::CreateReport,
     pruned: &'a [String],
+    copies: &'a [gardener_core::copies::copy::CopyOutcome],
 }
 
 #[derive(Serialize)]
@@ -220,158 +257,206 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
                 from_app: false,
                 cancel: cancel_on_signal(),
             };
-            let bar = Bar::new(g);
-            let manager = ctx.manager();
-            let result = backup::create(&ctx, manager.as_ref(), &opts, &mut |p| bar.update(p));
-            bar.finish();
-            let report = result.map_err(err)?;
-            // The timer's runs also thin out old backups, so a schedule never
-            // fills the disk; by hand, pruning stays a separate decision.
-            let pruned = if *scheduled {
-                match backup::prune(&ctx, false) {
-                    Ok(p) => p.removed.into_iter().map(|b| b.id).collect(),
-                    Err(e) => {
-                        eprintln!("warning: pruning old backups failed: {e}");
-                        Vec::new()
-                    }
-                }
-            } else {
-                Vec::new()
-            };
-            if g.json {
-                output::print_json(&Created {
-                    report: &report,
-                    pruned: &pruned,
-                });
-            } else {
-                if !pruned.is_empty() {
-                    println!("Pruned by the retention policy: {}", pruned.join(", "));
-                }
-                print_created(&report);
-                if let Some(secs) = report.app_paused_secs {
-                    let how = if report.cloned { " (data cloned)" } else { "" };
-                    println!("The app was paused for {secs:.1} s{how}");
-                }
-                match &report.backup.verified {
-                    Some(v) if v.ok => println!("Verified: every file matches its checksum"),
-                    Some(_) | None => {}
-                }
-                for w in &report.warnings {
-                    println!("warning: {w}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            create(g, &ctx, &opts)
         }
-        Action::List => {
-            for note in backup::recover_interrupted(&ctx, ctx.manager().as_ref()) {
-                eprintln!("note: {note}");
-            }
-            let backups = catalog::list(&dest).map_err(err)?;
-            let state = catalog::State::load(&ctx);
-            let listing = Listing {
-                destination: dest.clone(),
-                backups,
-                safety_copies: backup::restore::safety_copies(&ctx),
-                last_attempt: state.last_attempt,
-            };
-            if g.json {
-                output::print_json(&listing);
-            } else {
-                print_listing(&listing);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Action::Verify { backup: which } => {
-            let path = match which {
-                Some(w) => catalog::resolve(&dest, w).map_err(err)?,
-                None => catalog::list(&dest)
-                    .map_err(err)?
-                    .into_iter()
-                    .next()
-                    .map(|b| b.path)
-                    .ok_or_else(|| CliError::usage(format!("no backups in {}", dest.display())))?,
-            };
-            let bar = Bar::new(g);
-            let cancel = cancel_on_signal();
-            let result = catalog::verify_recorded(&dest, &path, &cancel, &mut |p| bar.update(p));
-            bar.finish();
-            let report = result.map_err(err)?;
-            if g.json {
-                output::print_json(&report);
-            } else if report.ok() {
-                let from = match report.needs.len() {
-                    0 => String::new(),
-                    1 => " (with the earlier backup holding its unchanged files)".to_owned(),
-                    n => format!(" (with the {n} earlier backups holding its unchanged files)"),
-                };
-                println!(
-                    "{}: OK — {} files, {} checked in {:.1} s{from}",
-                    path.display(),
-                    report.files,
-                    size(report.bytes),
-                    report.seconds
-                );
-            } else {
-                println!("{}: DAMAGED", path.display());
-                for p in &report.problems {
-                    println!("  ✗ {p}");
-                }
-            }
-            Ok(if report.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(output::FAILED)
-            })
-        }
+        Action::List { target: Some(t) } => super::copies::list(g, &ctx, t),
+        Action::List { target: None } => list(g, &ctx, &dest),
+        Action::Verify {
+            backup: which,
+            target: Some(t),
+        } => super::copies::verify(g, &ctx, which.as_deref(), t),
+        Action::Verify {
+            backup: which,
+            target: None,
+        } => verify(g, &dest, which.as_deref()),
         Action::Restore {
             backup: which,
             dry_run,
             only,
             to,
+            target,
             yes,
-        } => restore(g, &ctx, &dest, which, *dry_run, only, to.clone(), *yes),
-        Action::Prune { dry_run } => {
-            for note in backup::recover_interrupted(&ctx, ctx.manager().as_ref()) {
-                eprintln!("note: {note}");
+        } => {
+            let which = match target {
+                Some(t) => super::copies::fetch(g, &ctx, which, t)?
+                    .to_string_lossy()
+                    .into_owned(),
+                None => which.clone(),
+            };
+            restore(g, &ctx, &dest, &which, *dry_run, only, to.clone(), *yes)
+        }
+        Action::Prune { dry_run } => prune(g, &ctx, &dest, *dry_run),
+        Action::Copy { backup, target } => {
+            super::copies::copy(g, &ctx, backup.as_deref(), target.as_deref())
+        }
+        Action::Targets { action } => super::copies::targets(g, &ctx, action.as_ref()),
+        Action::Key { action } => super::copies::key(g, &ctx, action),
+    }
+}
+
+/// Exit status of a backup that was made but not copied everywhere.
+pub const COPY_FAILED: u8 = 3;
+
+fn create(g: &Globals, ctx: &Context, opts: &CreateOptions) -> Result<ExitCode, CliError> {
+    let bar = Bar::new(g);
+    let manager = ctx.manager();
+    let result = backup::create(ctx, manager.as_ref(), opts, &mut |p| bar.update(p));
+    bar.finish();
+    let report = result.map_err(err)?;
+    // The timer's runs also thin out old backups, so a schedule never
+    // fills the disk; by hand, pruning stays a separate decision.
+    let pruned = if opts.scheduled {
+        match backup::prune(ctx, false) {
+            Ok(p) => p.removed.into_iter().map(|b| b.id).collect(),
+            Err(e) => {
+                eprintln!("warning: pruning old backups failed: {e}");
+                Vec::new()
             }
-            let report = backup::prune(&ctx, *dry_run).map_err(err)?;
-            if g.json {
-                output::print_json(&report);
-            } else {
-                for d in &report.decisions {
-                    let why: Vec<String> = d
-                        .reasons
-                        .iter()
-                        .map(|r| {
-                            serde_json::to_value(r)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default()
-                        })
-                        .collect();
-                    if d.keep {
-                        let by = if d.needed_by.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; needed by {}", d.needed_by.join(", "))
-                        };
-                        println!("  keep   {}  ({}{by})", d.id, why.join(", "));
-                    } else {
-                        let verb = if report.dry_run {
-                            "would delete"
-                        } else {
-                            "delete"
-                        };
-                        println!("  {verb} {}", d.id);
-                    }
-                }
-                if report.decisions.is_empty() {
-                    println!("No backups in {}", dest.display());
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+        }
+    } else {
+        Vec::new()
+    };
+    if !g.json {
+        if !pruned.is_empty() {
+            println!("Pruned by the retention policy: {}", pruned.join(", "));
+        }
+        print_created(&report);
+        if let Some(secs) = report.app_paused_secs {
+            let how = if report.cloned { " (data cloned)" } else { "" };
+            println!("The app was paused for {secs:.1} s{how}");
+        }
+        if report.backup.verified.as_ref().is_some_and(|v| v.ok) {
+            println!("Verified: every file matches its checksum");
+        }
+        for w in &report.warnings {
+            println!("warning: {w}");
         }
     }
+    let (copies, copy_failed) = super::copies::after_backup(ctx, &report, opts.scheduled, g);
+    if g.json {
+        output::print_json(&Created {
+            report: &report,
+            pruned: &pruned,
+            copies: &copies,
+        });
+    } else {
+        super::copies::print_outcomes(&copies);
+    }
+    Ok(if copy_failed {
+        ExitCode::from(COPY_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn list(g: &Globals, ctx: &Context, dest: &Path) -> Result<ExitCode, CliError> {
+    for note in backup::recover_interrupted(ctx, ctx.manager().as_ref()) {
+        eprintln!("note: {note}");
+    }
+    let backups = catalog::list(dest).map_err(err)?;
+    let state = catalog::State::load(ctx);
+    let listing = Listing {
+        destination: dest.to_path_buf(),
+        backups,
+        safety_copies: backup::restore::safety_copies(ctx),
+        last_attempt: state.last_attempt,
+    };
+    if g.json {
+        output::print_json(&listing);
+    } else {
+        print_listing(&listing);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(g: &Globals, dest: &Path, which: Option<&str>) -> Result<ExitCode, CliError> {
+    let path = match which {
+        Some(w) => catalog::resolve(dest, w).map_err(err)?,
+        None => catalog::list(dest)
+            .map_err(err)?
+            .into_iter()
+            .next()
+            .map(|b| b.path)
+            .ok_or_else(|| CliError::usage(format!("no backups in {}", dest.display())))?,
+    };
+    let bar = Bar::new(g);
+    let cancel = cancel_on_signal();
+    let result = catalog::verify_recorded(dest, &path, &cancel, &mut |p| bar.update(p));
+    bar.finish();
+    let report = result.map_err(err)?;
+    print_verify(g, &path, &report);
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(output::FAILED)
+    })
+}
+
+/// Prints a check's report (JSON, or a line and the problems).
+pub(super) fn print_verify(g: &Globals, path: &Path, report: &backup::VerifyReport) {
+    if g.json {
+        output::print_json(report);
+    } else if report.ok() {
+        let from = match report.needs.len() {
+            0 => String::new(),
+            1 => " (with the earlier backup holding its unchanged files)".to_owned(),
+            n => format!(" (with the {n} earlier backups holding its unchanged files)"),
+        };
+        println!(
+            "{}: OK — {} files, {} checked in {:.1} s{from}",
+            path.display(),
+            report.files,
+            size(report.bytes),
+            report.seconds
+        );
+    } else {
+        println!("{}: DAMAGED", path.display());
+        for p in &report.problems {
+            println!("  ✗ {p}");
+        }
+    }
+}
+
+fn prune(g: &Globals, ctx: &Context, dest: &Path, dry_run: bool) -> Result<ExitCode, CliError> {
+    for note in backup::recover_interrupted(ctx, ctx.manager().as_ref()) {
+        eprintln!("note: {note}");
+    }
+    let report = backup::prune(ctx, dry_run).map_err(err)?;
+    if g.json {
+        output::print_json(&report);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &report.decisions {
+        let why: Vec<String> = d
+            .reasons
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .collect();
+        if d.keep {
+            let by = if d.needed_by.is_empty() {
+                String::new()
+            } else {
+                format!("; needed by {}", d.needed_by.join(", "))
+            };
+            println!("  keep   {}  ({}{by})", d.id, why.join(", "));
+        } else {
+            let verb = if report.dry_run {
+                "would delete"
+            } else {
+                "delete"
+            };
+            println!("  {verb} {}", d.id);
+        }
+    }
+    if report.decisions.is_empty() {
+        println!("No backups in {}", dest.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn size(bytes: u64) -> String {

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod config;
+pub mod copies;
 pub mod doctor;
 pub mod install;
 pub mod logs;

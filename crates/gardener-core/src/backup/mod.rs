@@ -155,6 +155,8 @@ pub enum Phase {
     Extract,
     /// Stopping services, swapping directories, starting, health checks.
     Swap,
+    /// Copying (encrypted) to a target, or fetching a copy back.
+    Copy,
 }
 
 /// Progress of a long operation, sent often (at most every ~100 ms by the CLI).

@@ -10,7 +10,7 @@ mod decompress;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use decompress::Decompressing;
@@ -74,11 +74,6 @@ pub struct Scanned {
     pub hashes: BTreeMap<String, String>,
 }
 
-fn open(path: &Path) -> Result<zstd::Decoder<'static, BufReader<File>>> {
-    let f = File::open(path).map_err(Error::io("open", path))?;
-    zstd::Decoder::new(f).map_err(Error::io("read", path))
-}
-
 fn read_meta(entry: &mut impl Read, size: u64, what: &str, path: &Path) -> Result<Vec<u8>> {
     if size > MAX_META_BYTES {
         return Err(Error::Hostile {
@@ -131,7 +126,13 @@ fn decompressed_bound(m: &Manifest, manifest_len: u64) -> u64 {
 
 /// Reads only the manifest (the first entry): fast, for listing.
 pub fn read_manifest(path: &Path) -> Result<Manifest> {
-    let dec = open(path)?;
+    let file = File::open(path).map_err(Error::io("open", path))?;
+    read_manifest_stream(path, file)
+}
+
+/// [`read_manifest`] from a stream (a copy on a target); `path` names it in errors.
+pub fn read_manifest_stream(path: &Path, compressed: impl Read) -> Result<Manifest> {
+    let dec = zstd::Decoder::new(compressed).map_err(Error::io("read", path))?;
     let mut archive = tar::Archive::new(Bounded::new(dec, MAX_META_BYTES + 4 * BLOCK));
     let mut entries = archive.entries().map_err(|e| damaged(path, &e))?;
     let first = entries
@@ -350,7 +351,21 @@ pub fn scan(
     phase: Phase,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Scanned> {
-    let dec = Decompressing::start(path)?;
+    let file = File::open(path).map_err(Error::io("open", path))?;
+    scan_stream(path, Box::new(file), sink, cancel, phase, progress)
+}
+
+/// [`scan`] of an archive read from `compressed` (a copy fetched from a
+/// target, decrypted on the way); `path` names it in errors.
+pub fn scan_stream(
+    path: &Path,
+    compressed: Box<dyn Read + Send>,
+    sink: &mut dyn Sink,
+    cancel: &Cancel,
+    phase: Phase,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Scanned> {
+    let dec = Decompressing::start(path, compressed)?;
     let bounded = Bounded::new(dec, MAX_META_BYTES + 4 * BLOCK);
     let (count, limit) = (bounded.count.clone(), bounded.limit.clone());
     let mut archive = tar::Archive::new(bounded);

@@ -6,6 +6,8 @@
 //! reads only the new archive, and that each backup it needs is there and
 //! has not failed a check.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -13,8 +15,8 @@ use serde::Serialize;
 
 use super::catalog::{BackupInfo, VerifyRecord};
 use super::chain;
-use super::manifest::{Entry, Manifest};
-use super::read::{Discard, Scanned, read_manifest, scan};
+use super::manifest::Entry;
+use super::read::{Discard, Scanned, read_manifest, scan_stream};
 use super::{Cancel, Error, Phase, Progress, Result};
 
 /// Lines naming files of one missing or damaged earlier backup, at most.
@@ -64,10 +66,11 @@ impl VerifyReport {
 /// a check always says what it found.
 fn own_archive(
     path: &Path,
+    own: Box<dyn Read + Send>,
     cancel: &Cancel,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Option<Scanned>, Vec<String>)> {
-    match scan(path, &mut Discard, cancel, Phase::Verify, progress) {
+    match scan_stream(path, own, &mut Discard, cancel, Phase::Verify, progress) {
         Ok(s) => {
             let problems = s.problems.clone();
             Ok((Some(s), problems))
@@ -78,6 +81,39 @@ fn own_archive(
     }
 }
 
+/// An archive opened for reading, and the name to give it in messages.
+pub type Opened = (PathBuf, Box<dyn Read + Send>);
+
+/// Where the earlier backups of a chain are read from: the directory of the
+/// backup checked, or a target.
+pub trait Source {
+    /// Backup `id`'s archive and the name to give it in messages; `Ok(None)`
+    /// when it is not there, `Err` with the reason when it cannot be read.
+    fn open(&self, id: &str) -> std::result::Result<Option<Opened>, String>;
+    /// Bytes of content its archive stores, when known without reading it.
+    fn stored_bytes(&self, id: &str) -> Option<u64>;
+}
+
+/// The archives next to a given one.
+struct Beside<'a>(&'a Path);
+
+impl Source for Beside<'_> {
+    fn open(&self, id: &str) -> std::result::Result<Option<Opened>, String> {
+        let path = chain::archive_beside(self.0, id);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let file = File::open(&path).map_err(|e| e.to_string())?;
+        Ok(Some((path, Box::new(file))))
+    }
+
+    fn stored_bytes(&self, id: &str) -> Option<u64> {
+        read_manifest(&chain::archive_beside(self.0, id))
+            .ok()
+            .map(|m| m.stored_bytes())
+    }
+}
+
 /// Checks the backup at `path` and every file it takes from earlier
 /// backups, whose archives are read from the same directory.
 pub fn verify(
@@ -85,10 +121,23 @@ pub fn verify(
     cancel: &Cancel,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<VerifyReport> {
-    let started = Instant::now();
     if !path.is_file() {
         return Err(Error::Usage(format!("{}: no such archive", path.display())));
     }
+    let own = File::open(path).map_err(Error::io("open", path))?;
+    verify_from(path, Box::new(own), &Beside(path), cancel, progress)
+}
+
+/// Checks the backup whose archive `own` reads (named `path` in messages)
+/// and every file it takes from earlier backups, read from `source`.
+pub fn verify_from(
+    path: &Path,
+    own: Box<dyn Read + Send>,
+    source: &dyn Source,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<VerifyReport> {
+    let started = Instant::now();
     let mut offset = Progress {
         phase: Phase::Verify,
         bytes: 0,
@@ -107,7 +156,7 @@ pub fn verify(
             ..p.clone()
         });
     };
-    let (scanned, mut problems) = own_archive(path, cancel, &mut |p| report(p, &offset))?;
+    let (scanned, mut problems) = own_archive(path, own, cancel, &mut |p| report(p, &offset))?;
     let Some(scanned) = scanned else {
         return Ok(VerifyReport {
             id: String::new(),
@@ -124,13 +173,16 @@ pub fn verify(
     offset.files = scanned.files;
     let m = &scanned.manifest;
     if !m.needs.is_empty() {
-        offset.total_bytes = scanned.bytes + holders_stored_bytes(path, m);
+        offset.total_bytes = scanned.bytes
+            + m.needs
+                .iter()
+                .filter_map(|h| source.stored_bytes(h))
+                .sum::<u64>();
     }
     let (mut files, mut bytes) = (scanned.files, scanned.bytes);
     let mut bad_needs = Vec::new();
     for (holder, taken) in chain::taken(m) {
-        let archive = chain::archive_beside(path, holder);
-        let found = holder_archive(&archive, holder, cancel, &mut |p| report(p, &offset))?;
+        let found = holder_archive(source, holder, cancel, &mut |p| report(p, &offset))?;
         let (f, b) = check_taken(holder, &taken, &found, &mut problems);
         let holder_bad = match &found {
             Holder::Missing | Holder::Unreadable(_) => true,
@@ -158,15 +210,6 @@ pub fn verify(
     })
 }
 
-/// Bytes stored by the archives an incremental backup takes files from.
-fn holders_stored_bytes(path: &Path, m: &Manifest) -> u64 {
-    m.needs
-        .iter()
-        .filter_map(|h| read_manifest(&chain::archive_beside(path, h)).ok())
-        .map(|hm| hm.stored_bytes())
-        .sum()
-}
-
 /// An earlier backup's archive as a check found it.
 enum Holder {
     Missing,
@@ -175,16 +218,25 @@ enum Holder {
 }
 
 fn holder_archive(
-    archive: &Path,
+    source: &dyn Source,
     holder: &str,
     cancel: &Cancel,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Holder> {
-    if !archive.is_file() {
-        return Ok(Holder::Missing);
-    }
+    let (archive, reader) = match source.open(holder) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok(Holder::Missing),
+        Err(why) => return Ok(Holder::Unreadable(format!("which cannot be read: {why}"))),
+    };
     Ok(
-        match scan(archive, &mut Discard, cancel, Phase::Verify, progress) {
+        match scan_stream(
+            &archive,
+            reader,
+            &mut Discard,
+            cancel,
+            Phase::Verify,
+            progress,
+        ) {
             Ok(s) if s.manifest.id != holder => {
                 Holder::Unreadable(format!("whose archive is backup {}", s.manifest.id))
             }
@@ -251,7 +303,8 @@ pub fn verify_new(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<VerifyReport> {
     let started = Instant::now();
-    let (scanned, mut problems) = own_archive(path, cancel, progress)?;
+    let own = File::open(path).map_err(Error::io("open", path))?;
+    let (scanned, mut problems) = own_archive(path, Box::new(own), cancel, progress)?;
     let by_id = chain::by_id(backups);
     let (id, files, bytes, needs) = match &scanned {
         Some(s) => (

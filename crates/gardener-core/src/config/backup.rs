@@ -49,6 +49,13 @@ pub struct BackupConfig {
     pub schedule: Schedule,
     /// Which backups `gardener backup prune` keeps.
     pub retention: RetentionConfig,
+    /// Places every new backup is copied to (encrypted), with the chain it needs.
+    pub targets: Vec<super::TargetConfig>,
+    /// Encrypt copies on `dir` targets too (an external drive gets lost too).
+    pub encrypt_dir_targets: bool,
+    /// How old a target's last check may be before the backup job reads one
+    /// of its copies back.
+    pub check_targets: super::CheckEvery,
 }
 
 /// One named path in `[backup] sources`.
@@ -103,6 +110,9 @@ impl Default for BackupConfig {
             full_every: FullEvery::Every(7 * 86_400),
             schedule: Schedule::Daily { hour: 3, minute: 0 },
             retention: RetentionConfig::default(),
+            targets: Vec::new(),
+            encrypt_dir_targets: true,
+            check_targets: super::CheckEvery::default(),
         }
     }
 }
@@ -394,6 +404,9 @@ pub(super) fn validate(b: &BackupConfig) -> Result<(), (String, String)> {
             );
         }
     }
+    super::targets::validate(&b.targets)
+        .map_err(|(k, m)| (k.replacen("backup.", "", 1), m))
+        .or_else(|(k, m)| err(&k, m))?;
     let r = &b.retention;
     if r.keep_last + r.keep_daily + r.keep_weekly + r.keep_monthly == 0 {
         return err(

@@ -262,14 +262,26 @@ pub(super) fn span_of(source: &str, dotted: &str) -> Option<Range<usize>> {
     let mut best = None;
     let mut parts = dotted.split('.').peekable();
     while let Some(part) = parts.next() {
-        let Some((key, item)) = table.get_key_value(part) else {
+        // `targets[1]`: the second table of an array of tables.
+        let (name, index) = match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
+            Some((name, i)) => (name, i.parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some((key, item)) = table.get_key_value(name) else {
             break;
         };
         best = key.span().or(best);
         if parts.peek().is_none() {
             break;
         }
-        match item.as_table_like() {
+        let next = match index {
+            Some(i) => item
+                .as_array_of_tables()
+                .and_then(|a| a.get(i))
+                .map(|t| t as &dyn toml_edit::TableLike),
+            None => item.as_table_like(),
+        };
+        match next {
             Some(t) => table = t,
             None => break,
         }

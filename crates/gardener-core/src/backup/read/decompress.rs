@@ -4,7 +4,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use super::super::{Error, Result};
-use super::{BUF, open};
+use super::BUF;
 
 /// Decompresses on a thread of its own, a few blocks ahead of the reader,
 /// so that decompressing overlaps hashing and writing (as `zstd -d | tar
@@ -18,8 +18,9 @@ pub(super) struct Decompressing {
 const AHEAD: usize = 4;
 
 impl Decompressing {
-    pub(super) fn start(path: &Path) -> Result<Self> {
-        let mut dec = open(path)?;
+    /// Decompresses `compressed`, named `path` in errors.
+    pub(super) fn start(path: &Path, compressed: Box<dyn Read + Send>) -> Result<Self> {
+        let mut dec = zstd::Decoder::new(compressed).map_err(Error::io("read", path))?;
         let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
         std::thread::Builder::new()
             .name("backup-decompress".into())

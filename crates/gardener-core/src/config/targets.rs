@@ -1,0 +1,223 @@
+//! `[[backup.targets]]`: places backups are copied to — a directory (an
+//! external drive, a mounted NAS share), an SFTP server reached with the
+//! system's ssh, or S3-compatible storage — and how often copies are read
+//! back (`[backup] check_targets`).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::RetentionConfig;
+
+/// What kind of place a target is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// A directory on another disk.
+    Dir,
+    /// A directory on a server, over SFTP.
+    Sftp,
+    /// A bucket (and prefix) of an S3-compatible service.
+    S3,
+}
+
+impl TargetKind {
+    /// The word in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dir => "dir",
+            Self::Sftp => "sftp",
+            Self::S3 => "s3",
+        }
+    }
+}
+
+/// One `[[backup.targets]]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Shown everywhere; `--target NAME` picks it (letters, digits, `-`, `_`).
+    pub name: String,
+    /// `dir`, `sftp` or `s3`.
+    pub kind: TargetKind,
+    /// `dir`: the directory (`~` is the home directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// `sftp`: `sftp://user@host[:port]/directory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `sftp`: an ssh config file used instead of `~/.ssh/config` (`ssh -F`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_config: Option<PathBuf>,
+    /// `s3`: the service's URL (`https://s3.eu-central-003.backblazeb2.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// `s3`: the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// `s3`: a prefix inside the bucket (`mac-mini/`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    /// `s3`: the region (`us-east-1` when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `s3`: a file beside `gardener.toml` (mode 0600) with `access_key_id`
+    /// and `secret_access_key`: credentials never go in `gardener.toml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<PathBuf>,
+    /// Which copies this target keeps (`[backup.retention]` when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionConfig>,
+}
+
+/// `[backup] check_targets`: how old a target's last check may get before
+/// the backup job reads one of its copies back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckEvery(pub u64);
+
+impl Default for CheckEvery {
+    fn default() -> Self {
+        Self(7 * 86_400)
+    }
+}
+
+impl fmt::Display for CheckEvery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}",
+            humantime::format_duration(Duration::from_secs(self.0))
+        )
+    }
+}
+
+impl FromStr for CheckEvery {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let secs = humantime::parse_duration(s)
+            .map_err(|_| format!("`{s}` is not a duration like \"7d\" or \"36h\""))?
+            .as_secs();
+        if secs < 3600 {
+            return Err(format!("`{s}` is shorter than an hour"));
+        }
+        Ok(Self(secs))
+    }
+}
+
+impl Serialize for CheckEvery {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckEvery {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Checks each target: a unique, simple name, the keys its kind needs and
+/// none it does not. Returns the offending key and what is wrong.
+pub(super) fn validate(targets: &[TargetConfig]) -> Result<(), (String, String)> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, t) in targets.iter().enumerate() {
+        let key = |k: &str| format!("backup.targets[{i}].{k}");
+        let valid = !t.name.is_empty()
+            && t.name.len() <= 40
+            && t.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        if !valid {
+            return Err((
+                key("name"),
+                format!(
+                    "target name `{}` must be 1 to 40 letters, digits, `-` or `_`",
+                    t.name
+                ),
+            ));
+        }
+        if !seen.insert(t.name.as_str()) {
+            return Err((
+                key("name"),
+                format!("target name `{}` is used twice", t.name),
+            ));
+        }
+        let given: [(&str, bool); 7] = [
+            ("path", t.path.is_some()),
+            ("url", t.url.is_some()),
+            ("ssh_config", t.ssh_config.is_some()),
+            ("endpoint", t.endpoint.is_some()),
+            ("bucket", t.bucket.is_some()),
+            ("region", t.region.is_some()),
+            ("credentials", t.credentials.is_some()),
+        ];
+        let (needed, allowed): (&[&str], &[&str]) = match t.kind {
+            TargetKind::Dir => (&["path"], &["path"]),
+            TargetKind::Sftp => (&["url"], &["url", "ssh_config"]),
+            TargetKind::S3 => (
+                &["endpoint", "bucket", "credentials"],
+                &["endpoint", "bucket", "region", "credentials"],
+            ),
+        };
+        let kind = t.kind.as_str();
+        if let Some((k, _)) = given.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+            return Err((key(k), format!("a `{kind}` target has no `{k}`")));
+        }
+        if !t.prefix.is_empty() && t.kind != TargetKind::S3 {
+            return Err((key("prefix"), format!("a `{kind}` target has no `prefix`")));
+        }
+        if let Some(k) = needed
+            .iter()
+            .find(|k| !given.iter().any(|(g, set)| g == *k && *set))
+        {
+            return Err((key(k), format!("a `{kind}` target needs `{k}`")));
+        }
+        check_kind(t).map_err(|(k, m)| (key(k), m))?;
+    }
+    Ok(())
+}
+
+fn check_kind(t: &TargetConfig) -> Result<(), (&'static str, String)> {
+    if let Some(p) = &t.path {
+        let s = p.to_string_lossy();
+        if !(p.is_absolute() || s.starts_with("~/")) {
+            return Err(("path", format!("`{s}` must be absolute or start with ~/")));
+        }
+    }
+    if let Some(u) = &t.url {
+        crate::copies::sftp::Location::parse(u).map_err(|e| ("url", e))?;
+    }
+    if let Some(e) = &t.endpoint {
+        let parsed = url::Url::parse(e).map_err(|err| ("endpoint", format!("`{e}`: {err}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err((
+                "endpoint",
+                format!("`{e}` must start with https:// or http://"),
+            ));
+        }
+    }
+    if let Some(c) = &t.credentials
+        && (c.components().count() != 1 || c.to_string_lossy().starts_with('.'))
+    {
+        return Err((
+            "credentials",
+            format!(
+                "`{}` must be a file name beside gardener.toml, like \"offsite.credentials\"",
+                c.display()
+            ),
+        ));
+    }
+    if t.prefix.starts_with('/') || t.prefix.contains("..") {
+        return Err((
+            "prefix",
+            format!("`{}` must not start with / or contain ..", t.prefix),
+        ));
+    }
+    Ok(())
+}
