@@ -17,10 +17,10 @@ DEBIAN_PACKAGES=(
 )
 # Only for the tests (`--test`): WebKitGTK's WebDriver and tauri-driver to drive the real app's
 # windows, Chromium for the UI's browser tests, Debian's Rust with its standard library's
-# source and clippy for the macOS type-check (scripts/check-macos.sh), and age to read copies
-# back with stock tools.
+# source and clippy for the macOS type-check (scripts/check-macos.sh), age to read copies
+# back with stock tools, and OpenSSH's server and client for the SFTP target's tests.
 TEST_DEBIAN_PACKAGES=(webkit2gtk-driver chromium rustc-web cargo-web rust-web-src rust-web-clippy
-  age)
+  age openssh-server openssh-client)
 if [ "${1:-}" = --test ] && [ "$(uname -s)" = Linux ]; then
   DEBIAN_PACKAGES+=("${TEST_DEBIAN_PACKAGES[@]}")
 fi

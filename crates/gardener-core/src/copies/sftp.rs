@@ -105,7 +105,6 @@ impl SftpTarget {
     fn run(&self, batch: &str) -> Result<String> {
         let mut cmd = Command::new("sftp");
         cmd.args([
-            "-q",
             "-b",
             "-",
             "-o",
@@ -286,7 +285,7 @@ impl Target for SftpTarget {
 
     fn list(&self) -> Result<Vec<Object>> {
         let dir = &self.location.dir;
-        let out = match self.run(&format!("ls -ln \"{dir}\"\n")) {
+        let out = match self.run(&format!("ls -lna \"{dir}\"\n")) {
             Ok(out) => out,
             Err(Error::Io { message, .. })
                 if message.contains("not found") || message.contains("No such file") =>
