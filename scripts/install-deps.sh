@@ -65,4 +65,10 @@ if [ "${1:-}" = --test ] && [ "$(uname -s)" = Linux ]; then
     echo "gardener: installing tauri-driver (drives the app's windows in the tests)" >&2
     cargo install tauri-driver --locked --quiet
   fi
+  # An S3-compatible server that checks signatures and keeps objects as files: the S3 target's
+  # tests start it. 0.14.1 is the newest that builds with this toolchain.
+  if ! command -v s3s-fs >/dev/null && [ ! -x "$cargo_bin/s3s-fs" ]; then
+    echo "gardener: installing s3s-fs (the S3 target's tests talk to it)" >&2
+    cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet
+  fi
 fi

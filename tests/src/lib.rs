@@ -13,6 +13,7 @@ pub mod desktop;
 pub mod http;
 pub mod machine;
 pub mod namespace;
+pub mod s3;
 pub mod sshd;
 pub mod stand_ins;
 pub mod systemd;
