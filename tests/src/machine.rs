@@ -53,6 +53,17 @@ restart_delay_secs = 2
 [install]
 min_free_disk = "1MiB"
 health_timeout_secs = 30
+
+# What these machines watch is the services; the host's own load, memory and disk (a busy or
+# nearly full test machine) must not raise alerts in them.
+[alerts.cpu]
+enabled = false
+[alerts.memory]
+enabled = false
+[alerts.swap]
+enabled = false
+[alerts.disk]
+enabled = false
 "#,
             binary = toml_str(stand_in_ollama),
             models = toml_str(systemd.home().join(".ollama/models")),
