@@ -7,8 +7,9 @@
 use std::time::{Duration, Instant};
 
 use gardener_core::Platform;
-use gardener_core::backup::{self, Cancel, CreateOptions, Phase, Progress};
+use gardener_core::backup::{Cancel, CreateOptions, Phase, Progress};
 use gardener_core::config::Config;
+use gardener_core::copies::copy;
 use gardener_core::install::Context;
 use gardener_core::monitor::watch::Request;
 use gardener_core::services::{Action, ServiceId};
@@ -185,7 +186,7 @@ fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
                 ..CreateOptions::default()
             };
             let mut shown = Instant::now();
-            backup::create(&ctx, manager.as_ref(), &opts, &mut |p| {
+            copy::backup_and_copy(&ctx, manager.as_ref(), &opts, &mut |p| {
                 // The menu needs no more than a few updates a second.
                 if shown.elapsed() >= Duration::from_millis(250) {
                     shown = Instant::now();
@@ -198,7 +199,7 @@ fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
     // So that the menu shows the new "last backup" at once.
     live.ask(Request::SampleNow);
     match result {
-        Ok(report) => tell(app, "Backup done", report.done_words()),
+        Ok((report, copies)) => tell(app, "Backup done", copy::done_words(&report, &copies)),
         Err(why) => tell(app, "Backup failed", why),
     }
 }

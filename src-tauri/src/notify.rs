@@ -30,6 +30,7 @@ pub fn view_of(rule: &str) -> &'static str {
     match rule {
         "cpu" | "memory" | "swap" | "disk" => "overview",
         "backup_overdue" | "backup_failed" => "backups",
+        r if r.starts_with("copy_failed:") || r.starts_with("copy_overdue:") => "backups",
         _ => "services",
     }
 }
@@ -67,7 +68,17 @@ pub fn for_event(event: &Event) -> Option<Note> {
     if event.muted {
         return None;
     }
-    let (subject, firing, resolved) = words(&event.rule);
+    let (subject, firing, resolved) = match event.rule.split_once(':') {
+        // `copy_failed:nas`: one rule per backup target.
+        Some(("copy_failed", target)) => (format!("Copy to {target}"), "failed", "works again"),
+        Some(("copy_overdue", target)) => {
+            (format!("Copy to {target}"), "is overdue", "is up to date")
+        }
+        _ => {
+            let (subject, firing, resolved) = words(&event.rule);
+            (subject.to_owned(), firing, resolved)
+        }
+    };
     let title = match event.kind {
         EventKind::Firing => format!("{subject} {firing}"),
         EventKind::Resolved => format!("{subject} {resolved}"),
@@ -173,6 +184,19 @@ mod tests {
         assert_eq!(view_for_id(Some(-7)), "backups");
         assert_eq!(view_for_id(Some(-8)), "overview", "not one of ours");
         assert_eq!(view_for_id(None), "overview");
+    }
+
+    #[test]
+    fn each_target_has_its_own_copy_headlines() {
+        let failed = for_event(&event("copy_failed:nas", EventKind::Firing, false)).unwrap();
+        assert_eq!(
+            (failed.title.as_str(), failed.view),
+            ("Copy to nas failed", "backups")
+        );
+        let back = for_event(&event("copy_failed:nas", EventKind::Resolved, false)).unwrap();
+        assert_eq!(back.title, "Copy to nas works again");
+        let late = for_event(&event("copy_overdue:offsite", EventKind::Firing, false)).unwrap();
+        assert_eq!(late.title, "Copy to offsite is overdue");
     }
 
     #[test]

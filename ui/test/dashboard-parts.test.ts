@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 
 import type { BackupInfo } from "../src/bindings/BackupInfo";
 import { checkedText, kindText, progressText, progressValue, renderDiff } from "../src/dashboard/backups";
-import { bytes, duration, ruleValue } from "../src/dashboard/format";
+import { bytes, duration, ruleName, ruleValue } from "../src/dashboard/format";
 import { gauges, renderOverview } from "../src/dashboard/overview";
 import { actionsFor } from "../src/dashboard/services";
 import { sparkPath } from "../src/dashboard/spark";
@@ -93,6 +93,10 @@ describe("wording", () => {
     expect(ruleValue("ollama_rss", 5 * 1024 ** 3)).toBe("5.0 GiB");
     expect(ruleValue("app_down", 1)).toBe("down");
     expect(ruleValue("backup_overdue", 36.2)).toBe("36 h");
+    expect(ruleValue("copy_overdue:nas", 40.4)).toBe("40 h");
+    expect(ruleValue("copy_failed:nas", 1)).toBe("failed");
+    expect(ruleName("copy_failed:nas")).toBe("Copy to nas failed");
+    expect(ruleName("cpu")).toBe("CPU use");
   });
 
   it("offers only the actions that make sense", () => {

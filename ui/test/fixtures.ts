@@ -42,6 +42,7 @@ export function snapshot(t_ms = 1_800_000_000_000, extra: Partial<Snapshot> = {}
     last_backup_kind: "incremental",
     last_backup_files: 12,
     backup_failure: null,
+    copies: [],
     ...extra,
   };
 }

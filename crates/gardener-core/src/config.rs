@@ -368,7 +368,7 @@ impl Config {
             };
         let de = toml::Deserializer::parse(source)
             .map_err(|e| invalid(e.span(), None, e.message().to_owned()))?;
-        let config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let key = (!key.is_empty() && key != ".").then_some(key);
             let inner = e.inner();
@@ -376,6 +376,12 @@ impl Config {
         })?;
         validate::validate(&config)
             .map_err(|v| invalid(validate::span_of(source, &v.key), Some(v.key), v.message))?;
+        config.alerts.copy_targets = config
+            .backup
+            .targets
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
         Ok(config)
     }
 

@@ -230,7 +230,7 @@ pub async fn backup_create<R: Runtime>(
             ..CreateOptions::default()
         };
         let mut progress = throttled(on_progress);
-        Ok(backup::create(
+        Ok(gardener_core::copies::copy::backup_and_copy(
             &ctx,
             manager.as_ref(),
             &opts,
@@ -244,13 +244,16 @@ pub async fn backup_create<R: Runtime>(
         tracing::warn!("no sample after the backup: {why}");
     }
     let (title, body) = match &result {
-        Ok(report) => ("Backup done", report.done_words()),
+        Ok((report, copies)) => (
+            "Backup done",
+            gardener_core::copies::copy::done_words(report, copies),
+        ),
         Err(e) if e.code == "cancelled" => ("Backup cancelled", "Nothing was left behind.".into()),
         Err(e) => ("Backup failed", e.message.clone()),
     };
     tell(&dash, title, body).await;
     close_if(close, &window);
-    result
+    result.map(|(report, _)| report)
 }
 
 /// Reads backup `id` back and checks every file against its manifest.

@@ -3,6 +3,7 @@ import type { AlertStatus } from "./AlertStatus";
 import type { BackupKind } from "./BackupKind";
 import type { Services } from "./Services";
 import type { SystemGauges } from "./SystemGauges";
+import type { TargetCopies } from "./TargetCopies";
 
 /**
  * One sample of everything the monitor watches.
@@ -45,4 +46,8 @@ last_backup_files: number | null,
  * What the `backup_failed` alert reports: a failure the menu-bar app
  * did not already tell of, until a backup succeeds.
  */
-backup_failure: string | null, };
+backup_failure: string | null, 
+/**
+ * Each backup target's copies, as the copy job last recorded them.
+ */
+copies: Array<TargetCopies>, };

@@ -6,7 +6,7 @@ import type { AlertStatus } from "../bindings/AlertStatus";
 import type { PauseFor } from "../bindings/PauseFor";
 import type { RuleInfo } from "../bindings/RuleInfo";
 import { h, replaceChildren } from "../dom";
-import { duration, RULE_NAMES, ruleValue, when } from "./format";
+import { duration, ruleName, ruleValue, when } from "./format";
 import { loadSettings, pauseAlerts } from "./ipc";
 import type { DashState } from "./state";
 import { nowSecs, statusLine, type View } from "./view";
@@ -30,7 +30,7 @@ function ruleRow(r: RuleInfo, now: AlertStatus | undefined): HTMLElement {
   return h(
     "tr",
     { "data-rule": r.rule, class: state },
-    h("td", {}, RULE_NAMES[r.rule] ?? r.rule),
+    h("td", {}, ruleName(r.rule)),
     h("td", {}, limits(r)),
     h("td", {}, r.cooldown_secs > 0 ? `every ${duration(r.cooldown_secs)}` : "once"),
     h("td", {}, r.recovery ? "yes" : "no"),
@@ -45,7 +45,7 @@ function eventRow(e: AlertEvent): HTMLElement {
     { class: e.kind === "firing" ? "fail" : "ok" },
     h("time", {}, when(e.at)),
     " ",
-    h("strong", {}, `${RULE_NAMES[e.rule] ?? e.rule}: ${e.kind === "firing" ? (e.repeat ? "still firing" : "fired") : "resolved"}`),
+    h("strong", {}, `${ruleName(e.rule)}: ${e.kind === "firing" ? (e.repeat ? "still firing" : "fired") : "resolved"}`),
     " — ",
     e.message,
     e.muted ? h("span", { class: "badge" }, "not notified") : null,

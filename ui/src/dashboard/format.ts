@@ -48,7 +48,8 @@ export function ruleValue(rule: string, value: number | null | undefined): strin
   if (rule === "backup_overdue") return `${Math.round(value)} h`;
   if (rule.endsWith("_down")) return value >= 1 ? "down" : "up";
   if (rule.endsWith("_health")) return value >= 1 ? "failing" : "answering";
-  if (rule === "backup_failed") return value >= 1 ? "failed" : "fine";
+  if (rule === "backup_failed" || rule.startsWith("copy_failed:")) return value >= 1 ? "failed" : "fine";
+  if (rule.startsWith("copy_overdue:")) return `${Math.round(value)} h`;
   return percent(value);
 }
 
@@ -67,3 +68,11 @@ export const RULE_NAMES: Record<string, string> = {
   backup_overdue: "Backup overdue",
   backup_failed: "Backup failed",
 };
+
+/** A rule's name in words, the per-target copy rules (`copy_failed:nas`) included. */
+export function ruleName(rule: string): string {
+  const [kind, target] = rule.split(":", 2);
+  if (target !== undefined && kind === "copy_failed") return `Copy to ${target} failed`;
+  if (target !== undefined && kind === "copy_overdue") return `Copy to ${target} overdue`;
+  return RULE_NAMES[rule] ?? rule;
+}

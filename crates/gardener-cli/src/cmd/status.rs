@@ -90,6 +90,9 @@ fn describe_alert(a: &gardener_core::monitor::AlertStatus) -> String {
             format!("{rule} {} (threshold {})", bytes(v), bytes(a.threshold))
         }
         "backup_overdue" => format!("{rule} {v:.0} h (threshold {:.0} h)", a.threshold),
+        r if r.starts_with("copy_overdue:") => {
+            format!("{rule} {v:.0} h (threshold {:.0} h)", a.threshold)
+        }
         _ => rule.clone(),
     }
 }
@@ -207,6 +210,19 @@ pub fn render(s: &Snapshot) -> String {
         (None, None) => {
             let _ = writeln!(out, "{:<8} none yet (`gardener backup create`)", "Backup");
         }
+    }
+    for t in &s.copies {
+        let line = match (&t.failure, t.last_copy_at) {
+            (Some(why), _) => format!("✗ the last copy failed: {why}"),
+            (None, Some(at)) if t.has_newest => {
+                format!("✓ holds the newest backup, copied {}", ago(at))
+            }
+            (None, Some(at)) => {
+                format!("last copy {}; the newest backup is not there yet", ago(at))
+            }
+            (None, None) => "no copy yet".to_owned(),
+        };
+        let _ = writeln!(out, "{:<9}copy to {}: {line}", "", t.name);
     }
     let active: Vec<_> = s
         .alerts

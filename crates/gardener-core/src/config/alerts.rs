@@ -46,6 +46,17 @@ pub struct AlertsConfig {
     pub backup_overdue: BackupOverdueRule,
     /// `[alerts.backup_failed]`: the last backup attempt failed.
     pub backup_failed: BackupFailedRule,
+    /// `[alerts.copy_failed]`: the last copy to a target failed (one alert
+    /// per target, `copy_failed:NAME`).
+    pub copy_failed: CopyFailedRule,
+    /// `[alerts.copy_overdue]`: too long since the last copy to a target
+    /// (`copy_overdue:NAME`).
+    pub copy_overdue: CopyOverdueRule,
+    /// The names of `[[backup.targets]]`, each watched by `copy_failed` and
+    /// `copy_overdue`: filled in from `[backup]` when the config is loaded,
+    /// not a key of its own.
+    #[serde(skip)]
+    pub copy_targets: Vec<String>,
 }
 
 impl Default for AlertsConfig {
@@ -63,6 +74,9 @@ impl Default for AlertsConfig {
             health_failing: HealthFailingRule::default(),
             backup_overdue: BackupOverdueRule::default(),
             backup_failed: BackupFailedRule::default(),
+            copy_failed: CopyFailedRule::default(),
+            copy_overdue: CopyOverdueRule::default(),
+            copy_targets: Vec::new(),
         }
     }
 }
@@ -278,6 +292,54 @@ state_rule!(
     cooldown_secs = 86400
 );
 
+state_rule!(
+    /// `[alerts.copy_failed]`: the last copy to a target failed (rules
+    /// `copy_failed:NAME`, one per target). The next copy that works resolves it.
+    CopyFailedRule,
+    for_secs = 0,
+    cooldown_secs = 86400
+);
+
+/// `[alerts.copy_overdue]`: hours since the last copy to a target (rules
+/// `copy_overdue:NAME`); clears when a copy completes.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CopyOverdueRule {
+    /// Whether the rule is evaluated at all; a disabled rule is not shown.
+    pub enabled: bool,
+    /// Fires when the last copy to a target is older than this many hours.
+    pub threshold: u32,
+    /// Seconds between repeated notifications while overdue (0: never repeat).
+    pub cooldown_secs: u64,
+    /// Whether to notify when a copy completes after the alert fired.
+    pub recovery: bool,
+}
+
+impl Default for CopyOverdueRule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            threshold: 36,
+            cooldown_secs: 86400,
+            recovery: true,
+        }
+    }
+}
+
+impl CopyOverdueRule {
+    /// The shared settings, in hours.
+    pub fn settings(&self) -> RuleSettings {
+        RuleSettings {
+            enabled: self.enabled,
+            threshold: f64::from(self.threshold),
+            clear: f64::from(self.threshold),
+            for_secs: 0,
+            cooldown_secs: self.cooldown_secs,
+            recovery: self.recovery,
+        }
+    }
+}
+
 /// `[alerts.backup_overdue]`: hours since the last successful backup. It
 /// clears at the threshold: the age only drops when a backup completes.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -411,11 +473,16 @@ pub(super) fn validate(alerts: &AlertsConfig) -> Result<(), (String, String)> {
     for (rule, threshold, clear) in sizes {
         check_clear(rule, clear <= threshold, &clear, &threshold)?;
     }
-    if alerts.backup_overdue.threshold == 0 {
-        return Err((
-            "alerts.backup_overdue.threshold".to_owned(),
-            "must be at least 1 (hours)".to_owned(),
-        ));
+    for (key, hours) in [
+        ("backup_overdue", alerts.backup_overdue.threshold),
+        ("copy_overdue", alerts.copy_overdue.threshold),
+    ] {
+        if hours == 0 {
+            return Err((
+                format!("alerts.{key}.threshold"),
+                "must be at least 1 (hours)".to_owned(),
+            ));
+        }
     }
     Ok(())
 }

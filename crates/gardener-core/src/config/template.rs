@@ -199,6 +199,21 @@ pub const TEMPLATE: &str = r#"# Gardener configuration.
 # cooldown_secs = 86400
 # recovery = true
 
+[alerts.copy_failed]
+# The last copy to a target failed (one alert per target; the next copy that
+# works clears it).
+# enabled = true
+# for_secs = 0
+# cooldown_secs = 86400
+# recovery = true
+
+[alerts.copy_overdue]
+# Hours since the last copy to a target (one alert per target).
+# enabled = true
+# threshold = 36
+# cooldown_secs = 86400
+# recovery = true
+
 [alerts.backup_overdue]
 # Hours since the last successful backup (clears when a backup completes).
 # enabled = true

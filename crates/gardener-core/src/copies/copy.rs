@@ -372,3 +372,37 @@ pub fn copy_to_all(
         })
         .collect()
 }
+
+/// Makes a backup, then copies it to every target (as the menu-bar app's
+/// Back Up Now and the dashboard do); a copy that fails does not fail the
+/// backup. Returns the backup and each target's outcome.
+pub fn backup_and_copy(
+    ctx: &Context,
+    manager: &dyn crate::services::ServiceManager,
+    opts: &crate::backup::CreateOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> crate::backup::Result<(crate::backup::CreateReport, Vec<CopyOutcome>)> {
+    let report = crate::backup::create(ctx, manager, opts, progress)?;
+    let outcomes = copy_to_all(ctx, &report.backup.id, &opts.cancel, progress);
+    Ok((report, outcomes))
+}
+
+/// The outcome of a backup and its copies in a sentence or two, as a
+/// notification says it.
+pub fn done_words(report: &crate::backup::CreateReport, outcomes: &[CopyOutcome]) -> String {
+    let mut text = report.done_words();
+    let copied: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.error.is_none())
+        .map(|o| o.target.as_str())
+        .collect();
+    if !copied.is_empty() {
+        text.push_str(&format!(" Copied to {}.", copied.join(", ")));
+    }
+    for o in outcomes {
+        if let Some(e) = &o.error {
+            text.push_str(&format!(" The copy to {} failed: {e}", o.target));
+        }
+    }
+    text
+}

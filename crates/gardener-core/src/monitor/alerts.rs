@@ -159,7 +159,7 @@ impl Engine {
         rules::rules(config)
             .into_iter()
             .map(|rule| {
-                let mut st = states.remove(rule.id).unwrap_or_default();
+                let mut st = states.remove(&rule.id).unwrap_or_default();
                 // A pending rule was not watched while Gardener was down, so
                 // "sustained" cannot be claimed across the gap: start over.
                 if restored && st.state == AlertState::Pending {

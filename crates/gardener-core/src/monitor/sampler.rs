@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::gauges::{Gauges, TreeUsage};
 use super::probe::Prober;
 use super::snapshot::{
-    InstalledModel, OllamaSnapshot, RunState, ServiceSnapshot, Services, Snapshot,
+    InstalledModel, OllamaSnapshot, RunState, ServiceSnapshot, Services, Snapshot, TargetCopies,
 };
 use crate::install::Context;
 use crate::services::{
@@ -373,8 +373,34 @@ impl Sampler {
             last_backup_kind: backup.last_success_kind,
             last_backup_files: backup.last_success_files,
             backup_failure: backup.alert_failure,
+            copies: target_copies(&self.ctx, backup.last_success_id.as_deref()),
         }
     }
+}
+
+/// Each configured target's copies, from `copies.json` (never the network).
+fn target_copies(ctx: &Context, newest: Option<&str>) -> Vec<TargetCopies> {
+    if ctx.config.backup.targets.is_empty() {
+        return Vec::new();
+    }
+    let state = crate::copies::state::CopiesState::load(ctx);
+    ctx.config
+        .backup
+        .targets
+        .iter()
+        .map(|t| {
+            let known = state.targets.get(&t.name);
+            TargetCopies {
+                name: t.name.clone(),
+                last_copy_at: known.and_then(crate::copies::state::TargetState::last_copy_unix),
+                failure: known
+                    .and_then(|k| k.last_failure.as_ref())
+                    .map(|f| f.error.clone()),
+                has_newest: newest
+                    .is_some_and(|id| known.is_some_and(|k| k.copies.contains_key(id))),
+            }
+        })
+        .collect()
 }
 
 /// Whether `now` shows a restart since `before`: the manager counted one,

@@ -35,6 +35,24 @@ pub struct Snapshot {
     /// did not already tell of, until a backup succeeds.
     #[serde(default)]
     pub backup_failure: Option<String>,
+    /// Each backup target's copies, as the copy job last recorded them.
+    #[serde(default)]
+    pub copies: Vec<TargetCopies>,
+}
+
+/// One backup target, as `copies.json` records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TargetCopies {
+    /// The target's name.
+    pub name: String,
+    /// When a copy to it last succeeded, seconds since the epoch.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub last_copy_at: Option<u64>,
+    /// Why the last copy failed, while no later one succeeded.
+    pub failure: Option<String>,
+    /// Whether the newest local backup has a copy there.
+    pub has_newest: bool,
 }
 
 /// Both services.

@@ -81,6 +81,24 @@ pub fn backup_kind(s: &Snapshot) -> String {
     }
 }
 
+/// " · nas ✓ · offsite ✗": whether each target holds the newest backup
+/// (✓), its last copy failed (✗), or it has not got the newest yet (–).
+pub fn copies_marks(s: &Snapshot) -> String {
+    s.copies
+        .iter()
+        .map(|t| {
+            let mark = if t.failure.is_some() {
+                "✗"
+            } else if t.has_newest {
+                "✓"
+            } else {
+                "–"
+            };
+            format!(" · {} {mark}", t.name)
+        })
+        .collect()
+}
+
 /// `secs` in words: "just now", "5 min ago", "3 h ago", "2 days ago".
 pub fn ago(secs: u64) -> String {
     match secs {
@@ -114,6 +132,12 @@ pub fn summarize(s: &Snapshot, now: u64) -> Summary {
     );
     let backup = match (&s.last_backup_error, s.last_backup_at) {
         (Some(_), _) => "Last backup — failed ✗".to_owned(),
+        (None, Some(at)) if !s.copies.is_empty() => format!(
+            "Last backup — {} ✓ {}{}",
+            ago(now.saturating_sub(at)),
+            s.last_backup_kind.map_or("", BackupKind::as_str),
+            copies_marks(s)
+        ),
         (None, Some(at)) => format!(
             "Last backup — {} ✓{}",
             ago(now.saturating_sub(at)),
@@ -157,7 +181,7 @@ fn overall(s: &Snapshot) -> Overall {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::snapshot::{AlertStatus, LoadedModel};
+    use crate::monitor::snapshot::{AlertStatus, LoadedModel, TargetCopies};
 
     fn healthy() -> Snapshot {
         let mut s = Snapshot::default();
@@ -255,6 +279,21 @@ mod tests {
         assert_eq!(
             summarize(&s, 60).backup,
             "Last backup — just now ✓ incremental (12 files changed)"
+        );
+        let target = |name: &str, has_newest: bool, failure: Option<&str>| TargetCopies {
+            name: name.into(),
+            last_copy_at: Some(0),
+            failure: failure.map(String::from),
+            has_newest,
+        };
+        s.copies = vec![
+            target("nas", true, None),
+            target("offsite", false, Some("unreachable")),
+            target("server", false, None),
+        ];
+        assert_eq!(
+            summarize(&s, 3 * 3600).backup,
+            "Last backup — 3 h ago ✓ incremental · nas ✓ · offsite ✗ · server –"
         );
 
         let fresh = Snapshot::default();

@@ -2,7 +2,7 @@
 //! `[alerts]`, and the sentences its notifications carry.
 
 use crate::config::{AlertsConfig, RuleSettings};
-use crate::monitor::snapshot::{RunState, ServiceSnapshot, Snapshot};
+use crate::monitor::snapshot::{RunState, ServiceSnapshot, Snapshot, TargetCopies};
 
 /// Longest piece of a service's error quoted in a notification: probe errors
 /// can carry whole response bodies.
@@ -43,6 +43,10 @@ pub(super) enum Metric {
     Health(Service),
     BackupAge,
     BackupFailed,
+    /// The last copy to the rule's target failed.
+    CopyFailed,
+    /// Hours since the last copy to the rule's target.
+    CopyAge,
 }
 
 /// What a rule sees in one snapshot.
@@ -64,8 +68,10 @@ pub(super) enum Reading {
 /// A rule with its limits in engine units.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Rule {
-    pub id: &'static str,
+    pub id: String,
     pub metric: Metric,
+    /// The target a copy rule watches.
+    pub target: Option<String>,
     pub threshold: f64,
     pub clear: f64,
     pub for_secs: u64,
@@ -89,14 +95,16 @@ pub const RULE_IDS: [&str; 12] = [
     "backup_failed",
 ];
 
-/// The enabled rules of `config`, in [`RULE_IDS`] order.
+/// The enabled rules of `config`, in [`RULE_IDS`] order, then the copy
+/// rules of each target.
 pub(super) fn rules(config: &AlertsConfig) -> Vec<Rule> {
     all(config)
         .into_iter()
-        .filter(|(_, _, s)| s.enabled)
-        .map(|(id, metric, s)| Rule {
+        .filter(|(_, _, _, s)| s.enabled)
+        .map(|(id, metric, target, s)| Rule {
             id,
             metric,
+            target,
             threshold: s.threshold,
             clear: s.clear,
             for_secs: s.for_secs,
@@ -112,7 +120,7 @@ pub(super) fn rules(config: &AlertsConfig) -> Vec<Rule> {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RuleInfo {
     /// Rule id.
-    pub rule: &'static str,
+    pub rule: String,
     /// Evaluated at all.
     pub enabled: bool,
     /// Fires above this.
@@ -129,11 +137,12 @@ pub struct RuleInfo {
     pub recovery: bool,
 }
 
-/// Every rule of `config`, enabled or not, in [`RULE_IDS`] order.
+/// Every rule of `config`, enabled or not, in [`RULE_IDS`] order, then
+/// the copy rules of each target.
 pub fn describe(config: &AlertsConfig) -> Vec<RuleInfo> {
     all(config)
         .into_iter()
-        .map(|(rule, _, s)| RuleInfo {
+        .map(|(rule, _, _, s)| RuleInfo {
             rule,
             enabled: s.enabled && config.enabled,
             threshold: s.threshold,
@@ -145,9 +154,11 @@ pub fn describe(config: &AlertsConfig) -> Vec<RuleInfo> {
         .collect()
 }
 
-fn all(config: &AlertsConfig) -> [(&'static str, Metric, RuleSettings); 12] {
+type RuleSpec = (String, Metric, Option<String>, RuleSettings);
+
+fn all(config: &AlertsConfig) -> Vec<RuleSpec> {
     let c = config;
-    [
+    let fixed: [(&str, Metric, RuleSettings); 12] = [
         ("cpu", Metric::Cpu, c.cpu.settings()),
         ("memory", Metric::Memory, c.memory.settings()),
         ("swap", Metric::Swap, c.swap.settings()),
@@ -188,7 +199,26 @@ fn all(config: &AlertsConfig) -> [(&'static str, Metric, RuleSettings); 12] {
             Metric::BackupFailed,
             c.backup_failed.settings(),
         ),
-    ]
+    ];
+    let mut out: Vec<RuleSpec> = fixed
+        .into_iter()
+        .map(|(id, m, s)| (id.to_owned(), m, None, s))
+        .collect();
+    for t in &c.copy_targets {
+        out.push((
+            format!("copy_failed:{t}"),
+            Metric::CopyFailed,
+            Some(t.clone()),
+            c.copy_failed.settings(),
+        ));
+        out.push((
+            format!("copy_overdue:{t}"),
+            Metric::CopyAge,
+            Some(t.clone()),
+            c.copy_overdue.settings(),
+        ));
+    }
+    out
 }
 
 /// Percent of `used` in `total`; unknown when there is no total.
@@ -229,12 +259,20 @@ fn is_down(s: &ServiceSnapshot) -> bool {
 }
 
 impl Rule {
+    /// The copies of this rule's target in `s`.
+    fn copies<'s>(&self, s: &'s Snapshot) -> Option<&'s TargetCopies> {
+        let name = self.target.as_deref()?;
+        s.copies.iter().find(|t| t.name == name)
+    }
+
     /// Whether `value` is over the threshold. Up/down rules (threshold 1)
     /// fire at 1; the others strictly above, so that `clear == threshold`
     /// can never be over and cleared at once.
     pub fn over(&self, value: f64) -> bool {
         match self.metric {
-            Metric::Down(_) | Metric::Health(_) | Metric::BackupFailed => value >= self.threshold,
+            Metric::Down(_) | Metric::Health(_) | Metric::BackupFailed | Metric::CopyFailed => {
+                value >= self.threshold
+            }
             _ => value > self.threshold,
         }
     }
@@ -286,6 +324,17 @@ impl Rule {
                 None => Reading::Unknown,
             },
             Metric::BackupFailed => flag(s.backup_failure.is_some()),
+            Metric::CopyFailed => match self.copies(s) {
+                Some(t) => flag(t.failure.is_some()),
+                None => Reading::Gone,
+            },
+            Metric::CopyAge => match self.copies(s).map(|t| t.last_copy_at) {
+                // Precision loss only matters after millions of years.
+                #[allow(clippy::cast_precision_loss)]
+                Some(Some(at)) => Reading::Value(now.saturating_sub(at) as f64 / 3600.0),
+                Some(None) => Reading::Unknown,
+                None => Reading::Gone,
+            },
         };
         // NaN would also poison alerts.json: serde_json writes it as null.
         match reading {
@@ -347,6 +396,19 @@ impl Rule {
                 Some(why) => format!("The last backup failed: {why}"),
                 None => "The last backup failed".to_owned(),
             },
+            Metric::CopyFailed => {
+                let target = self.target.as_deref().unwrap_or("?");
+                match self.copies(s).and_then(|t| t.failure.as_deref()).map(quote) {
+                    Some(why) => format!("The last copy to {target} failed: {why}"),
+                    None => format!("The last copy to {target} failed"),
+                }
+            }
+            Metric::CopyAge => format!(
+                "No copy to {} for {} (threshold {})",
+                self.target.as_deref().unwrap_or("?"),
+                duration(hours_to_secs(value)),
+                duration(hours_to_secs(t))
+            ),
         };
         if repeat {
             format!("Still: {text}")
@@ -376,6 +438,14 @@ impl Rule {
                 duration(hours_to_secs(value))
             ),
             Metric::BackupFailed => "A backup succeeded again".to_owned(),
+            Metric::CopyFailed => format!(
+                "Copies to {} work again",
+                self.target.as_deref().unwrap_or("?")
+            ),
+            Metric::CopyAge => format!(
+                "Copies to {} are current again",
+                self.target.as_deref().unwrap_or("?")
+            ),
         }
     }
 }

@@ -475,6 +475,71 @@ fn a_failed_backup_fires_at_once_and_the_next_success_resolves_it() {
 }
 
 #[test]
+fn each_target_has_its_own_copy_alerts() {
+    let config = AlertsConfig {
+        copy_targets: vec!["nas".into(), "offsite".into()],
+        ..AlertsConfig::default()
+    };
+    let mut e = engine(&config);
+    let copies = |offsite_failure: Option<&str>, nas_at: u64| {
+        let mut s = calm();
+        s.copies = vec![
+            crate::monitor::snapshot::TargetCopies {
+                name: "nas".into(),
+                last_copy_at: Some(nas_at),
+                failure: None,
+                has_newest: true,
+            },
+            crate::monitor::snapshot::TargetCopies {
+                name: "offsite".into(),
+                last_copy_at: Some(T0),
+                failure: offsite_failure.map(String::from),
+                has_newest: false,
+            },
+        ];
+        s
+    };
+    let events = drive(
+        &mut e,
+        [
+            (0, copies(None, T0)),
+            (
+                5,
+                copies(Some("offsite: cannot reach it: Connection refused"), T0),
+            ),
+            (10, copies(None, T0 - 40 * 3600)),
+            (20, copies(None, T0 + 15)),
+        ],
+    );
+    let seen: Vec<(&str, EventKind)> = events.iter().map(|e| (e.rule.as_str(), e.kind)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("copy_failed:offsite", Firing),
+            // At 10 s: a target's rules in config order, nas before offsite.
+            ("copy_overdue:nas", Firing),
+            ("copy_failed:offsite", Resolved),
+            ("copy_overdue:nas", Resolved),
+        ]
+    );
+    assert_eq!(
+        events[0].message,
+        "The last copy to offsite failed: offsite: cannot reach it: Connection refused"
+    );
+    assert_eq!(
+        events[1].message,
+        "No copy to nas for 1 d 16 h (threshold 1 d 12 h)"
+    );
+    let rules: Vec<String> = describe(&config).into_iter().map(|r| r.rule).collect();
+    assert!(rules.ends_with(&[
+        "copy_failed:nas".to_owned(),
+        "copy_overdue:nas".to_owned(),
+        "copy_failed:offsite".to_owned(),
+        "copy_overdue:offsite".to_owned()
+    ]));
+}
+
+#[test]
 fn backup_overdue_needs_a_known_backup() {
     let mut e = engine(&AlertsConfig::default());
     assert!(drive(&mut e, [(0, calm())]).is_empty());
@@ -582,7 +647,7 @@ fn describe_lists_every_rule_with_its_limits_and_whether_it_runs() {
     let mut config = AlertsConfig::default();
     config.swap.enabled = false;
     let rows = describe(&config);
-    let ids: Vec<&str> = rows.iter().map(|r| r.rule).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.rule.as_str()).collect();
     assert_eq!(ids, RULE_IDS);
     let cpu = &rows[0];
     assert_eq!(
