@@ -8,6 +8,8 @@ fn main() {
         // The setup window's.
         "setup_plan",
         "setup_apply",
+        // Both windows': the recovery key, to be saved elsewhere.
+        "recovery_key",
         // The dashboard's.
         "dashboard_subscribe",
         "service_control",
@@ -28,6 +30,13 @@ fn main() {
         "autostart_set",
         "setup_open",
         "dashboard_painted",
+        "targets_list",
+        "target_test",
+        "target_add",
+        "target_remove",
+        "backup_copy",
+        "copy_verify",
+        "copy_fetch",
     ]);
     let attributes = tauri_build::Attributes::new().app_manifest(manifest);
     if let Err(error) = tauri_build::try_build(attributes) {

@@ -61,7 +61,8 @@ fn run_setup_window() -> tauri::Result<()> {
     tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![
             commands::setup_plan,
-            commands::setup_apply
+            commands::setup_apply,
+            commands::recovery_key
         ])
         .setup(|app| {
             #[cfg(target_os = "macos")]

@@ -156,6 +156,48 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
         "the app was restarted on the restored data"
     );
 
+    // Copies off the machine: a target added in the Targets section (a "drive": a tmpfs, so
+    // another volume than the data), Copy now, and the recovery key shown when asked.
+    let drive = machine.systemd.home().join("drive");
+    fs::create_dir_all(&drive).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m", "test-drive"])
+        .arg(&drive)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let path = drive.join("gardener").display().to_string();
+    page.execute(
+        "const form = document.querySelector('form.add-target');\n\
+         form.querySelector('[name=name]').value = 'drive';\n\
+         form.querySelector('[name=path]').value = arguments[0];\n\
+         form.requestSubmit();",
+        &[serde_json::Value::String(path)],
+    );
+    page.wait_text(".status-line", SHORT, |t| t.contains("Added drive"));
+    page.wait_text("[data-target=drive]", LONG, |t| {
+        t.contains(" reachable") && !t.contains("not reachable")
+    });
+    let config = fs::read_to_string(&machine.config).unwrap();
+    assert!(config.contains("[[backup.targets]]"), "{config}");
+    page.click(&format!("[aria-label='Copy {id}']"));
+    let copied = page.wait_text(".status-line", LONG, |t| {
+        t.contains("opied to") || t.contains("copy to")
+    });
+    assert_eq!(copied, "Copied to drive.");
+    assert!(drive.join(format!("gardener/{id}.tar.zst.age")).is_file());
+    page.wait_text(&format!("[data-backup={id}] .copies"), SHORT, |t| {
+        t == "drive ✓"
+    });
+    shoot(&page, "targets");
+    page.click_button("Show the recovery key");
+    let key = page.wait_text(".key-file", SHORT, |t| t.contains("AGE-SECRET-KEY-"));
+    let saved = machine
+        .systemd
+        .config_home()
+        .join("gardener/backup-key.txt");
+    assert_eq!(key.trim(), fs::read_to_string(saved).unwrap().trim());
+
     page.click("#tab-alerts");
     page.wait_text("[data-rule=cpu]", SHORT, |t| t.contains("over 80%"));
     shoot(&page, "alerts");

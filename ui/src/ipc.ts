@@ -6,6 +6,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { InstallProgress } from "./bindings/InstallProgress";
 import type { IpcError } from "./bindings/IpcError";
 import type { Plan } from "./bindings/Plan";
+import type { RecoveryKey } from "./bindings/RecoveryKey";
 import type { SetUpReport } from "./bindings/SetUpReport";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: IpcError };
@@ -35,6 +36,9 @@ export function applySetup(
   channel.onmessage = onProgress;
   return call<SetUpReport>("setup_apply", { useRunningOllama, onProgress: channel });
 }
+
+/** The recovery key copies are encrypted to, made now if there is none; only when the person asks. */
+export const recoveryKey = (): Promise<Result<RecoveryKey>> => call<RecoveryKey>("recovery_key");
 
 /** Normalizes whatever `invoke` rejected with. */
 export function toIpcError(error: unknown): IpcError {

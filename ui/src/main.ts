@@ -7,6 +7,7 @@ import type { Plan } from "./bindings/Plan";
 import { renderActions, renderDone, renderFailed, renderOllamaChoice, renderProgress, track, type StepRow } from "./apply";
 import { h, replaceChildren } from "./dom";
 import { applySetup, loadPlan } from "./ipc";
+import { renderKeyOffer } from "./key";
 import { renderError, renderLoading, renderPlan } from "./plan";
 
 /** The window's flow; exported for the tests, which drive it with mocked IPC. */
@@ -63,7 +64,20 @@ export async function main(root: HTMLElement): Promise<void> {
     });
     body.removeAttribute("aria-busy");
     replaceChildren(progress, renderProgress(rows, true));
-    replaceChildren(body, result.ok ? renderDone(result.value) : renderFailed(result.error), progress);
+    if (!result.ok) {
+      replaceChildren(body, renderFailed(result.error), progress);
+      return;
+    }
+    replaceChildren(
+      body,
+      renderDone(result.value),
+      h("h2", {}, "Save your recovery key"),
+      renderKeyOffer(
+        "Backups can be copied off this computer (to an external drive, a server or a bucket), encrypted to a recovery key. " +
+          "Save it now, somewhere other than this computer: without it nobody, not you and not Gardener, can read those copies.",
+      ),
+      progress,
+    );
   };
 
   await showPlan();

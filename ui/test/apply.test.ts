@@ -111,6 +111,9 @@ describe("the setup window", () => {
         internals.runCallback(id, { message: { event: "finished", index: 1, result: "done" }, index: 1 });
         return report;
       }
+      if (cmd === "recovery_key") {
+        return { path: "/home/ada/.config/gardener/backup-key.txt", public: "age1example", file: "AGE-SECRET-KEY-1EXAMPLE\n", warning: "Without this key the copies cannot be read.", created: true };
+      }
       return undefined;
     });
     const root = document.createElement("main");
@@ -124,6 +127,14 @@ describe("the setup window", () => {
     expect(root.querySelector(".outcome h2")?.textContent).toBe("Gardener is set up");
     expect(root.querySelector(".progress li")?.textContent).toBe("✓create directory ~/x — done");
     expect(root.querySelector(".progress h2")?.textContent).toBe("Steps");
+
+    // Then the recovery key, asked for only when the person wants to see it.
+    expect(root.textContent).toContain("Save your recovery key");
+    expect(calls.some(([c]) => c === "recovery_key")).toBe(false);
+    [...root.querySelectorAll("button")].find((b) => b.textContent === "Show the recovery key")?.click();
+    await settled();
+    expect(root.querySelector(".key-file")?.textContent).toBe("AGE-SECRET-KEY-1EXAMPLE\n");
+    expect(root.textContent).toContain("The key was made just now.");
   });
 
   it("shows a failure with what was undone", async () => {

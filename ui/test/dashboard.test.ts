@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import type { BackupInfo } from "../src/bindings/BackupInfo";
 import type { Settings } from "../src/bindings/Settings";
+import type { TargetSummary } from "../src/bindings/TargetSummary";
 import { main } from "../src/dashboard/main";
 import { point, sendOn, settle, snapshot } from "./fixtures";
 
@@ -65,6 +66,8 @@ function mock(calls: Calls, extra: (cmd: string, args: unknown) => unknown = () 
         return ["llama3.2:3b"];
       case "backups_list":
         return [backup];
+      case "targets_list":
+        return [];
       case "settings_load":
         return settings;
       default:
@@ -79,6 +82,32 @@ function button(root: HTMLElement, text: string): HTMLButtonElement {
   if (found === undefined) throw new Error(`no button "${text}" in: ${root.textContent}`);
   return found;
 }
+
+const nas: TargetSummary = {
+  name: "nas",
+  kind: "dir",
+  location: "/mnt/nas/gardener",
+  reachable: true,
+  error: null,
+  copies: 1,
+  bytes: 2048,
+  backups: [backup.id],
+  last_copy: "2027-01-15T08:01:00Z",
+  last_check: null,
+  last_failure: null,
+};
+const offsite: TargetSummary = {
+  ...nas,
+  name: "offsite",
+  kind: "s3",
+  location: "s3://b/mini/",
+  reachable: false,
+  error: "offsite: cannot reach it: connection refused",
+  copies: 0,
+  bytes: 0,
+  backups: [],
+  last_copy: null,
+};
 
 describe("the dashboard", () => {
   it("shows the figures it is sent and follows new samples", async () => {
@@ -248,5 +277,143 @@ describe("closing mid-restore", () => {
     await main(root, "backups");
     sendOn(ipc.subscription(), "onEvent", { type: "closing" });
     expect(root.querySelector(".closing")?.textContent).toContain("closes by itself when it is done");
+  });
+
+  it("shows on which targets each backup is, and Copy now copies it with progress", async () => {
+    const calls: Calls = [];
+    let progressShown = false;
+    mock(calls, (cmd, args) => {
+      if (cmd === "targets_list") return [nas, offsite];
+      if (cmd === "backup_copy") {
+        sendOn(args, "onProgress", { phase: "copy", bytes: 50, total_bytes: 100, files: 0, total_files: 0 });
+        progressShown = document.querySelector(".progress-panel p")?.textContent === "Copying to the backup targets — 50%";
+        return [
+          { target: "nas", report: { target: "nas", location: "/mnt/nas", backup: backup.id, copied: [], present: [backup.id], bytes: 0, pruned: [], seconds: 0.1 }, code: null, error: null },
+          { target: "offsite", report: null, code: "unreachable", error: "offsite: cannot reach it: connection refused" },
+        ];
+      }
+      return undefined;
+    });
+    const root = document.createElement("div");
+    document.body.appendChild(root);
+    await main(root, "backups");
+    await settle();
+    expect(root.querySelector(`[data-backup="${backup.id}"] .copies`)?.textContent).toBe("nas ✓ · offsite —");
+    expect(root.querySelector('[data-target="offsite"]')?.textContent).toContain("not reachable");
+    expect(root.querySelector('[data-target="offsite"]')?.textContent).toContain("connection refused");
+    root.querySelector<HTMLButtonElement>(`[aria-label="Copy ${backup.id}"]`)!.click();
+    await settle();
+    expect(progressShown).toBe(true);
+    expect(calls).toContainEqual(["backup_copy", expect.objectContaining({ id: backup.id, target: null })]);
+    const line = root.querySelector(".status-line")?.textContent ?? "";
+    expect(line).toContain("Copied to nas.");
+    expect(line).toContain("The copy to offsite: offsite: cannot reach it");
+    root.remove();
+  });
+
+  it("restores from a target: the copy is fetched with progress, then the usual wizard", async () => {
+    const calls: Calls = [];
+    mock(calls, (cmd, args) => {
+      if (cmd === "targets_list") return [nas];
+      if (cmd === "copy_fetch") {
+        sendOn(args, "onProgress", { phase: "copy", bytes: 10, total_bytes: 100, files: 0, total_files: 0 });
+        return null;
+      }
+      if (cmd === "restore_preview") return { id: backup.id, dry_run: true, restored: ["~/data"], diff: { added: ["~/data/a"], changed: [], removed: [] }, safety_copies: [], services: [], seconds: 0 };
+      return undefined;
+    });
+    const root = document.createElement("div");
+    await main(root, "backups");
+    await settle();
+    root.querySelector<HTMLButtonElement>('[aria-label="Restore from nas"]')!.click();
+    await settle();
+    expect(calls).toContainEqual(["copy_fetch", expect.objectContaining({ target: "nas", id: backup.id })]);
+    expect(calls).toContainEqual(["restore_preview", { id: backup.id }]);
+    expect(root.textContent).toContain("1 files would be added");
+    expect(calls.some(([c]) => c === "restore_apply")).toBe(false);
+  });
+
+  it("checks a copy on a target and says what it found", async () => {
+    const calls: Calls = [];
+    mock(calls, (cmd) => {
+      if (cmd === "targets_list") return [nas];
+      if (cmd === "copy_verify") return { id: backup.id, files: 5, bytes: 4096, problems: ["app-data/memory.db: content differs"], seconds: 1 };
+      return undefined;
+    });
+    const root = document.createElement("div");
+    await main(root, "backups");
+    await settle();
+    root.querySelector<HTMLButtonElement>('[aria-label="Check the copy on nas"]')!.click();
+    await settle();
+    expect(calls).toContainEqual(["copy_verify", expect.objectContaining({ target: "nas", id: backup.id })]);
+    expect(root.querySelector(".status-line")?.textContent).toBe(`The copy of ${backup.id} on nas is damaged: app-data/memory.db: content differs`);
+  });
+
+  it("adds an S3 target whose secret goes only to the command, and removes one after asking", async () => {
+    const calls: Calls = [];
+    let listed: TargetSummary[] = [];
+    mock(calls, (cmd) => {
+      if (cmd === "targets_list") return listed;
+      if (cmd === "target_add") {
+        listed = [{ ...offsite, reachable: true, error: null }];
+        return null;
+      }
+      if (cmd === "target_remove") {
+        listed = [];
+        return null;
+      }
+      return undefined;
+    });
+    const root = document.createElement("div");
+    await main(root, "backups");
+    await settle();
+    expect(root.textContent).toContain("No targets yet");
+    const form = root.querySelector<HTMLFormElement>("form.add-target")!;
+    form.querySelector<HTMLInputElement>('[name="name"]')!.value = "offsite";
+    const kind = form.querySelector<HTMLSelectElement>('[name="kind"]')!;
+    kind.value = "s3";
+    kind.dispatchEvent(new Event("change"));
+    const field = (n: string): HTMLInputElement => form.querySelector<HTMLInputElement>(`[name="${n}"]`)!;
+    expect(field("secret_access_key").type).toBe("password");
+    field("endpoint").value = "https://s3.example.test";
+    field("bucket").value = "b";
+    field("access_key_id").value = "AKID";
+    field("secret_access_key").value = "s3cr3t-value";
+    form.requestSubmit();
+    await settle();
+    expect(calls).toContainEqual([
+      "target_add",
+      {
+        target: { name: "offsite", kind: "s3", path: null, url: null, endpoint: "https://s3.example.test", bucket: "b", prefix: null, region: null, access_key_id: "AKID", secret_access_key: "s3cr3t-value" },
+      },
+    ]);
+    expect(root.querySelector(".status-line")?.textContent).toContain("Added offsite.");
+    expect(root.querySelector('[data-target="offsite"]')).not.toBeNull();
+    expect(root.textContent).not.toContain("s3cr3t-value");
+
+    button(root, "Remove…").click();
+    expect(calls.some(([c]) => c === "target_remove")).toBe(false);
+    expect(root.textContent).toContain("Stop copying to offsite? Its copies stay there.");
+    button(root, "Yes, remove").click();
+    await settle();
+    expect(calls).toContainEqual(["target_remove", { name: "offsite" }]);
+    expect(root.textContent).toContain("No targets yet");
+  });
+
+  it("shows the recovery key only when asked, with why it must be saved", async () => {
+    const calls: Calls = [];
+    mock(calls, (cmd) => {
+      if (cmd === "recovery_key") return { path: "/home/ada/.config/gardener/backup-key.txt", public: "age1example", file: "# created: 2027-01-15\nAGE-SECRET-KEY-1EXAMPLE\n", warning: "Without this key the copies cannot be read.", created: false };
+      return undefined;
+    });
+    const root = document.createElement("div");
+    await main(root, "backups");
+    await settle();
+    expect(calls.some(([c]) => c === "recovery_key")).toBe(false);
+    expect(root.textContent).not.toContain("AGE-SECRET-KEY");
+    button(root, "Show the recovery key").click();
+    await settle();
+    expect(root.querySelector(".key-file")?.textContent).toContain("AGE-SECRET-KEY-1EXAMPLE");
+    expect(root.querySelector(".recovery-key .warning")?.textContent).toBe("Without this key the copies cannot be read.");
   });
 });

@@ -47,10 +47,18 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         autostart_set,
         setup_open,
         dashboard_painted,
+        super::targets::targets_list,
+        super::targets::target_test,
+        super::targets::target_add,
+        super::targets::target_remove,
+        super::targets::backup_copy,
+        super::targets::copy_verify,
+        super::targets::copy_fetch,
+        crate::commands::recovery_key,
     ]
 }
 
-type Shared<'a> = State<'a, Arc<Dash>>;
+pub(super) type Shared<'a> = State<'a, Arc<Dash>>;
 
 fn error(code: &str, message: impl Into<String>) -> IpcError {
     IpcError {
@@ -59,7 +67,7 @@ fn error(code: &str, message: impl Into<String>) -> IpcError {
     }
 }
 
-fn context() -> Result<Context, IpcError> {
+pub(super) fn context() -> Result<Context, IpcError> {
     Context::load(None, Platform::current()).map_err(IpcError::from)
 }
 
@@ -76,7 +84,7 @@ impl From<gardener_core::config::Error> for IpcError {
 }
 
 /// Runs blocking core work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     what: &str,
     work: impl FnOnce() -> Result<T, IpcError> + Send + 'static,
 ) -> Result<T, IpcError> {
@@ -185,7 +193,7 @@ pub async fn backups_list() -> Result<Vec<BackupInfo>, IpcError> {
 }
 
 /// Marks the dashboard busy with a long operation it can cancel; one at a time.
-fn start_busy(dash: &Dash) -> Result<Cancel, IpcError> {
+pub(super) fn start_busy(dash: &Dash) -> Result<Cancel, IpcError> {
     let mut busy = lock(&dash.busy);
     if busy.is_some() {
         return Err(error(
@@ -199,7 +207,7 @@ fn start_busy(dash: &Dash) -> Result<Cancel, IpcError> {
 }
 
 /// Sends progress a few times a second at most.
-fn throttled(channel: Channel<Progress>) -> impl FnMut(&Progress) {
+pub(super) fn throttled(channel: Channel<Progress>) -> impl FnMut(&Progress) {
     let mut sent: Option<std::time::Instant> = None;
     move |p: &Progress| {
         let done = p.total_bytes > 0 && p.bytes >= p.total_bytes;
@@ -285,7 +293,7 @@ pub async fn backup_verify<R: Runtime>(
 }
 
 /// Closes the window that was asked to close while the work ran.
-fn close_if<R: Runtime>(close: bool, window: &WebviewWindow<R>) {
+pub(super) fn close_if<R: Runtime>(close: bool, window: &WebviewWindow<R>) {
     if close && let Err(e) = window.close() {
         tracing::warn!("cannot close the dashboard: {e}");
     }
@@ -395,7 +403,7 @@ fn restore_news(result: &Result<RestoreReport, IpcError>) -> (&'static str, Stri
 
 /// A notification through the menu-bar app, which has them; a failure to
 /// send one is only logged (the window shows the outcome too).
-async fn tell(dash: &Dash, title: &str, body: String) {
+pub(super) async fn tell(dash: &Dash, title: &str, body: String) {
     let asked = Asked::Notify {
         title: title.to_owned(),
         body,
@@ -436,7 +444,7 @@ pub async fn alerts_pause(dash: Shared<'_>, pause: PauseFor) -> Result<Option<u6
     Ok(until)
 }
 
-async fn tell_config_changed(dash: &Dash) -> Result<(), IpcError> {
+pub(super) async fn tell_config_changed(dash: &Dash) -> Result<(), IpcError> {
     dash.ask(Asked::ConfigChanged).await.map(drop).map_err(|m| {
         error(
             "monitor",

@@ -6,6 +6,7 @@
 //! over a channel that exists only while the window does.
 
 pub mod commands;
+pub mod targets;
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};

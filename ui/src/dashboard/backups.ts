@@ -1,15 +1,21 @@
 // The backups view: every backup with its checked state; Back Up Now with
 // progress and Cancel; Check (read back against its manifest); and the
-// restore wizard: pick → what would change → confirm → progress → outcome.
+// restore wizard: pick → what would change → confirm → progress → outcome;
+// and copies off the machine (targets.ts renders them): Copy now, Check a
+// copy, Restore from a target, the Targets section and the recovery key.
 
 import type { BackupInfo } from "../bindings/BackupInfo";
 import type { IpcError } from "../bindings/IpcError";
+import type { NewTarget } from "../bindings/NewTarget";
 import type { Progress } from "../bindings/Progress";
 import type { RestoreReport } from "../bindings/RestoreReport";
+import type { TargetSummary } from "../bindings/TargetSummary";
 import { h, replaceChildren } from "../dom";
+import { renderKeyOffer } from "../key";
 import { renderError } from "../plan";
 import { bytes, when } from "./format";
-import { backUp, cancel, listBackups, restore, restorePreview, verify } from "./ipc";
+import { addTarget, backUp, cancel, copyBackup, fetchCopy, listBackups, listTargets, removeTarget, restore, restorePreview, testTarget, verify, verifyCopy } from "./ipc";
+import { copiesText, renderAddForm, renderTargetList } from "./targets";
 import { statusLine, type View } from "./view";
 
 const PHASES: Record<Progress["phase"], string> = {
@@ -116,7 +122,11 @@ export const mountBackups = (root: HTMLElement): View => {
   const status = statusLine();
   const list = h("div", { class: "backup-list" });
   const work = h("div", { class: "backup-work" });
+  const targetBox = h("div", { class: "target-list" }, h("p", { class: "loading", role: "status" }, "Asking the targets…"));
+  const keyBox = renderKeyOffer("Copies off this computer are encrypted to a recovery key. Without it nobody can read them, so save it somewhere else.");
   let backups: BackupInfo[] = [];
+  let targets: TargetSummary[] = [];
+  let targetsLoaded = false;
   let busy = false;
 
   const refresh = async (): Promise<void> => {
@@ -127,6 +137,86 @@ export const mountBackups = (root: HTMLElement): View => {
     }
     backups = result.value;
     renderList();
+  };
+
+  const refreshTargets = async (): Promise<void> => {
+    const result = await listTargets();
+    if (!result.ok) {
+      replaceChildren(targetBox, renderError(result.error, "Cannot list the targets"));
+      return;
+    }
+    targets = result.value;
+    targetsLoaded = true;
+    renderList();
+  };
+
+  /** Runs long work with a progress panel titled `title`; the list is greyed out meanwhile. */
+  const withProgress = async <T>(title: string, run: (show: (p: Progress) => void) => Promise<T>): Promise<T> => {
+    busy = true;
+    renderList();
+    const panel = progressPanel(() => void cancel());
+    replaceChildren(work, h("h3", {}, title), panel.element);
+    status.say("");
+    const out = await run(panel.show);
+    busy = false;
+    replaceChildren(work);
+    return out;
+  };
+
+  const runCopy = async (b: BackupInfo): Promise<void> => {
+    const result = await withProgress(`Copying ${b.id}`, (show) => copyBackup(b.id, null, show));
+    if (result.ok) {
+      const copied = result.value.filter((o) => o.error === null).map((o) => o.target);
+      const failed = result.value.filter((o) => o.error !== null).map((o) => `${o.target}: ${o.error}`);
+      status.say([copied.length > 0 ? `Copied to ${copied.join(", ")}.` : "", ...failed.map((f) => `The copy to ${f}`)].filter(Boolean).join(" "), failed.length > 0);
+    } else failed("Cannot copy it", result.error);
+    await refreshTargets();
+  };
+
+  const runCheckCopy = async (name: string, id: string): Promise<void> => {
+    const result = await withProgress(`Checking the copy of ${id} on ${name}`, (show) => verifyCopy(name, id, show));
+    if (result.ok) {
+      const r = result.value;
+      status.say(r.problems.length === 0 ? `The copy of ${id} on ${name} is sound: ${r.files.toLocaleString()} files, ${bytes(r.bytes)} checked.` : `The copy of ${id} on ${name} is damaged: ${r.problems.join("; ")}`, r.problems.length > 0);
+    } else failed("Cannot check the copy", result.error);
+    await refreshTargets();
+  };
+
+  const runRestoreFrom = async (name: string, id: string): Promise<void> => {
+    const result = await withProgress(`Fetching ${id} from ${name}`, (show) => fetchCopy(name, id, show));
+    if (!result.ok) {
+      failed("Cannot fetch the copy", result.error);
+      return;
+    }
+    await refresh();
+    const b = backups.find((x) => x.id === id);
+    if (b === undefined) status.say(`${id} was fetched but is not listed; see the log.`, true);
+    else await runRestore(b);
+  };
+
+  const targetActions = {
+    get busy(): boolean {
+      return busy;
+    },
+    test: (name: string): void => {
+      status.say(`Testing ${name}…`);
+      void testTarget(name).then((r) => status.say(r.ok ? `${name}: OK, wrote, read back and deleted a test file at ${r.value.location} in ${r.value.seconds.toFixed(1)} s.` : `${name}: ${r.error.message}`, !r.ok));
+    },
+    check: (name: string, id: string): void => void runCheckCopy(name, id),
+    restoreFrom: (name: string, id: string): void => void runRestoreFrom(name, id),
+    remove: (name: string): void => {
+      void removeTarget(name).then(async (r) => {
+        status.say(r.ok ? `${name} removed; its copies stay where they are.` : `Cannot remove ${name}: ${r.error.message}`, !r.ok);
+        await refreshTargets();
+      });
+    },
+  };
+
+  const onAdd = (t: NewTarget): void => {
+    void addTarget(t).then(async (r) => {
+      status.say(r.ok ? `Added ${t.name}. The next backup is copied there; Test checks it can be written.` : `Cannot add ${t.name || "the target"}: ${r.error.message}`, !r.ok);
+      if (r.ok) await refreshTargets();
+    });
   };
 
   const failed = (title: string, e: IpcError): void => {
@@ -145,9 +235,11 @@ export const mountBackups = (root: HTMLElement): View => {
     if (result.ok) {
       const b = result.value.backup;
       const checked = b.verified?.ok ? ", checked" : "";
-      status.say(`Backup done (${kindText(b)}): ${b.files.toLocaleString()} files, ${bytes(b.size)}${checked}, in ${result.value.seconds.toFixed(0)} s.`);
+      const copied = targets.length > 0 ? " Copies: see the targets below." : "";
+      status.say(`Backup done (${kindText(b)}): ${b.files.toLocaleString()} files, ${bytes(b.size)}${checked}, in ${result.value.seconds.toFixed(0)} s.${copied}`);
     } else failed("Backup failed", result.error);
     await refresh();
+    await refreshTargets();
   };
 
   const runVerify = async (b: BackupInfo): Promise<void> => {
@@ -205,6 +297,7 @@ export const mountBackups = (root: HTMLElement): View => {
   };
 
   const renderList = (): void => {
+    if (targetsLoaded) replaceChildren(targetBox, renderTargetList(targets, targetActions), renderAddForm(busy, onAdd));
     const now = h("button", { type: "button", class: "primary", disabled: busy }, "Back Up Now");
     now.addEventListener("click", () => void runBackup());
     if (backups.length === 0) {
@@ -217,7 +310,7 @@ export const mountBackups = (root: HTMLElement): View => {
       h(
         "table",
         { class: "backups" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Made"), h("th", {}, "Kind"), h("th", {}, "Size"), h("th", {}, "Files"), h("th", {}, "State"), h("th", {}, ""))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Made"), h("th", {}, "Kind"), h("th", {}, "Size"), h("th", {}, "Files"), h("th", {}, "State"), targets.length > 0 ? h("th", {}, "Copies") : null, h("th", {}, ""))),
         h(
           "tbody",
           {},
@@ -226,6 +319,8 @@ export const mountBackups = (root: HTMLElement): View => {
             check.addEventListener("click", () => void runVerify(b));
             const back = h("button", { type: "button", disabled: busy || b.unreadable !== undefined, "aria-label": `Restore ${b.id}` }, "Restore…");
             back.addEventListener("click", () => void runRestore(b));
+            const copy = targets.length > 0 ? h("button", { type: "button", disabled: busy || b.unreadable !== undefined, "aria-label": `Copy ${b.id}` }, "Copy now") : null;
+            copy?.addEventListener("click", () => void runCopy(b));
             return h(
               "tr",
               { "data-backup": b.id },
@@ -234,7 +329,8 @@ export const mountBackups = (root: HTMLElement): View => {
               h("td", {}, bytes(b.size)),
               h("td", {}, b.files.toLocaleString()),
               h("td", { class: b.verified?.ok ? "ok" : b.verified || b.unreadable ? "fail" : "" }, checkedText(b)),
-              h("td", { class: "row-buttons" }, check, back),
+              targets.length > 0 ? h("td", { class: "copies" }, copiesText(b.id, targets)) : null,
+              h("td", { class: "row-buttons" }, check, copy, back),
             );
           }),
         ),
@@ -242,8 +338,9 @@ export const mountBackups = (root: HTMLElement): View => {
     );
   };
 
-  replaceChildren(root, h("h2", {}, "Backups"), status.element, work, list);
+  replaceChildren(root, h("h2", {}, "Backups"), status.element, work, list, h("h3", {}, "Targets"), targetBox, h("h3", {}, "Recovery key"), keyBox);
   renderList();
   void refresh();
+  void refreshTargets();
   return { update(): void {}, unmount(): void {} };
 };

@@ -5,14 +5,18 @@ import { Channel } from "@tauri-apps/api/core";
 
 import type { Action } from "../bindings/Action";
 import type { BackupInfo } from "../bindings/BackupInfo";
+import type { CopyOutcome } from "../bindings/CopyOutcome";
 import type { CreateReport } from "../bindings/CreateReport";
 import type { DashEvent } from "../bindings/DashEvent";
 import type { LogStream } from "../bindings/LogStream";
+import type { NewTarget } from "../bindings/NewTarget";
 import type { PauseFor } from "../bindings/PauseFor";
 import type { Progress } from "../bindings/Progress";
 import type { RestoreReport } from "../bindings/RestoreReport";
 import type { ServiceId } from "../bindings/ServiceId";
 import type { Settings } from "../bindings/Settings";
+import type { TargetSummary } from "../bindings/TargetSummary";
+import type { TestReport } from "../bindings/TestReport";
 import type { VerifyReport } from "../bindings/VerifyReport";
 import { call, type Result } from "../ipc";
 
@@ -52,6 +56,26 @@ export const restorePreview = (id: string): Promise<Result<RestoreReport>> => ca
 
 export const restore = (id: string, onProgress: (p: Progress) => void): Promise<Result<RestoreReport>> =>
   call<RestoreReport>("restore_apply", { id, onProgress: channel(onProgress) });
+
+export const listTargets = (): Promise<Result<TargetSummary[]>> => call<TargetSummary[]>("targets_list");
+
+export const testTarget = (name: string): Promise<Result<TestReport>> => call<TestReport>("target_test", { name });
+
+export const addTarget = (target: NewTarget): Promise<Result<null>> => call<null>("target_add", { target });
+
+export const removeTarget = (name: string): Promise<Result<null>> => call<null>("target_remove", { name });
+
+/** Copies backup `id` to `target` (every target with null). */
+export const copyBackup = (id: string, target: string | null, onProgress: (p: Progress) => void): Promise<Result<CopyOutcome[]>> =>
+  call<CopyOutcome[]>("backup_copy", { id, target, onProgress: channel(onProgress) });
+
+/** Reads a copy back from `target` and checks it (its newest with a null id). */
+export const verifyCopy = (target: string, id: string | null, onProgress: (p: Progress) => void): Promise<Result<VerifyReport>> =>
+  call<VerifyReport>("copy_verify", { target, id, onProgress: channel(onProgress) });
+
+/** Brings a copy (and the backups it needs) back into the backups folder. */
+export const fetchCopy = (target: string, id: string, onProgress: (p: Progress) => void): Promise<Result<null>> =>
+  call<null>("copy_fetch", { target, id, onProgress: channel(onProgress) });
 
 /** Resolves to when the pause ends (seconds since the epoch), or null. */
 export const pauseAlerts = (pause: PauseFor): Promise<Result<number | null>> =>

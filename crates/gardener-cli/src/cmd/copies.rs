@@ -7,10 +7,8 @@ use std::process::ExitCode;
 use bytesize::ByteSize;
 use gardener_core::backup::CreateReport;
 use gardener_core::copies::copy::{self, CopyOutcome};
-use gardener_core::copies::state::CopiesState;
 use gardener_core::copies::{self, check, key};
 use gardener_core::install::Context;
-use serde::Serialize;
 
 use super::backup::{Bar, cancel_on_signal, local};
 use crate::Globals;
@@ -49,21 +47,6 @@ fn size(bytes: u64) -> String {
     ByteSize::b(bytes).display().iec().to_string()
 }
 
-/// One target, as `backup targets` shows it.
-#[derive(Serialize)]
-struct TargetLine {
-    name: String,
-    kind: &'static str,
-    location: String,
-    reachable: bool,
-    error: Option<String>,
-    copies: usize,
-    bytes: u64,
-    last_copy: Option<String>,
-    last_check: Option<copies::state::CheckRecord>,
-    last_failure: Option<copies::state::Failure>,
-}
-
 /// `gardener backup targets [test NAME]`.
 pub fn targets(
     g: &Globals,
@@ -84,43 +67,7 @@ pub fn targets(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let state = CopiesState::load(ctx);
-    let mut lines = Vec::new();
-    for cfg in &ctx.config.backup.targets {
-        let known = state.targets.get(&cfg.name).cloned().unwrap_or_default();
-        let opened = copies::open(ctx, cfg);
-        let location = opened
-            .as_ref()
-            .map_or_else(|_| String::new(), |t| t.location());
-        let listed = opened.and_then(|t| t.list());
-        let (reachable, error, count, bytes) = match &listed {
-            Ok(objects) => {
-                let ours: Vec<_> = objects
-                    .iter()
-                    .filter(|o| copies::id_of(&o.key).is_some())
-                    .collect();
-                (true, None, ours.len(), ours.iter().map(|o| o.size).sum())
-            }
-            Err(e) => (
-                false,
-                Some(e.to_string()),
-                known.copies.len(),
-                known.copies.values().map(|c| c.size).sum(),
-            ),
-        };
-        lines.push(TargetLine {
-            name: cfg.name.clone(),
-            kind: cfg.kind.as_str(),
-            location,
-            reachable,
-            error,
-            copies: count,
-            bytes,
-            last_copy: known.last_copy.clone(),
-            last_check: known.last_check().cloned(),
-            last_failure: known.last_failure.clone(),
-        });
-    }
+    let lines = copies::manage::overview(ctx);
     if g.json {
         output::print_json(&serde_json::json!({ "targets": lines }));
         return Ok(ExitCode::SUCCESS);
@@ -136,7 +83,7 @@ pub fn targets(
         } else {
             "NOT REACHABLE"
         };
-        println!("{} ({}) {} — {reach}", l.name, l.kind, l.location);
+        println!("{} ({}) {} — {reach}", l.name, l.kind.as_str(), l.location);
         if let Some(e) = &l.error {
             println!("  {e}");
         }
@@ -179,26 +126,10 @@ pub fn copy(
         ));
     }
     let cancel = cancel_on_signal();
-    let mut outcomes = Vec::new();
-    for name in &names {
-        let bar = Bar::new(g);
-        let result = copy::copy(ctx, name, id, &cancel, &mut |p| bar.update(p));
-        bar.finish();
-        outcomes.push(match result {
-            Ok(r) => CopyOutcome {
-                target: name.clone(),
-                report: Some(r),
-                code: None,
-                error: None,
-            },
-            Err(e) => CopyOutcome {
-                target: name.clone(),
-                report: None,
-                code: Some(e.code().to_owned()),
-                error: Some(e.to_string()),
-            },
-        });
-    }
+    let bar = Bar::new(g);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let outcomes = copy::copy_each(ctx, &names, id, &cancel, &mut |p| bar.update(p));
+    bar.finish();
     if g.json {
         output::print_json(&serde_json::json!({ "copies": outcomes }));
     } else {

@@ -14,6 +14,7 @@ use super::RetentionConfig;
 
 /// What kind of place a target is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// A directory on another disk.
@@ -220,4 +221,75 @@ fn check_kind(t: &TargetConfig) -> Result<(), (&'static str, String)> {
         ));
     }
     Ok(())
+}
+
+impl super::Config {
+    /// Appends `target` as a `[[backup.targets]]` table to the file at
+    /// `path`, keeping its comments and layout; the whole file is checked
+    /// first (a name used twice, a missing key) and left as it was if wrong.
+    pub fn add_target(path: &std::path::Path, target: &TargetConfig) -> super::Result<()> {
+        let table: toml_edit::DocumentMut = toml::to_string(target)
+            .map_err(|e| e.to_string())
+            .and_then(|t| t.parse().map_err(|e: toml_edit::TomlError| e.to_string()))
+            .map_err(|message| super::Error::Invalid {
+                path: path.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some("backup.targets".into()),
+                message,
+            })?;
+        Self::edit(path, |doc| {
+            let backup = doc
+                .entry("backup")
+                .or_insert_with(toml_edit::table)
+                .as_table_like_mut();
+            if let Some(backup) = backup {
+                let targets = backup
+                    .entry("targets")
+                    .or_insert(toml_edit::Item::ArrayOfTables(
+                        toml_edit::ArrayOfTables::new(),
+                    ));
+                if let Some(list) = targets.as_array_of_tables_mut() {
+                    list.push(table.as_table().clone());
+                }
+            }
+        })?;
+        let saved = Self::load(path)?;
+        if saved.backup.targets.iter().any(|t| t.name == target.name) {
+            Ok(())
+        } else {
+            Err(super::Error::Invalid {
+                path: path.to_path_buf(),
+                line: None,
+                column: None,
+                key: Some("backup.targets".into()),
+                message: "`backup` or `backup.targets` is written inline; add the target \
+                          in the Settings editor"
+                    .into(),
+            })
+        }
+    }
+
+    /// Removes the `[[backup.targets]]` table named `name` from the file at
+    /// `path`, keeping the rest of it as it was.
+    pub fn remove_target(path: &std::path::Path, name: &str) -> super::Result<()> {
+        Self::edit(path, |doc| {
+            let Some(backup) = doc.get_mut("backup").and_then(|b| b.as_table_like_mut()) else {
+                return;
+            };
+            let now_empty = match backup
+                .get_mut("targets")
+                .and_then(|t| t.as_array_of_tables_mut())
+            {
+                Some(list) => {
+                    list.retain(|t| t.get("name").and_then(|n| n.as_str()) != Some(name));
+                    list.is_empty()
+                }
+                None => false,
+            };
+            if now_empty {
+                backup.remove("targets");
+            }
+        })
+    }
 }

@@ -349,21 +349,38 @@ pub fn copy_to_all(
     cancel: &Cancel,
     progress: &mut dyn FnMut(&Progress),
 ) -> Vec<CopyOutcome> {
-    ctx.config
+    let names: Vec<&str> = ctx
+        .config
         .backup
         .targets
         .iter()
-        .map(|t| match copy(ctx, &t.name, Some(id), cancel, progress) {
+        .map(|t| t.name.as_str())
+        .collect();
+    copy_each(ctx, &names, Some(id), cancel, progress)
+}
+
+/// Copies backup `id` (the newest with `None`) to each target in `names`,
+/// each on its own: one that fails does not stop the others.
+pub fn copy_each(
+    ctx: &Context,
+    names: &[&str],
+    id: Option<&str>,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Vec<CopyOutcome> {
+    names
+        .iter()
+        .map(|name| match copy(ctx, name, id, cancel, progress) {
             Ok(report) => CopyOutcome {
-                target: t.name.clone(),
+                target: (*name).to_owned(),
                 report: Some(report),
                 code: None,
                 error: None,
             },
             Err(e) => {
-                tracing::info!("copy to {} failed: {e}", t.name);
+                tracing::info!("copy to {name} failed: {e}");
                 CopyOutcome {
-                    target: t.name.clone(),
+                    target: (*name).to_owned(),
                     report: None,
                     code: Some(e.code().to_owned()),
                     error: Some(e.to_string()),

@@ -37,6 +37,7 @@ pub struct Key {
 
 /// The key as `gardener backup key show` shows it.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "RecoveryKey"))]
 pub struct Shown {
     /// Where the file is.
     pub path: PathBuf,
@@ -45,6 +46,7 @@ pub struct Shown {
     /// The whole file, secret included.
     pub file: String,
     /// Why it must be saved elsewhere.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub warning: &'static str,
     /// Whether it was made just now.
     pub created: bool,

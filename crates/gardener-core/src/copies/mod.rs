@@ -10,6 +10,7 @@ pub mod check;
 pub mod copy;
 mod dir;
 pub mod key;
+pub mod manage;
 pub mod s3;
 pub mod sftp;
 pub mod state;
@@ -194,6 +195,7 @@ pub fn id_of(key: &str) -> Option<&str> {
 
 /// What `gardener backup targets test` found.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct TestReport {
     /// The target.
     pub target: String,
