@@ -475,3 +475,30 @@ pub fn classify(live: &Path, restored: &Tree, before: &Tree) -> Seen {
         ))
     }
 }
+
+/// The README's recipe for an incremental backup with stock tools: every archive the backup
+/// needs, oldest first, then the backup itself, extracted by GNU tar into one directory; then
+/// what its manifest does not list removed. Arguments: the archives' directory, the backup's id,
+/// the directory to fill.
+pub const PLAIN_TOOLS_RECIPE: &str = r#"
+set -eu
+cd "$1"; LAST=$2; OUT=$3
+mkdir -p "$OUT"
+tar --zstd -xOf "$LAST.tar.zst" gardener-manifest.json > "$OUT.manifest.json"
+for id in $(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1])).get("needs", []))' "$OUT.manifest.json") "$LAST"; do
+  tar --zstd -xf "$id.tar.zst" -C "$OUT"
+done
+python3 - "$OUT.manifest.json" "$OUT" <<'PY'
+import json, os, sys
+keep = {e["path"] for e in json.load(open(sys.argv[1]))["entries"]}
+root = sys.argv[2]
+for top, dirs, files in os.walk(root, topdown=False):
+    for name in files + dirs:
+        path = os.path.join(top, name)
+        if os.path.relpath(path, root) not in keep:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.remove(path)
+PY
+"#;

@@ -12,7 +12,9 @@ use std::process::Command;
 use std::thread;
 use std::time::Instant;
 
-use gardener_e2e::backup_home::{Home, MIB, Rng, Tree, names_ending, write_random, write_text};
+use gardener_e2e::backup_home::{
+    Home, MIB, PLAIN_TOOLS_RECIPE, Rng, Tree, names_ending, write_random, write_text,
+};
 use gardener_e2e::output_text;
 use serde_json::Value;
 
@@ -144,31 +146,6 @@ fn kill_9_during_incremental_backups_never_lists_one_that_fails() {
     assert!(names_ending(&h.dest(), ".partial").is_empty());
 }
 
-/// The README's recipe: every archive the backup needs, oldest first, then the backup itself,
-/// extracted by GNU tar into one directory; then what its manifest does not list removed.
-const PLAIN_TOOLS: &str = r#"
-set -eu
-cd "$1"; LAST=$2; OUT=$3
-mkdir -p "$OUT"
-tar --zstd -xOf "$LAST.tar.zst" gardener-manifest.json > "$OUT.manifest.json"
-for id in $(python3 -c 'import json, sys; print(*json.load(open(sys.argv[1])).get("needs", []))' "$OUT.manifest.json") "$LAST"; do
-  tar --zstd -xf "$id.tar.zst" -C "$OUT"
-done
-python3 - "$OUT.manifest.json" "$OUT" <<'PY'
-import json, os, sys
-keep = {e["path"] for e in json.load(open(sys.argv[1]))["entries"]}
-root = sys.argv[2]
-for top, dirs, files in os.walk(root, topdown=False):
-    for name in files + dirs:
-        path = os.path.join(top, name)
-        if os.path.relpath(path, root) not in keep:
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.rmdir(path)
-            else:
-                os.remove(path)
-PY
-"#;
-
 #[test]
 fn the_newest_state_comes_back_with_only_gnu_tar_and_python() {
     let h = Home::new();
@@ -192,7 +169,7 @@ fn the_newest_state_comes_back_with_only_gnu_tar_and_python() {
 
     let out = h.root.join("plain");
     let run = Command::new("bash")
-        .args(["-c", PLAIN_TOOLS, "recipe"])
+        .args(["-c", PLAIN_TOOLS_RECIPE, "recipe"])
         .arg(h.dest())
         .arg(id)
         .arg(&out)

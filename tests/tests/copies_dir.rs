@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gardener_e2e::backup_home::{Home, Rng, Tree, write_random, write_text};
+use gardener_e2e::backup_home::{Home, PLAIN_TOOLS_RECIPE, Rng, Tree, write_random, write_text};
 use gardener_e2e::{namespace, output_text};
 use serde_json::Value;
 
@@ -143,6 +143,37 @@ fn copies_decrypt_with_age_and_a_lost_home_comes_back_from_the_copy() {
     assert_eq!(checked["problems"], serde_json::json!([]), "{checked:#}");
     assert_eq!(checked["needs"][0], full.as_str());
     let want = Tree::read(&h.app_data()).unwrap();
+
+    // The incremental copy by stock tools too: age decrypts each copy of the chain, then the
+    // README's recipe (GNU tar and python3) puts the newest state together.
+    let plain = h.root.join("decrypted");
+    fs::create_dir_all(&plain).unwrap();
+    for id in [&full, &inc] {
+        let run = Command::new("age")
+            .args(["-d", "-i"])
+            .arg(&key)
+            .arg("-o")
+            .arg(plain.join(format!("{id}.tar.zst")))
+            .arg(drive.join(format!("gardener/{id}.tar.zst.age")))
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", output_text(&run));
+    }
+    let out = h.root.join("plain-chain");
+    let run = Command::new("bash")
+        .args(["-c", PLAIN_TOOLS_RECIPE, "recipe"])
+        .arg(&plain)
+        .arg(&inc)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", output_text(&run));
+    assert_eq!(
+        Tree::read(&out.join("app-data"))
+            .unwrap()
+            .differences(&want, None),
+        Vec::<String>::new()
+    );
 
     // The machine is lost: data, backups and state go; the config and the key were saved.
     let saved_key = fs::read(&key).unwrap();

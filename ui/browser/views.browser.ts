@@ -56,6 +56,11 @@ function dashboard(extra: Scenario = {}): Scenario {
       },
     },
     backups_list: { value: [backup] },
+    targets_list: {
+      value: [
+        { name: "nas", kind: "dir", location: "/Volumes/Backup/gardener", reachable: true, error: null, copies: 1, bytes: 1_230_000_000, backups: [backup.id], last_copy: "2027-01-15T08:03:00Z", last_check: null, last_failure: null },
+      ],
+    },
     log_open: { value: ["time=… msg=\"server listening\""] },
     log_poll: { value: [] },
     settings_load: {
@@ -138,6 +143,8 @@ describe("in Chromium", () => {
       }),
     );
     await page.locator("#tab-backups").click();
+    await page.locator(`[data-backup="${backup.id}"] .copies`).waitFor();
+    expect(await page.locator(`[data-backup="${backup.id}"] .copies`).textContent()).toBe("nas ✓");
     await page.getByRole("button", { name: "Back Up Now" }).click();
     await page.getByText("Writing the backup — 45%").waitFor();
     expect(await page.locator("progress").getAttribute("value")).toBe("45");
