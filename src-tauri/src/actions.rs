@@ -4,13 +4,11 @@
 //! when there is something to say, in a notification. Nothing here runs long
 //! on the UI thread.
 
-use std::time::{Duration, Instant};
-
 use gardener_core::Platform;
-use gardener_core::backup::{Cancel, CreateOptions, Phase, Progress};
-use gardener_core::config::Config;
+use gardener_core::backup::{Cancel, CreateOptions, Phase, Progress, Throttle};
 use gardener_core::copies::copy;
 use gardener_core::install::Context;
+use gardener_core::monitor::alerts::{self, pause::PauseFor};
 use gardener_core::monitor::watch::Request;
 use gardener_core::services::{Action, ServiceId};
 use tauri::{AppHandle, Runtime};
@@ -185,11 +183,9 @@ fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
                 cancel: Cancel::new(),
                 ..CreateOptions::default()
             };
-            let mut shown = Instant::now();
+            let mut throttle = Throttle::default();
             copy::backup_and_copy(&ctx, manager.as_ref(), &opts, &mut |p| {
-                // The menu needs no more than a few updates a second.
-                if shown.elapsed() >= Duration::from_millis(250) {
-                    shown = Instant::now();
+                if throttle.ready(p) {
                     live.set_backup_line(Some(progress_line(p)));
                 }
             })
@@ -204,37 +200,10 @@ fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
     }
 }
 
-/// How long Pause Alerts lasts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pause {
-    OneHour,
-    /// Until 08:00 local time tomorrow.
-    UntilTomorrow,
-    Resume,
-}
-
-/// When a pause chosen at `now` ends (`None`: resume now).
-pub fn pause_end(pause: Pause, now: &jiff::ZonedDateTime) -> Option<jiff::Timestamp> {
-    match pause {
-        Pause::OneHour => Some(now.timestamp() + jiff::SignedDuration::from_hours(1)),
-        Pause::UntilTomorrow => now
-            .date()
-            .tomorrow()
-            .ok()
-            .and_then(|d| {
-                d.at(8, 0, 0, 0)
-                    .to_zoned_datetime(now.time_zone().clone())
-                    .ok()
-            })
-            .map(|z| z.timestamp()),
-        Pause::Resume => None,
-    }
-}
-
 /// Pause Alerts ▸: writes `[alerts] mute_until` into gardener.toml (so the
 /// pause holds across restarts and for `gardener monitor` too) and hands the
 /// new settings to the running monitor.
-pub fn pause_alerts<R: Runtime>(app: &AppHandle<R>, pause: Pause) {
+pub fn pause_alerts<R: Runtime>(app: &AppHandle<R>, pause: PauseFor) {
     let app = app.clone();
     // Reads and rewrites gardener.toml: not on the UI thread.
     let spawned = std::thread::Builder::new()
@@ -245,18 +214,11 @@ pub fn pause_alerts<R: Runtime>(app: &AppHandle<R>, pause: Pause) {
     }
 }
 
-fn write_pause<R: Runtime>(app: &AppHandle<R>, pause: Pause) {
+fn write_pause<R: Runtime>(app: &AppHandle<R>, pause: PauseFor) {
     let Some(live) = live::get(app) else { return };
-    let until = pause_end(pause, &jiff::ZonedDateTime::now())
-        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t));
-    tracing::info!(?pause, until = ?until.map(|t| t.to_string()), "alert pause chosen from the tray menu");
     let result = Context::load(None, Platform::current())
         .map_err(|e| e.to_string())
-        .and_then(|ctx| {
-            let text = until.map(|t| t.to_string());
-            Config::set_mute_until(&ctx.config_file, text.as_deref()).map_err(|e| e.to_string())?;
-            Config::load(&ctx.config_file).map_err(|e| e.to_string())
-        });
+        .and_then(|ctx| alerts::pause::set(&ctx.config_file, pause).map_err(|e| e.to_string()));
     match result {
         Ok(config) => {
             live.set_mute_until(config.alerts.mute_until_secs());
@@ -290,21 +252,6 @@ pub fn open_logs<R: Runtime>(app: &AppHandle<R>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pauses_end_in_an_hour_or_tomorrow_at_eight() {
-        // Central European winter time, as a fixed offset (no tz database needed).
-        let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(1));
-        let now = jiff::civil::date(2026, 12, 2)
-            .at(22, 30, 0, 0)
-            .to_zoned_datetime(tz)
-            .unwrap();
-        let hour = pause_end(Pause::OneHour, &now).unwrap();
-        assert_eq!(hour.to_string(), "2026-12-02T22:30:00Z");
-        let tomorrow = pause_end(Pause::UntilTomorrow, &now).unwrap();
-        assert_eq!(tomorrow.to_string(), "2026-12-03T07:00:00Z");
-        assert_eq!(pause_end(Pause::Resume, &now), None);
-    }
 
     #[test]
     fn progress_reads_as_a_percentage_while_writing_and_checking() {

@@ -2,7 +2,7 @@
 //! service-manager calls block), feeding the tray menu and notifications
 //! after every tick, and serving the menu's requests between ticks.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gardener_core::Platform;
@@ -15,6 +15,7 @@ use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::{mpsc, watch};
 
 use crate::feed::{Feed, ToWindow};
+use crate::lock::lock;
 use crate::notify;
 use crate::tray::{MenuState, Tray};
 
@@ -67,10 +68,6 @@ pub struct Live<R: Runtime> {
     stop: Mutex<Option<(watch::Sender<bool>, std::sync::mpsc::Receiver<()>)>>,
     /// The open dashboard's pipe: samples are sent only while there is one.
     feed: Mutex<Option<Feed>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn now_secs() -> u64 {

@@ -13,6 +13,7 @@ mod commands;
 mod dashboard;
 mod feed;
 mod live;
+mod lock;
 mod notify;
 mod tray;
 mod windows;

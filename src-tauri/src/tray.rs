@@ -4,6 +4,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use gardener_core::monitor::alerts::pause::PauseFor;
 use gardener_core::monitor::summary::Overall;
 use gardener_core::services::ServiceId;
 use tauri::image::Image;
@@ -302,9 +303,9 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         id::RESTART_APP => actions::restart(app, ServiceId::App),
         id::UNLOAD_MODELS => actions::unload_models(app),
         id::BACK_UP => actions::back_up(app),
-        id::PAUSE_HOUR => actions::pause_alerts(app, actions::Pause::OneHour),
-        id::PAUSE_TOMORROW => actions::pause_alerts(app, actions::Pause::UntilTomorrow),
-        id::RESUME => actions::pause_alerts(app, actions::Pause::Resume),
+        id::PAUSE_HOUR => actions::pause_alerts(app, PauseFor::Hour),
+        id::PAUSE_TOMORROW => actions::pause_alerts(app, PauseFor::UntilTomorrow),
+        id::RESUME => actions::pause_alerts(app, PauseFor::Resume),
         id::OPEN_LOGS => actions::open_logs(app),
         id::SET_UP => windows::show_setup(app),
         id::DASHBOARD => windows::show_dashboard(app, "overview"),

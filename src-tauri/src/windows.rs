@@ -4,7 +4,7 @@
 //! much of its memory for as long as the process that used it lives.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
@@ -12,6 +12,7 @@ use gardener_core::monitor::watch::Recent;
 
 use crate::feed::{self, Feed, ToWindow};
 use crate::live;
+use crate::lock::lock;
 
 /// Label of the setup window; capabilities/setup.json grants it its commands.
 pub const SETUP: &str = "setup";
@@ -25,10 +26,6 @@ pub const VIEWS: [&str; 5] = ["overview", "services", "backups", "alerts", "sett
 static SETUP_PROCESS: Mutex<Option<u32>> = Mutex::new(None);
 /// The dashboard's process while it runs, and its pipe.
 static DASHBOARD_PROCESS: Mutex<Option<(u32, Feed)>> = Mutex::new(None);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Opens the setup window in its own process, unless it is open already.
 /// When that process ends, the monitor starts over (setting up may have

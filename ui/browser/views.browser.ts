@@ -170,7 +170,7 @@ describe("in Chromium", () => {
     );
     await page.locator("#tab-backups").click();
     await page.getByRole("button", { name: `Restore ${backup.id}` }).click();
-    await page.getByText("1 files would be changed").waitFor();
+    await page.getByText("1 file would be changed").waitFor();
     expect((await calls(page)).map(([c]) => c)).not.toContain("restore_apply");
     await page.getByRole("button", { name: "Restore this backup" }).click();
     await page.getByText("Ollama and Codebase Gardener restarted and healthy.").waitFor();

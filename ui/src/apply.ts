@@ -50,23 +50,26 @@ export function renderOllamaChoice(
   );
 }
 
-/** The button that sets up, or why there is none. */
-export function renderActions(plan: Plan, onApply: () => void): HTMLElement {
+/** The button that sets up, or why there is none; with a check failed, Check Again. */
+export function renderActions(plan: Plan, onApply: () => void, onCheckAgain: () => void = () => undefined): HTMLElement {
   if (isNoop(plan)) {
     return h("div", { class: "actions" }, h("p", { class: "note" }, "Nothing to do: everything is set up as configured."));
   }
   const blocked = isBlocked(plan);
   const button = h("button", { type: "button", class: "primary", disabled: blocked }, "Set Up");
   button.addEventListener("click", onApply);
+  const again = h("button", { type: "button" }, "Check Again");
+  again.addEventListener("click", onCheckAgain);
   return h(
     "div",
     { class: "actions" },
     button,
+    blocked ? again : null,
     h(
       "p",
       { class: "note" },
       blocked
-        ? "Fix the failed checks below, then open this window again."
+        ? "Fix the failed checks below, then choose Check Again."
         : "Gardener makes the changes listed below. If any step fails, it undoes what it changed.",
     ),
   );

@@ -48,7 +48,11 @@ export async function main(root: HTMLElement): Promise<void> {
         useRunning = value;
         void showPlan();
       }),
-      renderActions(plan, () => void apply(plan)),
+      renderActions(
+        plan,
+        () => void apply(plan),
+        () => void showPlan(),
+      ),
       renderPlan(plan),
     );
   };

@@ -52,7 +52,8 @@ describe("the views", () => {
       () => {},
     );
     expect(blocked.querySelector("button")?.disabled).toBe(true);
-    expect(blocked.textContent).toContain("Fix the failed checks");
+    expect(blocked.textContent).toContain("Fix the failed checks below, then choose Check Again.");
+    expect([...ready.querySelectorAll("button")].map((b) => b.textContent)).toEqual(["Set Up"]);
     const noop = renderActions(plan({ steps: [{ kind: "dir", path: "/x", mode: "0700", change: "unchanged" }] }), () => {});
     expect(noop.querySelector("button")).toBeNull();
     expect(noop.textContent).toContain("Nothing to do");
@@ -135,6 +136,28 @@ describe("the setup window", () => {
     await settled();
     expect(root.querySelector(".key-file")?.textContent).toBe("AGE-SECRET-KEY-1EXAMPLE\n");
     expect(root.textContent).toContain("The key was made just now.");
+  });
+
+  it("checks again when asked after a check failed", async () => {
+    const calls: string[] = [];
+    let failing = true;
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd === "setup_plan") {
+        const p = plan();
+        return failing ? plan({ steps: [{ kind: "check", id: "ollama-port", title: "Port", outcome: "fail", detail: "taken" }, ...p.steps] }) : p;
+      }
+      return undefined;
+    });
+    const root = document.createElement("main");
+    await main(root);
+    expect(root.querySelector<HTMLButtonElement>("button.primary")?.disabled).toBe(true);
+    failing = false;
+    [...root.querySelectorAll("button")].find((b) => b.textContent === "Check Again")?.click();
+    await settled();
+    expect(calls).toEqual(["setup_plan", "setup_plan"]);
+    expect(root.querySelector<HTMLButtonElement>("button.primary")?.disabled).toBe(false);
+    expect(root.textContent).not.toContain("Check Again");
   });
 
   it("shows a failure with what was undone", async () => {

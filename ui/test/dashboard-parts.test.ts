@@ -79,6 +79,14 @@ describe("the overview", () => {
     expect(line?.className).toBe("warn");
   });
 
+  it("marks a machine without any backup amber, not green", () => {
+    const s = snapshot(1_800_000_000_000, { last_backup_at: null, last_backup_kind: null, last_backup_files: null });
+    const line = [...renderOverview({ history: [], events: [], latest: s }, 1_800_000_000).querySelectorAll(".services-strip li")].find((li) => li.textContent === "No backup yet");
+    expect(line?.className).toBe("warn");
+    const done = [...renderOverview({ history: [], events: [], latest: snapshot() }, 1_800_000_000).querySelectorAll(".services-strip li")].find((li) => li.textContent?.startsWith("Last backup"));
+    expect(done?.className).toBe("ok");
+  });
+
   it("says it is waiting before the first sample", () => {
     expect(renderOverview(empty(), 0).textContent).toContain("Waiting for the first sample");
   });
@@ -126,7 +134,9 @@ describe("wording", () => {
 
   it("a restore's diff lists what would change", () => {
     const view = renderDiff({ id: "gardener-x", dry_run: true, restored: ["~/data"], diff: { added: ["~/data/new"], changed: [], removed: ["~/data/old"] }, safety_copies: [], services: [], seconds: 0 });
-    expect(view.textContent).toContain("1 files would be added");
+    expect(view.textContent).toContain("1 file would be added");
+    const two = renderDiff({ id: "gardener-x", dry_run: true, restored: ["~/data"], diff: { added: [], changed: ["~/data/a", "~/data/b"], removed: [] }, safety_copies: [], services: [], seconds: 0 });
+    expect(two.textContent).toContain("2 files would be changed");
     expect(view.textContent).toContain("+ ~/data/new");
     expect(view.textContent).toContain("− ~/data/old");
   });

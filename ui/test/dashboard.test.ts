@@ -196,7 +196,7 @@ describe("the dashboard", () => {
     await settle();
     root.querySelector<HTMLButtonElement>(`[aria-label="Restore ${backup.id}"]`)!.click();
     await settle();
-    expect(root.textContent).toContain("1 files would be changed");
+    expect(root.textContent).toContain("1 file would be changed");
     expect(calls.some(([c]) => c === "restore_apply")).toBe(false);
     button(root, "Restore this backup").click();
     await settle();
@@ -329,7 +329,7 @@ describe("closing mid-restore", () => {
     await settle();
     expect(calls).toContainEqual(["copy_fetch", expect.objectContaining({ target: "nas", id: backup.id })]);
     expect(calls).toContainEqual(["restore_preview", { id: backup.id }]);
-    expect(root.textContent).toContain("1 files would be added");
+    expect(root.textContent).toContain("1 file would be added");
     expect(calls.some(([c]) => c === "restore_apply")).toBe(false);
   });
 

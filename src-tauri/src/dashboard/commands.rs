@@ -12,7 +12,8 @@ use gardener_core::backup::{
 use gardener_core::config::Config;
 use gardener_core::install::Context;
 use gardener_core::logs::{self, Follower};
-use gardener_core::monitor::alerts::{RuleInfo, describe};
+use gardener_core::monitor::alerts::pause::PauseFor;
+use gardener_core::monitor::alerts::{self, RuleInfo, describe};
 use gardener_core::services::{Action, ServiceId};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, Invoke};
@@ -20,7 +21,6 @@ use tauri::{AppHandle, Runtime, State, WebviewWindow};
 use tauri_plugin_autostart::ManagerExt;
 
 use super::{Dash, DashEvent, lock};
-use crate::actions::{Pause, pause_end};
 use crate::commands::IpcError;
 use crate::feed::Asked;
 
@@ -208,11 +208,9 @@ pub(super) fn start_busy(dash: &Dash) -> Result<Cancel, IpcError> {
 
 /// Sends progress a few times a second at most.
 pub(super) fn throttled(channel: Channel<Progress>) -> impl FnMut(&Progress) {
-    let mut sent: Option<std::time::Instant> = None;
+    let mut throttle = backup::Throttle::default();
     move |p: &Progress| {
-        let done = p.total_bytes > 0 && p.bytes >= p.total_bytes;
-        if done || sent.is_none_or(|t| t.elapsed().as_millis() >= 100) {
-            sent = Some(std::time::Instant::now());
+        if throttle.ready(p) {
             let _ = channel.send(p.clone());
         }
     }
@@ -413,31 +411,13 @@ pub(super) async fn tell(dash: &Dash, title: &str, body: String) {
     }
 }
 
-/// How long to pause alerts for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub enum PauseFor {
-    Hour,
-    UntilTomorrow,
-    Resume,
-}
-
 /// Pauses (or resumes) alerts like the menu's Pause Alerts; returns when the
 /// pause ends (seconds since the epoch).
 #[tauri::command]
 pub async fn alerts_pause(dash: Shared<'_>, pause: PauseFor) -> Result<Option<u64>, IpcError> {
-    let pause = match pause {
-        PauseFor::Hour => Pause::OneHour,
-        PauseFor::UntilTomorrow => Pause::UntilTomorrow,
-        PauseFor::Resume => Pause::Resume,
-    };
     let until = blocking("pausing alerts", move || {
-        let ctx = context()?;
-        let until = pause_end(pause, &jiff::ZonedDateTime::now())
-            .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string());
-        Config::set_mute_until(&ctx.config_file, until.as_deref())?;
-        Ok(Config::load(&ctx.config_file)?.alerts.mute_until_secs())
+        let config = alerts::pause::set(&context()?.config_file, pause)?;
+        Ok(config.alerts.mute_until_secs())
     })
     .await?;
     tell_config_changed(&dash).await?;

@@ -27,6 +27,7 @@ use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::feed::{self, Ask, Asked, Outcome, ToWindow};
+use crate::lock::lock;
 use crate::windows;
 
 /// When the process started (set first thing in `main`), for the time to
@@ -94,10 +95,6 @@ pub struct Dash {
     arrived: (Mutex<bool>, std::sync::Condvar),
     /// Closing was asked for while busy.
     close_when_done: std::sync::atomic::AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Dash {

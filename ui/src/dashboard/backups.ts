@@ -79,13 +79,13 @@ function progressPanel(onCancel: (() => void) | null): { element: HTMLElement; s
   };
 }
 
-function diffList(title: string, paths: string[], mark: string): HTMLElement | null {
+function diffList(done: string, paths: string[], mark: string): HTMLElement | null {
   if (paths.length === 0) return null;
   const shown = paths.slice(0, 50);
   return h(
     "details",
     { open: paths.length <= 10 },
-    h("summary", {}, `${paths.length} ${title}`),
+    h("summary", {}, `${paths.length} ${paths.length === 1 ? "file" : "files"} would be ${done}`),
     h("ul", { class: "diff" }, ...shown.map((p) => h("li", {}, `${mark} ${p}`)), paths.length > shown.length ? h("li", {}, `… and ${paths.length - shown.length} more`) : null),
   );
 }
@@ -99,9 +99,9 @@ export function renderDiff(r: RestoreReport): HTMLElement {
     { class: "diff-view" },
     h("p", {}, `Restoring ${r.id} replaces: ${r.restored.join(", ")}.`),
     none ? h("p", { class: "note" }, "The files are the same as in the backup: restoring changes nothing.") : null,
-    diffList("files would be added", d.added, "+"),
-    diffList("files would be changed", d.changed, "~"),
-    diffList("files would be removed", d.removed, "−"),
+    diffList("added", d.added, "+"),
+    diffList("changed", d.changed, "~"),
+    diffList("removed", d.removed, "−"),
   );
 }
 

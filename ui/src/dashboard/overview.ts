@@ -147,7 +147,7 @@ export function renderOverview(state: DashState, nowSecs: number): HTMLElement {
       { class: "services-strip" },
       serviceLine("Ollama", latest.services.ollama.state, latest.services.ollama.healthy),
       serviceLine("Codebase Gardener", latest.services.app.state, latest.services.app.healthy),
-      h("li", { class: latest.last_backup_error !== null ? "fail" : "ok" }, h("span", { class: "dot", "aria-hidden": "true" }), backup),
+      h("li", { class: latest.last_backup_error !== null ? "fail" : latest.last_backup_at === null ? "warn" : "ok" }, h("span", { class: "dot", "aria-hidden": "true" }), backup),
     ),
     h("div", { class: "gauges" }, ...gauges(latest, state.history).map(renderGauge)),
     h("p", { class: "note" }, minutes < 1 ? "The graphs fill in as samples arrive; they show up to the last hour." : `The graphs show the last ${minutes < 58 ? `${minutes} min` : "hour"}.`),

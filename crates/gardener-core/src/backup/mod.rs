@@ -18,6 +18,7 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod sources;
+mod throttle;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ pub use create::{CreateOptions, CreateReport, create};
 pub use manifest::BackupKind;
 pub use pause::{app_paused_by_backup, app_resumed_since};
 pub use restore::{RestoreOptions, RestoreReport, restore};
+pub use throttle::Throttle;
 pub use verify::{VerifyReport, verify};
 
 /// What went wrong with a backup command.
@@ -159,7 +161,7 @@ pub enum Phase {
     Copy,
 }
 
-/// Progress of a long operation, sent often (at most every ~100 ms by the CLI).
+/// Progress of a long operation, reported often; [`Throttle`] says when to show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Progress {

@@ -317,6 +317,10 @@ mod tests {
         manager(&r)
             .run(Action::Stop, ServiceId::Ollama, LONG)
             .unwrap();
+        // The stop did run (and nothing else did): "not loaded" is what made it fine.
+        r.assert_done();
+        let ran: Vec<String> = r.calls().iter().map(ToString::to_string).collect();
+        assert_eq!(ran, [format!("systemctl --user stop {UNIT}")]);
     }
 
     #[test]
