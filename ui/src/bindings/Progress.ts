@@ -2,7 +2,7 @@
 import type { Phase } from "./Phase";
 
 /**
- * Progress of a long operation, sent often (at most every ~100 ms by the CLI).
+ * Progress of a long operation, reported often; [`Throttle`] says when to show it.
  */
 export type Progress = { 
 /**
