@@ -3,7 +3,7 @@
 # stock tools doing the same with the same bytes.
 #
 # Makes a ~SIZE_MB MiB backup (incompressible files, so the archive is about that size) in a
-# fake home, then, 3 runs each, alternating which side goes first, median wall time of:
+# fake home, then, 5 runs each (RUNS=n), alternating which side goes first, median wall time of:
 #   dir  age -r RECIPIENT -o DRIVE/X.age ARCHIVE   vs  gardener backup copy ID --target drive
 #        (encrypts to the same recipient, writes .partial, fsyncs, renames, checks the size)
 #   s3   boto3 upload_file of a file as large as    vs  gardener backup copy ID --target bucket
@@ -11,7 +11,8 @@
 #        defaults: 8 MiB parts, 10 threads)          multipart, 16 MiB parts, 3 at a time)
 # against `s3s-fs` on 127.0.0.1. The "drive" and the server's storage are on tmpfs (/dev/shm),
 # another volume than the data, as a dir target must be; what is measured is reading,
-# encrypting and sending, not the speed of a disk. Each copy is deleted before the next run.
+# encrypting and sending, not the speed of a disk. Each copy (ours and age's) is deleted before
+# the next run, outside the timing.
 #
 # Usage: bench/copies.sh [SIZE_MB]   (default 2048; needs age, s3s-fs, python3 with boto3)
 #   BENCH_DIR=dir  work directory (default: a new one under ${TMPDIR:-/tmp}); removed at the end
@@ -21,7 +22,7 @@
 set -euo pipefail
 
 SIZE_MB=${1:-2048}
-RUNS=3
+RUNS=${RUNS:-5}
 DIR_TARGET=1.20
 S3_TARGET=0.80
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -167,6 +168,8 @@ echo "== $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); archive 
 # --- dir -------------------------------------------------------------------------------------
 D_AGE=() D_OURS=()
 age_dir() {
+  # As for ours, the destination starts out absent (not overwritten inside the timing).
+  rm -rf -- "$FAST/age"
   mkdir -p "$FAST/age"
   timed age -r "$RECIPIENT" -o "$FAST/age/$ID.tar.zst.age" "$ARCHIVE" || die "age failed"
   D_AGE+=("$WALL")

@@ -139,9 +139,41 @@ impl Write for ToThread {
     }
 }
 
-/// Encrypts `from` to `out`: reading and encrypting on a thread of its own
-/// while this one hashes and writes, so that the two overlap (age's CLI does
-/// less per byte: it hashes nothing). Reports the bytes written.
+/// What the reading thread hands to the encrypting one.
+enum Chunk {
+    Block(Vec<u8>),
+    /// All of the file was read: only now may the encryption be finished
+    /// (an encrypted stream cut short must not end as if whole).
+    End,
+}
+
+/// Reads `from` in blocks to `to`, until the end, a cancel or an error.
+fn read_blocks(
+    from: &mut File,
+    to: &std::sync::mpsc::SyncSender<Chunk>,
+    cancel: &Cancel,
+) -> io::Result<()> {
+    loop {
+        if cancel.is_cancelled() {
+            return Err(io::Error::other("cancelled"));
+        }
+        let mut block = Vec::with_capacity(ToThread::BLOCK);
+        let n = Read::take(&mut *from, ToThread::BLOCK as u64).read_to_end(&mut block)?;
+        let chunk = if n == 0 {
+            Chunk::End
+        } else {
+            Chunk::Block(block)
+        };
+        // A closed channel: the encrypting side stopped and says why.
+        if to.send(chunk).is_err() || n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Encrypts `from` to `out` on three threads: one reads the archive, one
+/// encrypts, and this one hashes and writes (age's CLI does less per byte:
+/// it hashes nothing). Reports the bytes written.
 fn encrypt_beside(
     key: &Key,
     from: &mut File,
@@ -150,30 +182,42 @@ fn encrypt_beside(
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<()> {
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<Chunk>(4);
+        let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let reading = scope.spawn(move || read_blocks(from, &read_tx, cancel));
         let encrypting = scope.spawn(move || -> io::Result<()> {
             let mut sink = ToThread {
-                tx,
+                tx: out_tx,
                 block: Vec::with_capacity(ToThread::BLOCK),
             };
             let mut enc = key.encrypt(&mut sink)?;
-            pump(from, &mut enc, cancel, &mut |_| {})?;
-            enc.finish()?;
-            sink.flush()
+            for chunk in read_rx {
+                match chunk {
+                    Chunk::Block(block) => enc.write_all(&block)?,
+                    Chunk::End => {
+                        enc.finish()?;
+                        return sink.flush();
+                    }
+                }
+            }
+            Err(io::Error::other("the archive was not read to its end"))
         });
         let mut written = Ok(());
-        for block in rx {
+        for block in out_rx {
             written = out.write_all(&block);
             if written.is_err() {
-                // Dropping the receiver stops the encrypting thread.
+                // Dropping the receiver stops the other two threads.
                 break;
             }
             progress(block.len() as u64);
         }
+        let panicked = |what: &str| io::Error::other(format!("the {what} thread panicked"));
+        let read = reading.join().unwrap_or_else(|_| Err(panicked("reading")));
         let encrypted = encrypting
             .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
-        written.and(encrypted)
+            .unwrap_or_else(|_| Err(panicked("encrypting")));
+        // The first cause: the target, then the archive, then the encryption.
+        written.and(read).and(encrypted)
     })
 }
 
@@ -491,4 +535,106 @@ pub fn done_words(report: &crate::backup::CreateReport, outcomes: &[CopyOutcome]
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use age::secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn key_in(dir: &std::path::Path) -> Key {
+        let path = dir.join("key.txt");
+        let identity = age::x25519::Identity::generate();
+        std::fs::write(&path, format!("{}\n", identity.to_string().expose_secret())).unwrap();
+        Key::load_from(&path).unwrap()
+    }
+
+    /// A file of `len` bytes that do not repeat within a block.
+    fn archive(dir: &std::path::Path, len: usize) -> std::path::PathBuf {
+        let path = dir.join("a.tar.zst");
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn what_is_encrypted_on_three_threads_decrypts_to_the_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = key_in(dir.path());
+        let path = archive(dir.path(), 3 * ToThread::BLOCK + 12_345);
+        let mut out = Vec::new();
+        let mut reported = 0;
+        encrypt_beside(
+            &key,
+            &mut File::open(&path).unwrap(),
+            &mut out,
+            &Cancel::new(),
+            &mut |n| reported += n,
+        )
+        .unwrap();
+        assert_eq!(reported, out.len() as u64);
+        let mut back = Vec::new();
+        key.decrypt(&out[..])
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, std::fs::read(&path).unwrap());
+    }
+
+    #[test]
+    fn a_cancelled_or_failed_copy_never_ends_as_a_whole_encrypted_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = key_in(dir.path());
+        // More blocks than the threads can hold between them (4 queued each way and one in
+        // each hand), so the reader cannot have reached the end when the cancel comes.
+        let path = archive(dir.path(), 24 * ToThread::BLOCK);
+
+        // Cancelled after the first block was written: an error, and what was written so far
+        // does not decrypt as a complete stream.
+        let cancel = Cancel::new();
+        let mut out = Vec::new();
+        let stop = cancel.clone();
+        let err = encrypt_beside(
+            &key,
+            &mut File::open(&path).unwrap(),
+            &mut out,
+            &cancel,
+            &mut |_| stop.cancel(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("cancelled"), "{err}");
+        let mut back = Vec::new();
+        let whole = key
+            .decrypt(&out[..])
+            .map(|mut r| r.read_to_end(&mut back).is_ok())
+            .unwrap_or(false);
+        assert!(
+            !whole,
+            "a cut-short copy decrypted as whole ({} bytes)",
+            back.len()
+        );
+
+        // The target failing: its error is the one given.
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = encrypt_beside(
+            &key,
+            &mut File::open(&path).unwrap(),
+            &mut Full,
+            &Cancel::new(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull, "{err}");
+    }
 }
