@@ -178,16 +178,14 @@ pub async fn log_poll(dash: Shared<'_>) -> Result<Vec<String>, IpcError> {
     .await
 }
 
-/// Every backup, newest first.
+/// Every backup, newest first, once what an interrupted backup or restore
+/// left is put right (as `gardener backup list` does).
 #[tauri::command]
 pub async fn backups_list() -> Result<Vec<BackupInfo>, IpcError> {
     blocking("listing backups", || {
-        let ctx = context()?;
-        let dest = backup::destination(&ctx);
-        if !dest.exists() {
-            return Ok(Vec::new());
-        }
-        Ok(catalog::list(&dest)?)
+        let (backups, notes) = backup::list_after_recovery(&context()?)?;
+        notes.iter().for_each(|n| tracing::info!("{n}"));
+        Ok(backups)
     })
     .await
 }

@@ -350,10 +350,10 @@ fn create(g: &Globals, ctx: &Context, opts: &CreateOptions) -> Result<ExitCode, 
 }
 
 fn list(g: &Globals, ctx: &Context, dest: &Path) -> Result<ExitCode, CliError> {
-    for note in backup::recover_interrupted(ctx, ctx.manager().as_ref()) {
+    let (backups, notes) = backup::list_after_recovery(ctx).map_err(err)?;
+    for note in notes {
         eprintln!("note: {note}");
     }
-    let backups = catalog::list(dest).map_err(err)?;
     let state = catalog::State::load(ctx);
     let listing = Listing {
         destination: dest.to_path_buf(),

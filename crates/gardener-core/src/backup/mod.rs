@@ -229,6 +229,20 @@ pub fn recover_interrupted(
         .collect()
 }
 
+/// Every backup, newest first (none while the backups directory does not
+/// exist), once what an interrupted backup or restore left behind has been
+/// put right; with a sentence for each thing put right.
+pub fn list_after_recovery(
+    ctx: &crate::install::Context,
+) -> Result<(Vec<BackupInfo>, Vec<String>)> {
+    let notes = recover_interrupted(ctx, ctx.manager().as_ref());
+    let dest = destination(ctx);
+    if !dest.exists() {
+        return Ok((Vec::new(), notes));
+    }
+    Ok((catalog::list(&dest)?, notes))
+}
+
 /// Directory the archives are written to.
 pub fn destination(ctx: &crate::install::Context) -> PathBuf {
     ctx.config
