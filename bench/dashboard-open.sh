@@ -15,14 +15,25 @@
 # (its own, a network and a web process), the web one only after its own has linked and
 # built the window: two floors in sequence at least.
 #
+# The baseline, measured in the same run and alternating with the dashboard: bench/empty-window,
+# an empty Tauri 2 app whose process opens one window at start (as the dashboard's process
+# does, with the same environment) on a static page that reports its second animation frame.
+# What the dashboard costs beyond any Tauri window here is the ratio of the two medians. (Seen
+# on the 2-core build machine: once a dashboard has run, the empty window's next starts take
+# ~200 ms longer before its main() is reached, for a reason not found yet — not the
+# accessibility bus, not WebKit processes left over — so the first pair, before any dashboard
+# ran, is printed on its own too.)
+#
 # Usage: bench/dashboard-open.sh [RUNS]   (default 5; needs root, Xvfb and dbus-daemon)
 #        BUILD=0 uses the binaries already in target/ instead of building them.
 #        LOGS=DIR keeps each run's log (with the times of its steps) in DIR.
-# Prints the floor, each run, the median and its ratios to the 300 ms target and the floor.
+# Prints the floor, each run of both, the first pair's ratio and the medians' (goal <= 1.25
+# for both; no verdict is printed while the baseline's later starts are not understood), and
+# the dashboard's ratio to the floor.
 set -euo pipefail
 
 RUNS=${1:-5}
-TARGET_MS=300
+GOAL=1.25
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROFILE=${PROFILE:-release}
 
@@ -36,8 +47,8 @@ fi
 if [[ "${GARDENER_BENCH_INSIDE:-}" != 1 && "${BUILD:-1}" != 0 ]]; then
   flag=(); [[ $PROFILE == release ]] && flag=(--release)
   (cd "$ROOT/ui" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; } && npm run -s build)
-  (cd "$ROOT" && cargo build -q "${flag[@]}" -p gardener-app -p gardener-cli \
-    -p gardener-e2e --bin gardener-app --bin gardener --bin stand-in-ollama)
+  (cd "$ROOT" && cargo build -q "${flag[@]}" -p gardener-app -p gardener-cli -p empty-window \
+    -p gardener-e2e --bin gardener-app --bin gardener --bin stand-in-ollama --bin empty-window)
 fi
 reexec_in_namespace "$0" "$@"
 
@@ -86,8 +97,45 @@ webkit_floor() {
 }
 webkit_floor
 
+# Waits until no WebKit process of an earlier window is left (they exit on their own after
+# their window's process, and tearing them down would slow the next start), then a second.
+settle() {
+  for _ in $(seq 50); do
+    pgrep -f 'WebKit(Web|Network)Process' >/dev/null || break
+    sleep 0.1
+  done
+  sleep 1
+}
+
+# One open of the empty window, timed like the dashboard's. Prints its milliseconds after the
+# start and after its main().
+empty_window_ms() {
+  local log=$HOME/empty-window-$1.log launched line painted_at
+  launched=$EPOCHREALTIME
+  WEBKIT_DISABLE_COMPOSITING_MODE=${WEBKIT_DISABLE_COMPOSITING_MODE:-1} \
+    "$BIN/empty-window" >/dev/null 2>"$log" &
+  local pid=$!
+  line=
+  for _ in $(seq 300); do
+    line=$(grep -m1 'empty-window painted' "$log" || true)
+    [[ -n $line ]] && break
+    sleep 0.1
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [[ -n $line ]] || { echo "the empty window never reported its first paint:" >&2; cat "$log" >&2; exit 1; }
+  painted_at=$(sed -n 's/.* at_ms=\([0-9]*\).*/\1/p' <<<"$line")
+  after_main=$(sed -n 's/.* ms=\([0-9]*\) .*/\1/p' <<<"$line")
+  awk -v a="$launched" -v p="$painted_at" -v m="$after_main" 'BEGIN { printf "%d %d\n", p - a * 1000, m }'
+}
+
 times=()
+empty=()
 for run in $(seq "$RUNS"); do
+  read -r e e_main < <(empty_window_ms "$run")
+  echo "run $run: empty window painted $e ms after the start ($e_main ms after main())"
+  empty+=("$e")
+  settle
   log=$HOME/dashboard-$run.log
   # stdin stays open (as the tray's pipe does) until the window has painted.
   # With the environment the tray gives it (see software_rendering_manners in windows.rs).
@@ -112,11 +160,14 @@ for run in $(seq "$RUNS"); do
   ms=$(awk -v a="$launched" -v p="$painted_at" 'BEGIN { printf "%d", p - a * 1000 }')
   echo "run $run: first paint $ms ms after the start ($after_main ms after main())"
   times+=("$ms")
-  sleep 1
+  settle
 done
 
-awk -v m="$(median "${times[@]}")" -v t="$TARGET_MS" -v f="$FLOOR_MS" 'BEGIN {
-  printf "median %d ms after the start: ratio %.2f to the %d ms target (%s)", m, m / t, t, m <= t ? "met" : "MISSED"
+awk -v m="${times[0]}" -v e="${empty[0]}" 'BEGIN {
+  printf "first pair: the dashboard %d ms, the empty window %d ms: ratio %.2f (goal <= 1.25)\n", m, e, m / e
+}'
+awk -v m="$(median "${times[@]}")" -v e="$(median "${empty[@]}")" -v g="$GOAL" -v f="$FLOOR_MS" 'BEGIN {
+  printf "median %d ms after the start, the empty window %d ms: ratio %.2f (goal <= %.2f)", m, e, m / e, g
   if (f > 0) printf "; %.2f floors (two in sequence cannot be avoided)", m / f
   printf "\n"
 }'
