@@ -268,23 +268,38 @@ pub async fn backup_verify<R: Runtime>(
     id: String,
     on_progress: Channel<Progress>,
 ) -> Result<VerifyReport, IpcError> {
-    let dash = Arc::clone(&dash);
-    let cancel = start_busy(&dash)?;
-    let result = blocking("the check", move || {
-        let ctx = context()?;
-        let dest = backup::destination(&ctx);
-        let path = catalog::resolve(&dest, &id)?;
+    while_busy(
+        &window,
+        &dash,
+        "the check",
+        on_progress,
+        move |cancel, progress| {
+            let ctx = context()?;
+            let dest = backup::destination(&ctx);
+            let path = catalog::resolve(&dest, &id)?;
+            Ok(catalog::verify_recorded(&dest, &path, cancel, progress)?)
+        },
+    )
+    .await
+}
+
+/// Runs `work` as the window's one long operation (see [`start_busy`]): off
+/// the async executor, cancellable, its progress throttled to the window;
+/// then closes the window if that was asked for meanwhile.
+pub(super) async fn while_busy<R: Runtime, T: Send + 'static>(
+    window: &WebviewWindow<R>,
+    dash: &Dash,
+    what: &str,
+    on_progress: Channel<Progress>,
+    work: impl FnOnce(&Cancel, &mut dyn FnMut(&Progress)) -> Result<T, IpcError> + Send + 'static,
+) -> Result<T, IpcError> {
+    let cancel = start_busy(dash)?;
+    let result = blocking(what, move || {
         let mut progress = throttled(on_progress);
-        Ok(catalog::verify_recorded(
-            &dest,
-            &path,
-            &cancel,
-            &mut progress,
-        )?)
+        work(&cancel, &mut progress)
     })
     .await;
-    let close = dash.finish_busy();
-    close_if(close, &window);
+    close_if(dash.finish_busy(), window);
     result
 }
 

@@ -15,6 +15,7 @@ use tauri::{Runtime, WebviewWindow};
 
 use super::commands::{
     Shared, blocking, close_if, context, start_busy, tell, tell_config_changed, throttled,
+    while_busy,
 };
 use crate::commands::IpcError;
 
@@ -79,17 +80,7 @@ pub async fn backup_copy<R: Runtime>(
     let cancel = start_busy(&dash)?;
     let result = blocking("the copy", move || {
         let ctx = context()?;
-        let names: Vec<String> = match &target {
-            Some(t) => vec![copies::find(&ctx, t)?.name.clone()],
-            None => ctx
-                .config
-                .backup
-                .targets
-                .iter()
-                .map(|t| t.name.clone())
-                .collect(),
-        };
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let names = copies::names(&ctx, target.as_deref())?;
         let mut progress = throttled(on_progress);
         Ok(copy::copy_each(
             &ctx,
@@ -123,21 +114,22 @@ pub async fn copy_verify<R: Runtime>(
     id: Option<String>,
     on_progress: Channel<Progress>,
 ) -> Result<VerifyReport, IpcError> {
-    let dash = Arc::clone(&dash);
-    let cancel = start_busy(&dash)?;
-    let result = blocking("the check", move || {
-        let mut progress = throttled(on_progress);
-        Ok(check::verify(
-            &context()?,
-            &target,
-            id.as_deref(),
-            &cancel,
-            &mut progress,
-        )?)
-    })
-    .await;
-    close_if(dash.finish_busy(), &window);
-    result
+    while_busy(
+        &window,
+        &dash,
+        "the check",
+        on_progress,
+        move |cancel, progress| {
+            Ok(check::verify(
+                &context()?,
+                &target,
+                id.as_deref(),
+                cancel,
+                progress,
+            )?)
+        },
+    )
+    .await
 }
 
 /// Brings backup `id` and every backup it needs from `target` into the
@@ -150,14 +142,15 @@ pub async fn copy_fetch<R: Runtime>(
     id: String,
     on_progress: Channel<Progress>,
 ) -> Result<(), IpcError> {
-    let dash = Arc::clone(&dash);
-    let cancel = start_busy(&dash)?;
-    let result = blocking("fetching the copy", move || {
-        let mut progress = throttled(on_progress);
-        check::fetch(&context()?, &target, &id, &cancel, &mut progress)?;
-        Ok(())
-    })
-    .await;
-    close_if(dash.finish_busy(), &window);
-    result
+    while_busy(
+        &window,
+        &dash,
+        "fetching the copy",
+        on_progress,
+        move |cancel, progress| {
+            check::fetch(&context()?, &target, &id, cancel, progress)?;
+            Ok(())
+        },
+    )
+    .await
 }

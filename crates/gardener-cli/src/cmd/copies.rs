@@ -110,16 +110,7 @@ pub fn copy(
     id: Option<&str>,
     target: Option<&str>,
 ) -> Result<ExitCode, CliError> {
-    let names: Vec<String> = match target {
-        Some(t) => vec![copies::find(ctx, t).map_err(err)?.name.clone()],
-        None => ctx
-            .config
-            .backup
-            .targets
-            .iter()
-            .map(|t| t.name.clone())
-            .collect(),
-    };
+    let names = copies::names(ctx, target).map_err(err)?;
     if names.is_empty() {
         return Err(CliError::usage(
             "no [[backup.targets]] in gardener.toml: there is nowhere to copy to",
@@ -127,7 +118,6 @@ pub fn copy(
     }
     let cancel = cancel_on_signal();
     let bar = Bar::new(g);
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let outcomes = copy::copy_each(ctx, &names, id, &cancel, &mut |p| bar.update(p));
     bar.finish();
     if g.json {

@@ -462,13 +462,8 @@ pub fn copy_to_all(
     cancel: &Cancel,
     progress: &mut dyn FnMut(&Progress),
 ) -> Vec<CopyOutcome> {
-    let names: Vec<&str> = ctx
-        .config
-        .backup
-        .targets
-        .iter()
-        .map(|t| t.name.as_str())
-        .collect();
+    // Every target: no name to look up, nothing to fail.
+    let names = super::names(ctx, None).unwrap_or_default();
     copy_each(ctx, &names, Some(id), cancel, progress)
 }
 

@@ -160,6 +160,21 @@ pub fn find<'c>(ctx: &'c Context, name: &str) -> Result<&'c TargetConfig> {
         .ok_or_else(|| Error::UnknownTarget(name.to_owned()))
 }
 
+/// The names of the targets `target` stands for: that one (which must be
+/// configured), or every one with `None`.
+pub fn names<'c>(ctx: &'c Context, target: Option<&str>) -> Result<Vec<&'c str>> {
+    Ok(match target {
+        Some(t) => vec![find(ctx, t)?.name.as_str()],
+        None => ctx
+            .config
+            .backup
+            .targets
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect(),
+    })
+}
+
 /// Opens the target `cfg` describes.
 pub fn open(ctx: &Context, cfg: &TargetConfig) -> Result<Box<dyn Target>> {
     Ok(match cfg.kind {
