@@ -476,6 +476,16 @@ pub fn classify(live: &Path, restored: &Tree, before: &Tree) -> Seen {
     }
 }
 
+/// The ids in a `backup list --json` listing (local or of a target), newest first.
+pub fn listed_ids(listing: &Value) -> Vec<String> {
+    listing["backups"]
+        .as_array()
+        .expect("a backups array")
+        .iter()
+        .map(|b| b["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
 /// The README's recipe for an incremental backup with stock tools: every archive the backup
 /// needs, oldest first, then the backup itself, extracted by GNU tar into one directory; then
 /// what its manifest does not list removed. Arguments: the archives' directory, the backup's id,

@@ -56,13 +56,7 @@ impl Home {
     }
 
     fn ids(&self) -> Vec<String> {
-        let list = self.json(&["--json", "backup", "list"]);
-        list["backups"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b["id"].as_str().unwrap().to_owned())
-            .collect()
+        gardener_e2e::backup_home::listed_ids(&self.json(&["--json", "backup", "list"]))
     }
 }
 

@@ -11,7 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gardener_e2e::backup_home::{Home, PLAIN_TOOLS_RECIPE, Rng, Tree, write_random, write_text};
+use gardener_e2e::backup_home::{
+    Home, PLAIN_TOOLS_RECIPE, Rng, Tree, listed_ids, write_random, write_text,
+};
 use gardener_e2e::{namespace, output_text};
 use serde_json::Value;
 
@@ -185,13 +187,11 @@ fn copies_decrypt_with_age_and_a_lost_home_comes_back_from_the_copy() {
     fs::write(&key, saved_key).unwrap();
     fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let listed = h.json(&["--json", "backup", "list", "--target", "drive"]);
-    let ids: Vec<&str> = listed["backups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [inc.as_str(), full.as_str()], "{listed:#}");
+    assert_eq!(
+        listed_ids(&listed),
+        [inc.as_str(), full.as_str()],
+        "{listed:#}"
+    );
     h.ok(&["backup", "restore", &inc, "--target", "drive", "--yes"]);
     let back = Tree::read(&h.app_data()).unwrap();
     assert_eq!(back.differences(&want, None), Vec::<String>::new());

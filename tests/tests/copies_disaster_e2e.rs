@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gardener_e2e::backup_home::{Rng, Tree, write_random, write_text};
+use gardener_e2e::backup_home::{Rng, Tree, listed_ids, write_random, write_text};
 use gardener_e2e::machine::{Machine, toml_str};
 use gardener_e2e::{namespace, output_text, stand_ins};
 
@@ -63,15 +63,6 @@ fn lose_the_home(m: &Machine) {
     ] {
         fs::create_dir_all(dir).unwrap();
     }
-}
-
-fn ids(listing: &serde_json::Value) -> Vec<String> {
-    listing["backups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
@@ -142,7 +133,7 @@ fn a_lost_home_comes_back_from_its_copy_with_the_services_running() {
 
     m.gardener_ok(&["backup", "targets", "test", "drive"]);
     let listing = m.gardener_json(&["backup", "list", "--target", "drive", "--json"]);
-    assert_eq!(ids(&listing)[0], newest, "{listing:#}");
+    assert_eq!(listed_ids(&listing)[0], newest, "{listing:#}");
     let checked = m.gardener_json(&["backup", "verify", &newest, "--target", "drive", "--json"]);
     assert_eq!(checked["problems"], serde_json::json!([]), "{checked:#}");
     m.gardener_ok(&["install", "--yes"]);
@@ -162,5 +153,5 @@ fn a_lost_home_comes_back_from_its_copy_with_the_services_running() {
         "{next:#}"
     );
     let listing = m.gardener_json(&["backup", "list", "--target", "drive", "--json"]);
-    assert_eq!(ids(&listing).len(), 3, "{listing:#}");
+    assert_eq!(listed_ids(&listing).len(), 3, "{listing:#}");
 }
