@@ -175,13 +175,18 @@ age_dir() {
   D_AGE+=("$WALL")
   echo "   dir  age       $WALL s"
 }
-ours_dir() {
+# ours TARGET LABEL: one timed `gardener backup copy` of the backup to TARGET (both targets
+# emptied first); sets WALL, leaves its report in $LOG/copy-LABEL.json.
+ours() {
   reset_targets
-  timed "${GARDENER[@]}" backup copy "$ID" --target drive --json >"$LOG/copy-dir.json" 2>"$LOG/copy-dir.err" ||
-    die "gardener backup copy --target drive failed" "$LOG/copy-dir.err"
-  [[ $(jget "$LOG/copy-dir.json" copies.0.report.copied.0) == "$ID" ]] || die "nothing was copied" "$LOG/copy-dir.json"
+  timed "${GARDENER[@]}" backup copy "$ID" --target "$1" --json >"$LOG/copy-$2.json" 2>"$LOG/copy-$2.err" ||
+    die "gardener backup copy --target $1 failed" "$LOG/copy-$2.err"
+  [[ $(jget "$LOG/copy-$2.json" copies.0.report.copied.0) == "$ID" ]] || die "nothing was copied" "$LOG/copy-$2.json"
+  printf '   %-4s gardener  %s s\n' "$2" "$WALL"
+}
+ours_dir() {
+  ours drive dir
   D_OURS+=("$WALL")
-  echo "   dir  gardener  $WALL s"
 }
 echo "== copy to an encrypted dir target ($RUNS runs each)"
 for ((r = 1; r <= RUNS; r++)); do
@@ -207,12 +212,8 @@ PY
   echo "   s3   boto3     $WALL s"
 }
 ours_s3() {
-  reset_targets
-  timed "${GARDENER[@]}" backup copy "$ID" --target bucket --json >"$LOG/copy-s3.json" 2>"$LOG/copy-s3.err" ||
-    die "gardener backup copy --target bucket failed" "$LOG/copy-s3.err"
-  [[ $(jget "$LOG/copy-s3.json" copies.0.report.copied.0) == "$ID" ]] || die "nothing was copied" "$LOG/copy-s3.json"
+  ours bucket s3
   S_OURS+=("$WALL")
-  echo "   s3   gardener  $WALL s"
 }
 echo "== copy to the S3-compatible server on loopback ($RUNS runs each)"
 for ((r = 1; r <= RUNS; r++)); do

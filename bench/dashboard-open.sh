@@ -107,6 +107,17 @@ settle() {
   sleep 1
 }
 
+# The first line of LOG with PATTERN, waiting up to 30 s for it to be written (none: empty).
+first_line() {
+  local line=
+  for _ in $(seq 300); do
+    line=$(grep -m1 -- "$2" "$1" || true)
+    [[ -n $line ]] && break
+    sleep 0.1
+  done
+  printf '%s' "$line"
+}
+
 # One open of the empty window, timed like the dashboard's. Prints its milliseconds after the
 # start and after its main().
 empty_window_ms() {
@@ -115,12 +126,7 @@ empty_window_ms() {
   WEBKIT_DISABLE_COMPOSITING_MODE=${WEBKIT_DISABLE_COMPOSITING_MODE:-1} \
     "$BIN/empty-window" >/dev/null 2>"$log" &
   local pid=$!
-  line=
-  for _ in $(seq 300); do
-    line=$(grep -m1 'empty-window painted' "$log" || true)
-    [[ -n $line ]] && break
-    sleep 0.1
-  done
+  line=$(first_line "$log" 'empty-window painted')
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   [[ -n $line ]] || { echo "the empty window never reported its first paint:" >&2; cat "$log" >&2; exit 1; }
@@ -144,12 +150,7 @@ for run in $(seq "$RUNS"); do
     WEBKIT_DISABLE_COMPOSITING_MODE=${WEBKIT_DISABLE_COMPOSITING_MODE:-1} \
     "$BIN/gardener-app" --window dashboard >/dev/null 2>"$log" &
   pipeline=$!
-  line=
-  for _ in $(seq 300); do
-    line=$(grep -m1 'painted its first figures' "$log" || true)
-    [[ -n $line ]] && break
-    sleep 0.1
-  done
+  line=$(first_line "$log" 'painted its first figures')
   pkill -f -- "--window dashboard" 2>/dev/null || true
   kill "$pipeline" 2>/dev/null || true
   wait "$pipeline" 2>/dev/null || true
