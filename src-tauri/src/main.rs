@@ -9,9 +9,9 @@
 
 mod actions;
 mod args;
-mod commands;
 mod dashboard;
 mod feed;
+mod ipc;
 mod live;
 mod lock;
 mod notify;
@@ -60,11 +60,7 @@ fn init_logging() {
 /// exits when the window closes.
 fn run_setup_window() -> tauri::Result<()> {
     tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![
-            commands::setup_plan,
-            commands::setup_apply,
-            commands::recovery_key
-        ])
+        .invoke_handler(ipc::setup_handler())
         .setup(|app| {
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);

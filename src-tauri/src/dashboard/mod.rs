@@ -5,9 +5,6 @@
 //! The window gets the recent past when it subscribes, then every sample,
 //! over a channel that exists only while the window does.
 
-pub mod commands;
-pub mod targets;
-
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -265,7 +262,7 @@ pub fn run(view: &str) -> tauri::Result<()> {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
         ))
-        .invoke_handler(commands::handler())
+        .invoke_handler(crate::ipc::dashboard_handler())
         .manage(Arc::clone(&dash))
         .on_window_event({
             let dash = Arc::clone(&dash);

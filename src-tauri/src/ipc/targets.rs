@@ -13,20 +13,9 @@ use gardener_core::copies::{self, TestReport, check};
 use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
-use super::commands::{
-    Shared, blocking, close_if, context, start_busy, tell, tell_config_changed, throttled,
-    while_busy,
-};
-use crate::commands::IpcError;
-
-impl From<copies::Error> for IpcError {
-    fn from(e: copies::Error) -> Self {
-        Self {
-            code: e.code().to_owned(),
-            message: crate::commands::with_causes(&e),
-        }
-    }
-}
+use super::backups::{close_if, start_busy, tell, throttled, while_busy};
+use super::settings::tell_config_changed;
+use super::{IpcError, Shared, blocking, context};
 
 /// Every target: where it is, whether it answers now, which backups it holds.
 #[tauri::command]
