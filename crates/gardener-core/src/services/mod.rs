@@ -335,6 +335,37 @@ pub trait ServiceManager: Send + Sync {
     fn status(&self, id: ServiceId) -> Result<ServiceStatus>;
 }
 
+/// How a driver words a command that failed.
+///
+/// Services get a diagnosis: a manager that cannot be reached from this
+/// session says what to do, and a job launchd keeps refusing says where to
+/// look. The backup timer reports only what the tool printed, or its exit
+/// status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Wording {
+    /// What the tool printed, or what its exit code is known to mean, with
+    /// what to do when the manager cannot be reached.
+    #[default]
+    Diagnosed,
+    /// Only what the tool printed, or its exit status.
+    Printed,
+}
+
+/// What a failed command printed (stderr, else stdout, trimmed), or when it
+/// printed nothing `meaning(code)`, else its exit status.
+pub(crate) fn printed(out: &Output, meaning: impl Fn(i32) -> Option<String>) -> String {
+    [out.stderr.trim(), out.stdout.trim()]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .map_or_else(
+            || match out.code {
+                None => "killed by a signal".to_owned(),
+                Some(code) => meaning(code).unwrap_or_else(|| format!("exit status {code}")),
+            },
+            str::to_owned,
+        )
+}
+
 /// Runs `inv` through `runner`; a command that cannot start is a
 /// [`Error::Spawn`], whatever it exits with is left to the caller.
 pub(crate) fn run(runner: &dyn Runner, inv: &Invocation) -> Result<Output> {
