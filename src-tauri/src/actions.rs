@@ -6,8 +6,8 @@
 
 use gardener_core::Platform;
 use gardener_core::backup::{Cancel, CreateOptions, Phase, Progress, Throttle};
+use gardener_core::context::Context;
 use gardener_core::copies::copy;
-use gardener_core::install::Context;
 use gardener_core::monitor::alerts::{self, pause::PauseFor};
 use gardener_core::monitor::watch::Request;
 use gardener_core::services::{Action, ServiceId};

@@ -135,7 +135,7 @@ mod tests {
 #[tauri::command]
 pub async fn recovery_key() -> Result<gardener_core::copies::key::Shown, IpcError> {
     tauri::async_runtime::spawn_blocking(|| {
-        let ctx = install::Context::load(None, gardener_core::Platform::current())?;
+        let ctx = gardener_core::context::Context::load(None, gardener_core::Platform::current())?;
         let (key, created) = gardener_core::copies::key::Key::load_or_create(&ctx)?;
         Ok(key.shown(created)?)
     })

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::monitor::alerts::Event;
 use gardener_core::monitor::summary::{self, Overall, Summary};
 use gardener_core::monitor::watch::Request;

@@ -10,7 +10,7 @@ use gardener_core::backup::{
     VerifyReport, catalog,
 };
 use gardener_core::config::Config;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::logs::{self, Follower};
 use gardener_core::monitor::alerts::pause::PauseFor;
 use gardener_core::monitor::alerts::{self, RuleInfo, describe};

@@ -12,7 +12,7 @@ use gardener_core::Platform;
 use gardener_core::backup::{
     self, BackupInfo, Cancel, CreateOptions, Phase, Progress, RestoreOptions, catalog,
 };
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 

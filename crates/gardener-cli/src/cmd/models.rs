@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use bytesize::ByteSize;
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::monitor::probe::ProbeError;
 use gardener_core::monitor::watch;
 use gardener_core::monitor::{InstalledModel, LoadedModel};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::monitor::{AlertState, Monitor, RunState, ServiceSnapshot, Snapshot};
 
 use crate::Globals;

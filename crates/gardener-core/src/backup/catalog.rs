@@ -14,8 +14,8 @@ use super::manifest::{BackupKind, Manifest, SourceKind};
 use super::retention::{self, Candidate, Decision};
 use super::{Error, Result};
 use crate::config::RESERVED_SOURCE_NAMES;
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 
 /// Suffix of a finished archive.
 pub const SUFFIX: &str = ".tar.zst";

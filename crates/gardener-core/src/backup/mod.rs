@@ -77,9 +77,6 @@ pub enum Error {
     /// A service could not be stopped or started.
     #[error(transparent)]
     Service(#[from] crate::services::Error),
-    /// The config could not be read.
-    #[error(transparent)]
-    Install(#[from] Box<crate::install::Error>),
     /// Wrong arguments: an unknown backup id, a bad `--only`.
     #[error("{0}")]
     Usage(String),
@@ -112,7 +109,6 @@ impl Error {
             Self::Busy { .. } => "busy",
             Self::Cancelled => "cancelled",
             Self::Service(_) => "service",
-            Self::Install(_) => "config",
             Self::Usage(_) => "usage",
             Self::RolledBack(_) => "rolled-back",
             Self::SourceMissing { .. } => "source-missing",
@@ -216,7 +212,7 @@ pub(crate) fn rfc3339_seconds(t: jiff::Timestamp) -> String {
 /// app a backup left stopped, and undoes a half-done restore. Does nothing
 /// while another backup command holds the lock. Returns what was done.
 pub fn recover_interrupted(
-    ctx: &crate::install::Context,
+    ctx: &crate::context::Context,
     manager: &dyn crate::services::ServiceManager,
 ) -> Vec<String> {
     let dest = destination(ctx);
@@ -233,7 +229,7 @@ pub fn recover_interrupted(
 /// exist), once what an interrupted backup or restore left behind has been
 /// put right; with a sentence for each thing put right.
 pub fn list_after_recovery(
-    ctx: &crate::install::Context,
+    ctx: &crate::context::Context,
 ) -> Result<(Vec<BackupInfo>, Vec<String>)> {
     let notes = recover_interrupted(ctx, ctx.manager().as_ref());
     let dest = destination(ctx);
@@ -244,7 +240,7 @@ pub fn list_after_recovery(
 }
 
 /// Directory the archives are written to.
-pub fn destination(ctx: &crate::install::Context) -> PathBuf {
+pub fn destination(ctx: &crate::context::Context) -> PathBuf {
     ctx.config
         .backup
         .destination

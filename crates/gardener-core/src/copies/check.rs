@@ -21,8 +21,8 @@ use crate::backup::read::read_manifest_stream;
 use crate::backup::verify::{Source, VerifyReport, verify_from};
 use crate::backup::{Cancel, Phase, Progress};
 use crate::config::TargetConfig;
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 
 /// A target opened for reading, with the key its copies need.
 struct Opened {

@@ -17,7 +17,7 @@ use super::{Error, Result, Target, encrypted, find, object_key, open};
 use crate::backup::catalog::{self, BackupInfo};
 use crate::backup::retention::{self, Candidate};
 use crate::backup::{Cancel, Phase, Progress};
-use crate::install::Context;
+use crate::context::Context;
 
 /// What copying one backup to one target did.
 #[derive(Clone, Debug, Serialize)]

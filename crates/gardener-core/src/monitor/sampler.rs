@@ -9,7 +9,7 @@ use super::probe::Prober;
 use super::snapshot::{
     InstalledModel, OllamaSnapshot, RunState, ServiceSnapshot, Services, Snapshot, TargetCopies,
 };
-use crate::install::Context;
+use crate::context::Context;
 use crate::services::{
     LastExit, ServiceId, ServiceManager, ServiceState, ServiceStatus, status_or_unknown,
 };

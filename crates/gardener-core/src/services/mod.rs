@@ -96,7 +96,7 @@ impl ProcessType {
 
 /// Everything needed to render and run one service, on any platform.
 ///
-/// Built from the config by [`crate::install`]; every path is absolute.
+/// Built from the config by [`crate::context::Context::spec`]; every path is absolute.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ServiceSpec {
     /// Which service this is.
