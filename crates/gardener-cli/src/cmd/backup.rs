@@ -381,7 +381,7 @@ fn verify(g: &Globals, dest: &Path, which: Option<&str>) -> Result<ExitCode, Cli
     };
     let bar = Bar::new(g);
     let cancel = cancel_on_signal();
-    let result = catalog::verify_recorded(dest, &path, &cancel, &mut |p| bar.update(p));
+    let result = backup::verify_recorded(dest, &path, &cancel, &mut |p| bar.update(p));
     bar.finish();
     let report = result.map_err(err)?;
     print_verify(g, &path, &report);

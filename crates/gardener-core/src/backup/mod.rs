@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use catalog::{BackupInfo, Catalog, PruneReport, prune};
 pub use create::{CreateOptions, CreateReport, create};
@@ -33,7 +33,19 @@ pub use manifest::BackupKind;
 pub use pause::{app_paused_by_backup, app_resumed_since};
 pub use restore::{RestoreOptions, RestoreReport, restore};
 pub use throttle::Throttle;
-pub use verify::{VerifyReport, verify};
+pub use verify::{VerifyReport, verify, verify_recorded};
+
+/// The result of the last verification of a backup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VerifyRecord {
+    /// When, RFC 3339.
+    pub at: String,
+    /// Every hash matched and nothing was wrong.
+    pub ok: bool,
+    /// What was wrong, one line each.
+    pub problems: Vec<String>,
+}
 
 /// What went wrong with a backup command.
 #[derive(Debug, thiserror::Error)]
