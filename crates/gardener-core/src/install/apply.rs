@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::build::backup_timer;
 use super::plan::{Change, Plan, Step};
+use super::planner::backup_timer;
 use super::{Error, Result};
 use crate::backup::schedule::BackupTimer;
 use crate::context::Context;

@@ -6,7 +6,7 @@
 //! plan is printed by `gardener install --dry-run` and shown by the app.
 
 mod apply;
-mod build;
+mod planner;
 mod preflight;
 mod programs;
 mod status;
@@ -18,8 +18,8 @@ pub mod plan;
 use std::path::{Path, PathBuf};
 
 pub use apply::{ApplyReport, Progress, apply};
-pub use build::{build_plan, uninstall_plan};
 pub use plan::{Change, Check, Outcome, Plan, Step};
+pub use planner::{build_plan, uninstall_plan};
 pub use preflight::{Preflight, PreflightOptions, preflight};
 pub use status::{Drift, ServiceReport, control, service_reports};
 
