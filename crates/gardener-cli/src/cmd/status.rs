@@ -65,7 +65,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     })
 }
 
-fn failed(e: gardener_core::monitor::watch::Error) -> CliError {
+fn failed(e: gardener_core::monitor::run_loop::Error) -> CliError {
     CliError {
         code: "monitor",
         message: e.to_string(),
