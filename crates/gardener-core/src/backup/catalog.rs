@@ -213,7 +213,7 @@ pub fn list(dest: &Path) -> Result<Vec<BackupInfo>> {
             Some(info) if info.size == size && info.path == path => info.clone(),
             _ => {
                 changed = true;
-                match super::read::read_manifest(&path) {
+                match super::archive_reader::read_manifest(&path) {
                     Ok(m) => BackupInfo::from_manifest(&m, &path, size),
                     Err(e) => BackupInfo::unreadable(id, &path, size, e.to_string()),
                 }

@@ -5,6 +5,7 @@
 //! directory with rollback, and pruned by a retention policy that keeps
 //! what kept backups need.
 
+pub mod archive_reader;
 pub mod catalog;
 mod chain;
 mod clone;
@@ -13,7 +14,6 @@ mod hash;
 pub mod index;
 pub mod manifest;
 mod pause;
-pub mod read;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -23,9 +23,9 @@ pub use diff::Diff;
 use journal::Journal;
 use staging::Unit;
 
+use super::archive_reader::read_manifest;
 use super::catalog::{self, Lock, SafetyCopy, State};
 use super::manifest::{Kind, Manifest, SourceKind, expand_home, shorten_home};
-use super::read::read_manifest;
 use super::{Cancel, Error, Phase, Progress, Result};
 use crate::context::Context;
 use crate::services::{Action, ServiceId, ServiceManager, ServiceState};

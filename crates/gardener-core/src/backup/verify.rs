@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::archive_reader::{Discard, Scanned, read_manifest, scan_stream};
 use super::catalog::{self, BackupInfo, Catalog, Lock};
 use super::chain;
 use super::manifest::Entry;
-use super::read::{Discard, Scanned, read_manifest, scan_stream};
 use super::{Cancel, Error, Phase, Progress, Result, VerifyRecord};
 
 /// Lines naming files of one missing or damaged earlier backup, at most.
