@@ -1,5 +1,8 @@
-//! HTTP health checks of the services: bounded in time and in bytes read,
-//! no redirects followed.
+//! Blocking HTTP health checks of the services, bounded in time and in bytes
+//! read, no redirects followed, and the wait for a service to become healthy:
+//! what install, preflight, status and restore use, outside any runtime. The
+//! monitor's checks run every tick on its Tokio runtime through one
+//! long-lived client, in [`crate::monitor::probe`].
 
 use std::io::Read;
 use std::path::Path;

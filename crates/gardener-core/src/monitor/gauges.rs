@@ -3,7 +3,7 @@
 //! `sysinfo::System` is refreshed only for what is shown — never a full
 //! process scan on Linux — so a tick costs tens of microseconds for the
 //! machine plus some tens per watched process. The process trees are
-//! walked and measured in [`trees`].
+//! walked and measured in `gauges/trees.rs`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
