@@ -18,8 +18,10 @@ mod tests;
 mod trees;
 
 use trees::Trees;
+#[cfg(all(test, target_os = "linux"))]
+use trees::proc_children;
 #[cfg(test)]
-use trees::{MAX_TREE, descendants, next_cpu_sample, proc_children};
+use trees::{MAX_TREE, descendants, next_cpu_sample};
 
 /// Resource use of a process and all its descendants.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
