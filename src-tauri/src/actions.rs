@@ -6,10 +6,10 @@
 
 use gardener_core::Platform;
 use gardener_core::backup::{Cancel, CreateOptions, Phase, Progress, Throttle};
+use gardener_core::context::Context;
 use gardener_core::copies::copy;
-use gardener_core::install::Context;
 use gardener_core::monitor::alerts::{self, pause::PauseFor};
-use gardener_core::monitor::watch::Request;
+use gardener_core::monitor::run_loop::Request;
 use gardener_core::services::{Action, ServiceId};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_opener::OpenerExt;

@@ -12,7 +12,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 
 use gardener_core::monitor::Snapshot;
 use gardener_core::monitor::alerts::Event;
-use gardener_core::monitor::watch::{Recent, Request};
+use gardener_core::monitor::run_loop::{Recent, Request};
 use gardener_core::services::{Action, ServiceId};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Runtime};

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::monitor::alerts::Event;
+use gardener_core::monitor::run_loop::Request;
 use gardener_core::monitor::summary::{self, Overall, Summary};
-use gardener_core::monitor::watch::Request;
 use gardener_core::monitor::{Monitor, RunState, Snapshot};
 use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::{mpsc, watch};

@@ -91,7 +91,7 @@ fn run(args: Args) -> tauri::Result<()> {
             app.manage(Live::start(app.handle(), tray));
             // The first launch on a machine with nothing set up starts
             // with the setup window; later launches stay in the menu bar.
-            let first_run = gardener_core::install::Context::load(None, Platform::current())
+            let first_run = gardener_core::context::Context::load(None, Platform::current())
                 .is_ok_and(|ctx| ctx.is_first_run());
             if args.open == Some(Window::Setup) || first_run {
                 windows::show_setup(app.handle());

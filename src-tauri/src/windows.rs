@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
-use gardener_core::monitor::watch::Recent;
+use gardener_core::monitor::run_loop::Recent;
 
 use crate::feed::{self, Feed, ToWindow};
 use crate::live;

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gardener_core::config::Config;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::monitor::Monitor;
 use gardener_core::paths::{Paths, Platform};
 use gardener_core::services::{

@@ -74,7 +74,7 @@ fn init_tracing(level: &str, cli: &Cli) {
     let file = matches!(cli.command, Command::Monitor(_))
         .then(|| {
             // A config error is reported by the command itself; the file log is then skipped.
-            let ctx = gardener_core::install::Context::load(
+            let ctx = gardener_core::context::Context::load(
                 cli.config.as_deref(),
                 gardener_core::Platform::current(),
             )

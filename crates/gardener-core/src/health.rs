@@ -1,10 +1,16 @@
-//! HTTP health checks of the services: bounded in time and in bytes read,
-//! no redirects followed.
+//! Blocking HTTP health checks of the services, bounded in time and in bytes
+//! read, no redirects followed, and the wait for a service to become healthy:
+//! what install, preflight, status and restore use, outside any runtime. The
+//! monitor's checks run every tick on its Tokio runtime through one
+//! long-lived client, in [`crate::monitor::probe`].
 
 use std::io::Read;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::services::ServiceId;
 
 /// Most bytes of a response body ever read.
 const MAX_BODY: u64 = 64 * 1024;
@@ -90,6 +96,57 @@ pub fn ollama_version(host: &str, timeout: Duration) -> Option<String> {
     }
     let v: serde_json::Value = serde_json::from_str(&h.body).ok()?;
     v.get("version")?.as_str().map(str::to_owned)
+}
+
+/// A service that did not answer 2xx in time.
+#[derive(Debug, thiserror::Error)]
+#[error("{} did not become healthy within {secs} s: {detail}", service.display_name())]
+pub struct Unhealthy {
+    /// Which service.
+    pub service: ServiceId,
+    /// How long it waited.
+    pub secs: u64,
+    /// The last probe's error and the end of the service's error log.
+    pub detail: String,
+}
+
+/// The last `n` lines of a log file, for explaining a failure.
+fn tail(path: &Path, n: usize) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Polls `id`'s health URL until it answers 2xx or `timeout` passes; the
+/// failure quotes the end of its `stderr_log`.
+pub fn wait_healthy(
+    id: ServiceId,
+    url: &str,
+    stderr_log: &Path,
+    timeout: Duration,
+) -> Result<Health, Unhealthy> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let h = probe(url, Duration::from_secs(2));
+        if h.healthy {
+            return Ok(h);
+        }
+        if Instant::now() >= deadline {
+            let log = tail(stderr_log, 10);
+            let mut detail = h.error.unwrap_or_else(|| "no answer".into());
+            if !log.is_empty() {
+                detail.push_str(&format!("\nlast lines of {}:\n{log}", stderr_log.display()));
+            }
+            return Err(Unhealthy {
+                service: id,
+                secs: timeout.as_secs(),
+                detail,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 #[cfg(test)]

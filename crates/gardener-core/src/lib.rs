@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod config;
+pub mod context;
 pub mod copies;
 pub mod fsutil;
 pub mod health;

@@ -20,8 +20,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing_appender::rolling::{Builder, RollingFileAppender, Rotation};
 
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 use crate::services::ServiceId;
 
 /// Errors from rotating, reading or opening logs.
@@ -191,7 +191,7 @@ pub fn service_logs(ctx: &Context) -> Vec<PathBuf> {
 /// not stop the others.
 pub fn rotate_services(ctx: &Context) -> Vec<(PathBuf, Result<Option<Rotated>>)> {
     let c = &ctx.config.logs;
-    let (out, err) = crate::install::backup_logs(ctx);
+    let (out, err) = ctx.backup_log_files();
     service_logs(ctx)
         .into_iter()
         .chain([out, err])

@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use gardener_core::Platform;
 use gardener_core::backup::Cancel;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::logs::Follower;
 use gardener_core::monitor::alerts::Event;
 use gardener_core::monitor::history::Point;
-use gardener_core::monitor::watch::{Recent, Request};
+use gardener_core::monitor::run_loop::{Recent, Request};
 use gardener_core::monitor::{Monitor, Snapshot};
 use serde::Serialize;
 use tauri::ipc::Channel;

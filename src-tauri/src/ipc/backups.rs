@@ -115,7 +115,7 @@ pub async fn backup_verify<R: Runtime>(
             let ctx = context()?;
             let dest = backup::destination(&ctx);
             let path = catalog::resolve(&dest, &id)?;
-            Ok(catalog::verify_recorded(&dest, &path, cancel, progress)?)
+            Ok(backup::verify_recorded(&dest, &path, cancel, progress)?)
         },
     )
     .await

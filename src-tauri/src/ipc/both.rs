@@ -1,7 +1,5 @@
 //! The command both windows may call: showing the recovery key.
 
-use gardener_core::install;
-
 use super::IpcError;
 
 /// The recovery key that copies off the machine are encrypted to (made now
@@ -10,7 +8,7 @@ use super::IpcError;
 #[tauri::command]
 pub async fn recovery_key() -> Result<gardener_core::copies::key::Shown, IpcError> {
     tauri::async_runtime::spawn_blocking(|| {
-        let ctx = install::Context::load(None, gardener_core::Platform::current())?;
+        let ctx = gardener_core::context::Context::load(None, gardener_core::Platform::current())?;
         let (key, created) = gardener_core::copies::key::Key::load_or_create(&ctx)?;
         Ok(key.shown(created)?)
     })

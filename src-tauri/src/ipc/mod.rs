@@ -13,7 +13,8 @@ pub mod targets;
 use std::sync::Arc;
 
 use gardener_core::Platform;
-use gardener_core::install::{self, Context};
+use gardener_core::context::Context;
+use gardener_core::install;
 use gardener_core::{backup, copies};
 use serde::Serialize;
 use tauri::ipc::Invoke;

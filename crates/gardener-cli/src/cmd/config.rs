@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 
 use crate::Globals;
 use crate::output::{self, CliError};

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use bytesize::ByteSize;
 use gardener_core::backup::CreateReport;
+use gardener_core::context::Context;
 use gardener_core::copies::copy::{self, CopyOutcome};
 use gardener_core::copies::{self, check, key};
-use gardener_core::install::Context;
 
 use super::backup::{Bar, cancel_on_signal, local};
 use crate::Globals;

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use gardener_core::Platform;
-use gardener_core::install::{self, Context, Outcome, PreflightOptions};
+use gardener_core::context::Context;
+use gardener_core::install::{self, Outcome, PreflightOptions};
 use gardener_core::services::ServiceId;
 
 use crate::Globals;

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use gardener_core::Platform;
-use gardener_core::install::{self, Context, PreflightOptions, Progress};
+use gardener_core::context::Context;
+use gardener_core::install::{self, PreflightOptions, Progress};
 
 use crate::Globals;
 use crate::output::{self, CliError};

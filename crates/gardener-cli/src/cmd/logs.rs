@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::logs::{self, Follower, Tail};
 use gardener_core::services::ServiceId;
 use serde::Serialize;

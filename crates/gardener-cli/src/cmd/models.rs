@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use bytesize::ByteSize;
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::monitor::probe::ProbeError;
-use gardener_core::monitor::watch;
+use gardener_core::monitor::run_loop;
 use gardener_core::monitor::{InstalledModel, LoadedModel};
 use serde::Serialize;
 
@@ -57,7 +57,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     let ctx = Context::load(g.config.as_deref(), Platform::current())?;
     let host = ctx.config.ollama.host.clone();
     super::runtime()?.block_on(async {
-        let prober = watch::prober(&ctx).map_err(|e| CliError {
+        let prober = run_loop::prober(&ctx).map_err(|e| CliError {
             code: "monitor",
             message: e.to_string(),
             exit: output::FAILED,

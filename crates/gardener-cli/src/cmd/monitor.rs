@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::monitor::alerts::{Event, EventKind};
 use gardener_core::monitor::{Monitor, metrics};
 

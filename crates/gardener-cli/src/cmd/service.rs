@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use gardener_core::Platform;
-use gardener_core::install::{self, Context};
+use gardener_core::context::Context;
+use gardener_core::install;
 use gardener_core::services::{Action, ServiceId, ServiceState};
 
 use crate::Globals;

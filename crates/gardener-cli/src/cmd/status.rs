@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use gardener_core::Platform;
-use gardener_core::install::Context;
+use gardener_core::context::Context;
 use gardener_core::monitor::{AlertState, Monitor, RunState, ServiceSnapshot, Snapshot};
 
 use crate::Globals;
@@ -65,7 +65,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     })
 }
 
-fn failed(e: gardener_core::monitor::watch::Error) -> CliError {
+fn failed(e: gardener_core::monitor::run_loop::Error) -> CliError {
     CliError {
         code: "monitor",
         message: e.to_string(),

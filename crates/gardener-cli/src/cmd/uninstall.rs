@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use gardener_core::Platform;
-use gardener_core::install::{self, Context};
+use gardener_core::context::Context;
+use gardener_core::install;
 
 use crate::Globals;
 use crate::output::{self, CliError};

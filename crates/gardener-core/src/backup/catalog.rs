@@ -12,75 +12,19 @@ use serde::{Deserialize, Serialize};
 
 use super::manifest::{BackupKind, Manifest, SourceKind};
 use super::retention::{self, Candidate, Decision};
-use super::{Error, Result};
+use super::{Error, Result, VerifyRecord};
 use crate::config::RESERVED_SOURCE_NAMES;
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 
 /// Suffix of a finished archive.
 pub const SUFFIX: &str = ".tar.zst";
 const CATALOG: &str = "catalog.json";
 const STATE: &str = "backup-state.json";
 
-/// Verifies the archive at `path` and, when it is one of `dest`'s backups,
-/// records the result in the catalog for `list` (unless another backup or
-/// restore holds the catalog; the report is returned either way). Earlier
-/// backups it needs that were found damaged are recorded as failed too, so
-/// no new backup builds on them.
-pub fn verify_recorded(
-    dest: &Path,
-    path: &Path,
-    cancel: &super::Cancel,
-    progress: &mut dyn FnMut(&super::Progress),
-) -> Result<super::VerifyReport> {
-    let report = super::verify(path, cancel, progress)?;
-    if let Ok(_lock) = Lock::acquire(dest)
-        && let Ok(all) = list(dest)
-        && let Some(mut info) = all.iter().find(|b| b.path == path).cloned()
-    {
-        info.verified = Some(report.record());
-        let mut damaged: Vec<BackupInfo> = all
-            .into_iter()
-            .filter(|b| report.bad_needs.contains(&b.id))
-            .collect();
-        for d in &mut damaged {
-            d.verified = Some(VerifyRecord {
-                at: super::rfc3339_seconds(jiff::Timestamp::now()),
-                ok: false,
-                problems: vec![format!(
-                    "found damaged or incomplete while checking {}",
-                    report.id
-                )],
-            });
-        }
-        let recorded = Catalog::update(dest, |c| {
-            c.insert(info);
-            for d in damaged {
-                c.insert(d);
-            }
-        });
-        if let Err(e) = recorded {
-            tracing::warn!("cannot record the verification: {e}");
-        }
-    }
-    Ok(report)
-}
-
 /// Where the archive of `id` lives.
 pub fn archive_path(dest: &Path, id: &str) -> PathBuf {
     dest.join(format!("{id}{SUFFIX}"))
-}
-
-/// The result of the last verification of a backup.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub struct VerifyRecord {
-    /// When, RFC 3339.
-    pub at: String,
-    /// Every hash matched and nothing was wrong.
-    pub ok: bool,
-    /// What was wrong, one line each.
-    pub problems: Vec<String>,
 }
 
 /// One backup as `gardener backup list` shows it.
@@ -269,7 +213,7 @@ pub fn list(dest: &Path) -> Result<Vec<BackupInfo>> {
             Some(info) if info.size == size && info.path == path => info.clone(),
             _ => {
                 changed = true;
-                match super::read::read_manifest(&path) {
+                match super::archive_reader::read_manifest(&path) {
                     Ok(m) => BackupInfo::from_manifest(&m, &path, size),
                     Err(e) => BackupInfo::unreadable(id, &path, size, e.to_string()),
                 }

@@ -55,7 +55,7 @@ pub fn plan(
     };
     if base.format < 2 {
         // Its index would mean reading the whole archive; its manifest is enough.
-        let previous = super::read::read_manifest(&base.path).ok();
+        let previous = super::archive_reader::read_manifest(&base.path).ok();
         return full(
             format!("{} was made by an older Gardener", base.id),
             previous,

@@ -20,8 +20,8 @@ use super::index;
 use super::manifest::{BackupKind, FORMAT_VERSION, Manifest, SourceRecord};
 use super::sources::{self, Excludes, Source};
 use super::{Cancel, Error, Phase, Progress, Result, clone, pause};
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 use crate::services::ServiceManager;
 
 /// How to run one backup.
@@ -139,7 +139,7 @@ pub fn create(
     index::remove_orphans(&dest)?;
     // The timer appends this run's output to these; nothing else may be
     // rotating them when the menu-bar app is not open.
-    let (out, err) = crate::install::backup_logs(ctx);
+    let (out, err) = ctx.backup_log_files();
     for log in [out, err] {
         let c = &ctx.config.logs;
         if let Err(e) = crate::logs::rotate_if_needed(&log, c.max_size.as_u64(), c.keep) {

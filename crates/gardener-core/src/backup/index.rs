@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::archive_reader::{self, Discard};
 use super::catalog::SUFFIX as ARCHIVE_SUFFIX;
 use super::manifest::{Entry, Kind, MAX_META_BYTES, Manifest};
-use super::read::{self, Discard};
 use super::{Cancel, Error, Phase, Result};
 use crate::fsutil;
 
@@ -151,7 +151,7 @@ impl Index {
 
     /// The index from the archive itself: every stored file read and hashed.
     pub fn rebuild(archive: &Path) -> Result<Self> {
-        let scanned = read::scan(
+        let scanned = archive_reader::scan(
             archive,
             &mut Discard,
             &Cancel::new(),

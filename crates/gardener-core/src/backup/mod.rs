@@ -5,6 +5,7 @@
 //! directory with rollback, and pruned by a retention policy that keeps
 //! what kept backups need.
 
+pub mod archive_reader;
 pub mod catalog;
 mod chain;
 mod clone;
@@ -13,7 +14,6 @@ mod hash;
 pub mod index;
 pub mod manifest;
 mod pause;
-pub mod read;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use catalog::{BackupInfo, Catalog, PruneReport, prune};
 pub use create::{CreateOptions, CreateReport, create};
@@ -33,7 +33,19 @@ pub use manifest::BackupKind;
 pub use pause::{app_paused_by_backup, app_resumed_since};
 pub use restore::{RestoreOptions, RestoreReport, restore};
 pub use throttle::Throttle;
-pub use verify::{VerifyReport, verify};
+pub use verify::{VerifyReport, verify, verify_recorded};
+
+/// The result of the last verification of a backup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct VerifyRecord {
+    /// When, RFC 3339.
+    pub at: String,
+    /// Every hash matched and nothing was wrong.
+    pub ok: bool,
+    /// What was wrong, one line each.
+    pub problems: Vec<String>,
+}
 
 /// What went wrong with a backup command.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +89,6 @@ pub enum Error {
     /// A service could not be stopped or started.
     #[error(transparent)]
     Service(#[from] crate::services::Error),
-    /// The config could not be read.
-    #[error(transparent)]
-    Install(#[from] Box<crate::install::Error>),
     /// Wrong arguments: an unknown backup id, a bad `--only`.
     #[error("{0}")]
     Usage(String),
@@ -112,7 +121,6 @@ impl Error {
             Self::Busy { .. } => "busy",
             Self::Cancelled => "cancelled",
             Self::Service(_) => "service",
-            Self::Install(_) => "config",
             Self::Usage(_) => "usage",
             Self::RolledBack(_) => "rolled-back",
             Self::SourceMissing { .. } => "source-missing",
@@ -216,7 +224,7 @@ pub(crate) fn rfc3339_seconds(t: jiff::Timestamp) -> String {
 /// app a backup left stopped, and undoes a half-done restore. Does nothing
 /// while another backup command holds the lock. Returns what was done.
 pub fn recover_interrupted(
-    ctx: &crate::install::Context,
+    ctx: &crate::context::Context,
     manager: &dyn crate::services::ServiceManager,
 ) -> Vec<String> {
     let dest = destination(ctx);
@@ -233,7 +241,7 @@ pub fn recover_interrupted(
 /// exist), once what an interrupted backup or restore left behind has been
 /// put right; with a sentence for each thing put right.
 pub fn list_after_recovery(
-    ctx: &crate::install::Context,
+    ctx: &crate::context::Context,
 ) -> Result<(Vec<BackupInfo>, Vec<String>)> {
     let notes = recover_interrupted(ctx, ctx.manager().as_ref());
     let dest = destination(ctx);
@@ -244,7 +252,7 @@ pub fn list_after_recovery(
 }
 
 /// Directory the archives are written to.
-pub fn destination(ctx: &crate::install::Context) -> PathBuf {
+pub fn destination(ctx: &crate::context::Context) -> PathBuf {
     ctx.config
         .backup
         .destination

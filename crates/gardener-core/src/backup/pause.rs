@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::Result;
-use crate::install::Context;
+use crate::context::Context;
 use crate::services::{Action, ServiceId, ServiceManager, ServiceState};
 
 const TIMEOUT: Duration = Duration::from_secs(30);

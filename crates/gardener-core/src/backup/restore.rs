@@ -23,11 +23,11 @@ pub use diff::Diff;
 use journal::Journal;
 use staging::Unit;
 
+use super::archive_reader::read_manifest;
 use super::catalog::{self, Lock, SafetyCopy, State};
 use super::manifest::{Kind, Manifest, SourceKind, expand_home, shorten_home};
-use super::read::read_manifest;
 use super::{Cancel, Error, Phase, Progress, Result};
-use crate::install::Context;
+use crate::context::Context;
 use crate::services::{Action, ServiceId, ServiceManager, ServiceState};
 
 /// What to restore, and how.
@@ -407,7 +407,8 @@ fn start_and_check(
     }
     let timeout = Duration::from_secs(ctx.config.install.health_timeout_secs);
     for id in services {
-        crate::install::wait_healthy(ctx, *id, &ctx.health_url(*id), timeout)
+        let (_, stderr_log) = ctx.log_files(*id);
+        crate::health::wait_healthy(*id, &ctx.health_url(*id), &stderr_log, timeout)
             .map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -11,7 +11,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::manifest::{Entry, Kind, SourceKind, SourceRecord, shorten_home};
 use super::{Error, Result};
-use crate::install::Context;
+use crate::context::Context;
 use crate::services::ServiceId;
 
 /// One source, resolved for this machine.

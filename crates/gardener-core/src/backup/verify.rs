@@ -13,11 +13,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::catalog::{BackupInfo, VerifyRecord};
+use super::archive_reader::{Discard, Scanned, read_manifest, scan_stream};
+use super::catalog::{self, BackupInfo, Catalog, Lock};
 use super::chain;
 use super::manifest::Entry;
-use super::read::{Discard, Scanned, read_manifest, scan_stream};
-use super::{Cancel, Error, Phase, Progress, Result};
+use super::{Cancel, Error, Phase, Progress, Result, VerifyRecord};
 
 /// Lines naming files of one missing or damaged earlier backup, at most.
 const MAX_LINES_PER_HOLDER: usize = 10;
@@ -292,6 +292,50 @@ fn check_taken(
         ));
     }
     (files, bytes)
+}
+
+/// Verifies the archive at `path` and, when it is one of `dest`'s backups,
+/// records the result in the catalog for `list` (unless another backup or
+/// restore holds the catalog; the report is returned either way). Earlier
+/// backups it needs that were found damaged are recorded as failed too, so
+/// no new backup builds on them.
+pub fn verify_recorded(
+    dest: &Path,
+    path: &Path,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<VerifyReport> {
+    let report = verify(path, cancel, progress)?;
+    if let Ok(_lock) = Lock::acquire(dest)
+        && let Ok(all) = catalog::list(dest)
+        && let Some(mut info) = all.iter().find(|b| b.path == path).cloned()
+    {
+        info.verified = Some(report.record());
+        let mut damaged: Vec<BackupInfo> = all
+            .into_iter()
+            .filter(|b| report.bad_needs.contains(&b.id))
+            .collect();
+        for d in &mut damaged {
+            d.verified = Some(VerifyRecord {
+                at: super::rfc3339_seconds(jiff::Timestamp::now()),
+                ok: false,
+                problems: vec![format!(
+                    "found damaged or incomplete while checking {}",
+                    report.id
+                )],
+            });
+        }
+        let recorded = Catalog::update(dest, |c| {
+            c.insert(info);
+            for d in damaged {
+                c.insert(d);
+            }
+        });
+        if let Err(e) = recorded {
+            tracing::warn!("cannot record the verification: {e}");
+        }
+    }
+    Ok(report)
 }
 
 /// The check right after a backup: its own archive read back whole, and

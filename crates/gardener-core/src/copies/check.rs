@@ -16,13 +16,13 @@ use serde::Serialize;
 use super::key::Key;
 use super::state::{CheckRecord, CopiesState};
 use super::{Error, Result, Target, encrypted, find, id_of, object_key, open};
+use crate::backup::archive_reader::read_manifest_stream;
 use crate::backup::manifest::BackupKind;
-use crate::backup::read::read_manifest_stream;
 use crate::backup::verify::{Source, VerifyReport, verify_from};
 use crate::backup::{Cancel, Phase, Progress};
 use crate::config::TargetConfig;
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 
 /// A target opened for reading, with the key its copies need.
 struct Opened {

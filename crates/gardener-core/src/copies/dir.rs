@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Error, Object, Result, Target};
 use crate::config::TargetConfig;
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 
 const PARTIAL: &str = ".partial";
 

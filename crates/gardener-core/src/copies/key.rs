@@ -13,8 +13,8 @@ use age::secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::{Error, Result};
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 
 /// The key file's name in the config directory.
 pub const FILE_NAME: &str = "backup-key.txt";

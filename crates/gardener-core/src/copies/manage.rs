@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::state::{CheckRecord, CopiesState, Failure};
 use super::{Error, Result, id_of, open};
 use crate::config::{Config, TargetConfig, TargetKind};
-use crate::install::Context;
+use crate::context::Context;
 
 /// One target: where it is, whether it answers, and what it holds.
 #[derive(Clone, Debug, Serialize)]

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::{TargetConfig, TargetKind};
-use crate::install::Context;
+use crate::context::Context;
 
 /// What went wrong with a copy, a target or the key.
 #[derive(Debug, thiserror::Error)]

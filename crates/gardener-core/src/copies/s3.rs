@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::{Error, Object, Result, Target};
 use crate::config::TargetConfig;
-use crate::install::Context;
+use crate::context::Context;
 
 /// Bytes per uploaded part (S3 wants at least 5 MiB but the last).
 const PART: usize = 16 << 20;

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use super::{Error, Object, Result, Target};
 use crate::config::TargetConfig;
-use crate::install::Context;
+use crate::context::Context;
 
 /// Where an `sftp://user@host[:port]/dir` URL points.
 #[derive(Clone, Debug, PartialEq, Eq)]

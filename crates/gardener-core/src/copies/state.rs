@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Result};
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 
 const FILE: &str = "copies.json";
 

@@ -4,14 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use super::build::backup_timer;
 use super::plan::{Change, Plan, Step};
-use super::{Context, Error, Result};
+use super::planner::backup_timer;
+use super::{Error, Result};
 use crate::backup::schedule::BackupTimer;
+use crate::context::Context;
 use crate::fsutil::{self, atomic_write, create_dir, mode_of, set_mode};
 use crate::health::{self, Health};
 use crate::paths::Platform;
@@ -108,45 +109,6 @@ fn snapshot(path: &Path) -> Result<Option<(Vec<u8>, u32)>> {
 
 fn parse_mode(mode: &str) -> u32 {
     u32::from_str_radix(mode, 8).unwrap_or(0o600)
-}
-
-/// The last `n` lines of a log file, for explaining a failure.
-pub(crate) fn tail(path: &Path, n: usize) -> String {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return String::new();
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Polls `id`'s health URL until it answers 2xx or `timeout` passes.
-pub(crate) fn wait_healthy(
-    ctx: &Context,
-    id: ServiceId,
-    url: &str,
-    timeout: Duration,
-) -> Result<Health> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let h = health::probe(url, Duration::from_secs(2));
-        if h.healthy {
-            return Ok(h);
-        }
-        if Instant::now() >= deadline {
-            let (_, stderr_log) = ctx.log_files(id);
-            let log = tail(&stderr_log, 10);
-            let mut detail = h.error.unwrap_or_else(|| "no answer".into());
-            if !log.is_empty() {
-                detail.push_str(&format!("\nlast lines of {}:\n{log}", stderr_log.display()));
-            }
-            return Err(Error::Unhealthy {
-                service: id,
-                secs: timeout.as_secs(),
-                detail,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 struct Applier<'a> {
@@ -253,7 +215,9 @@ impl Applier<'_> {
                 url,
                 timeout_secs,
             } => {
-                let h = wait_healthy(self.ctx, *service, url, Duration::from_secs(*timeout_secs))?;
+                let (_, stderr_log) = self.ctx.log_files(*service);
+                let timeout = Duration::from_secs(*timeout_secs);
+                let h = health::wait_healthy(*service, url, &stderr_log, timeout)?;
                 self.health.insert(*service, h);
                 Ok("healthy")
             }

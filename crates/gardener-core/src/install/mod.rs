@@ -6,8 +6,7 @@
 //! plan is printed by `gardener install --dry-run` and shown by the app.
 
 mod apply;
-mod build;
-mod context;
+mod planner;
 mod preflight;
 mod programs;
 mod status;
@@ -18,15 +17,16 @@ pub mod plan;
 
 use std::path::{Path, PathBuf};
 
-pub(crate) use apply::wait_healthy;
 pub use apply::{ApplyReport, Progress, apply};
-pub(crate) use build::backup_logs;
-pub use build::{build_plan, uninstall_plan};
-pub use context::Context;
 pub use plan::{Change, Check, Outcome, Plan, Step};
+pub use planner::{build_plan, uninstall_plan};
 pub use preflight::{Preflight, PreflightOptions, preflight};
 pub use status::{Drift, ServiceReport, control, service_reports};
 
+use crate::config::Config;
+use crate::context::Context;
+use crate::health::Unhealthy;
+use crate::paths::Paths;
 use crate::services::ServiceId;
 use crate::{Platform, config, paths, services};
 
@@ -160,6 +160,32 @@ fn rollback_summary(undone: &[String], problems: &[String]) -> String {
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, Error>;
 
+impl From<Unhealthy> for Error {
+    fn from(e: Unhealthy) -> Self {
+        Self::Unhealthy {
+            service: e.service,
+            secs: e.secs,
+            detail: e.detail,
+        }
+    }
+}
+
+/// Loading a context: here rather than in [`crate::context`] because its
+/// errors (no home directory, a bad config file) are [`Error`]s, which the
+/// CLI and the app already report.
+impl Context {
+    /// Loads the config (`config` or the platform's default file) for `platform`.
+    pub fn load(config: Option<&Path>, platform: Platform) -> Result<Self> {
+        let paths = Paths::discover(platform)?;
+        let config_file = config.map_or_else(|| paths.config_file.clone(), Path::to_path_buf);
+        // Absolute, so that its directory can be synced and timers can find it.
+        let config_file = std::path::absolute(&config_file).unwrap_or(config_file);
+        let config_exists = config_file.exists();
+        let config = Config::load(&config_file)?;
+        Ok(Self::new(paths, config_file, config_exists, config))
+    }
+}
+
 /// The install plan for this machine, as the app shows it (no changes made).
 /// With `use_running_ollama`, an Ollama Gardener did not install that answers
 /// on the port is used instead of installing one.
@@ -185,7 +211,7 @@ pub fn adopt_running_ollama(
     if !(opts.use_running_ollama && !plan.manage_ollama && !ctx.config.ollama.external) {
         return Ok(None);
     }
-    crate::config::Config::set_external_ollama(&ctx.config_file)?;
+    Config::set_external_ollama(&ctx.config_file)?;
     let ctx = Context::load(Some(&ctx.config_file), ctx.platform())?;
     let plan = build_plan(&ctx, ctx.manager().as_ref(), opts)?;
     Ok(Some((ctx, plan)))

@@ -5,13 +5,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::Context;
 use super::plan::{Check, Outcome};
 use super::programs::{
     find_ollama, last_line, parse_ollama_version, parse_python_version, programs, python_of,
     resolve, run_bounded, run_captured,
 };
 use crate::config::validate::parse_loopback_host;
+use crate::context::Context;
 use crate::fsutil::existing_ancestor;
 use crate::health;
 use crate::paths::Platform;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::Context;
+use crate::context::Context;
 use crate::paths::Platform;
 
 /// Where Ollama is usually installed, after PATH.

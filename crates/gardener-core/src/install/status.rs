@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::programs::programs;
-use super::{Context, Error, Result};
+use super::{Error, Result};
+use crate::context::Context;
 use crate::health;
 use crate::paths::Platform;
 use crate::services::{self, Action, LastExit, ServiceId, ServiceManager, ServiceState};

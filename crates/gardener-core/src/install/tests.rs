@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::apply::apply_with;
-use super::build::{TimerInputs, plan_from, uninstall_plan_with};
+use super::planner::{TimerInputs, plan_from, uninstall_plan_with};
 use super::*;
 use crate::backup::schedule::BackupTimer;
 use crate::config::Config;

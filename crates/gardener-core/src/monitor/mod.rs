@@ -7,10 +7,10 @@ pub mod gauges;
 pub mod history;
 pub mod metrics;
 pub mod probe;
+pub mod run_loop;
 pub mod sampler;
 pub mod snapshot;
 pub mod summary;
-pub mod watch;
 
+pub use run_loop::{Monitor, WatchdogOutcome};
 pub use snapshot::*;
-pub use watch::{Monitor, WatchdogOutcome};

@@ -5,11 +5,12 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::gauges::{Gauges, TreeUsage};
-use super::probe::Prober;
+use super::probe::{Probed, Prober};
 use super::snapshot::{
-    InstalledModel, OllamaSnapshot, RunState, ServiceSnapshot, Services, Snapshot, TargetCopies,
+    InstalledModel, LoadedModel, OllamaSnapshot, RunState, ServiceSnapshot, Services, Snapshot,
+    TargetCopies,
 };
-use crate::install::Context;
+use crate::context::Context;
 use crate::services::{
     LastExit, ServiceId, ServiceManager, ServiceState, ServiceStatus, status_or_unknown,
 };
@@ -134,7 +135,7 @@ impl Sampler {
     /// Service manager state of the managed services, re-asked where the
     /// cache is stale or contradicted; returns the statuses and whether
     /// each restarted since the previous sample.
-    fn statuses(&mut self, alive: &[bool; 2]) -> [Option<(ServiceStatus, bool)>; 2] {
+    fn statuses(&mut self, alive: &[bool; 2]) -> Statuses {
         let mut out = [None, None];
         for id in ServiceId::ALL {
             if !self.managed(id) {
@@ -176,6 +177,51 @@ impl Sampler {
 
     /// Takes one snapshot (its `alerts` are left empty for the engine).
     pub async fn sample(&mut self) -> Snapshot {
+        let (statuses, trees) = self.statuses_and_trees();
+        let probes = self.probe(&statuses).await;
+        let host = &self.ctx.config.ollama.host;
+        let [ollama_status, app_status] = statuses;
+        let mut ollama = service(ollama_status, trees[0], self.managed(ServiceId::Ollama));
+        ollama_answer(&mut ollama, &probes.ps, host);
+        let version = self.version.as_ref().map(|v| v.text.clone());
+        let models = probes.ps.result.unwrap_or_default();
+
+        let mut app = service(app_status, trees[1], true);
+        self.explain_pauses(&mut ollama, &mut app);
+        if let Some(h) = probes.app {
+            app_answer(&mut app, h);
+        }
+
+        // A few hundred bytes, read each tick so a backup made by the timer
+        // shows up at once.
+        let backup = crate::backup::catalog::State::load(&self.ctx);
+        let taken_at_ms = now_ms();
+        self.sampled_at = Some(taken_at_ms);
+        Snapshot {
+            taken_at_ms,
+            services: Services {
+                ollama: OllamaSnapshot {
+                    service: ollama,
+                    version,
+                    models,
+                },
+                app,
+            },
+            system: self.gauges.system(),
+            alerts: Vec::new(),
+            last_backup_at: backup.last_success_unix(),
+            last_backup_error: backup.last_attempt.filter(|a| !a.ok).and_then(|a| a.error),
+            last_backup_kind: backup.last_success_kind,
+            last_backup_files: backup.last_success_files,
+            backup_failure: backup.alert_failure,
+            copies: target_copies(&self.ctx, backup.last_success_id.as_deref()),
+        }
+    }
+
+    /// Each service's status (with whether it restarted) and process tree:
+    /// the trees of the pids known so far tell which services need their
+    /// manager asked again, and are measured again only if a pid changed.
+    fn statuses_and_trees(&mut self) -> (Statuses, Vec<Option<TreeUsage>>) {
         let roots: Vec<u32> = self
             .cached
             .iter()
@@ -196,7 +242,14 @@ impl Sampler {
         } else {
             self.gauges.process_trees(&pids)
         };
+        (statuses, trees)
+    }
 
+    /// Runs this tick's HTTP probes concurrently: Ollama's loaded models
+    /// always, its version and installed models when they may have changed,
+    /// the app's health when it should be running. Keeps the version and
+    /// installed models learnt.
+    async fn probe(&mut self, statuses: &Statuses) -> Probes {
         let host = self.ctx.config.ollama.host.clone();
         let app_url = self.ctx.config.app.health_url.clone();
         let body = self.ctx.config.app.health_body.clone();
@@ -246,11 +299,22 @@ impl Sampler {
         {
             self.installed = Some((Instant::now(), models));
         }
+        self.keep_version(version, &ps, ollama_pid);
+        Probes { ps, app }
+    }
 
+    /// Remembers the version Ollama gave (for the pid that gave it), and
+    /// forgets it when Ollama stops answering.
+    fn keep_version(
+        &mut self,
+        version: Option<Probed<String>>,
+        ps: &Probed<Vec<LoadedModel>>,
+        pid: Option<u32>,
+    ) {
         match (version.map(|v| v.result), &ps.result) {
             (Some(Ok(text)), Ok(_)) => {
                 self.version = Some(KnownVersion {
-                    pid: ollama_pid,
+                    pid,
                     at: Instant::now(),
                     text,
                 });
@@ -258,37 +322,11 @@ impl Sampler {
             (Some(Err(_)), _) | (_, Err(_)) => self.version = None,
             (None, Ok(_)) => {}
         }
+    }
 
-        let [ollama_status, app_status] = statuses;
-        let mut ollama = service(ollama_status, trees[0], self.managed(ServiceId::Ollama));
-        ollama.latency_ms = Some(ps.latency_ms);
-        // Running, or the manager could not be asked: an answer is then
-        // no sign that it is someone else's Ollama.
-        let ours = matches!(ollama.state, RunState::Running | RunState::Unknown);
-        match &ps.result {
-            Ok(_) if !ours && ollama.state != RunState::External => {
-                // Something answers like Ollama but it is not our service:
-                // report it for what it is rather than as ours.
-                ollama.state = RunState::External;
-                ollama.managed = false;
-                ollama.pid = None;
-                ollama.error = Some(format!(
-                    "an Ollama that Gardener did not install answers on {host}"
-                ));
-                ollama.healthy = true;
-            }
-            Ok(_) => ollama.healthy = true,
-            Err(e) => {
-                ollama.healthy = false;
-                if ollama.error.is_none() {
-                    ollama.error = Some(e.to_string());
-                }
-            }
-        }
-        let version_text = self.version.as_ref().map(|v| v.text.clone());
-        let models = ps.result.unwrap_or_default();
-
-        let mut app_snap = service(app_status, trees[1], true);
+    /// Marks services stopped by a restore or a backup as paused rather than
+    /// down, and the new processes they leave behind as no crash.
+    fn explain_pauses(&mut self, ollama: &mut ServiceSnapshot, app: &mut ServiceSnapshot) {
         // A restore stops both services while it swaps their data, and
         // starts them again: neither is an outage.
         let held = crate::backup::restore::held_services(&self.ctx);
@@ -296,8 +334,8 @@ impl Sampler {
         let restored =
             since_last.is_some_and(|since| crate::backup::restore::resumed_since(&self.ctx, since));
         for (i, (id, snap)) in [
-            (ServiceId::Ollama, &mut ollama),
-            (ServiceId::App, &mut app_snap),
+            (ServiceId::Ollama, &mut *ollama),
+            (ServiceId::App, &mut *app),
         ]
         .into_iter()
         .enumerate()
@@ -317,63 +355,81 @@ impl Sampler {
             }
         }
         if matches!(
-            app_snap.state,
+            app.state,
             RunState::Stopped | RunState::Stopping | RunState::Starting
         ) && crate::backup::app_paused_by_backup(&self.ctx)
         {
-            app_snap.state = RunState::Paused;
-            app_snap.error = Some("stopped while a backup reads its data".into());
+            app.state = RunState::Paused;
+            app.error = Some("stopped while a backup reads its data".into());
             // The backup starts it again soon: ask the manager every tick
             // until then, rather than trusting "stopped" for a while.
             self.cached[1] = None;
         }
         // A backup that paused the app briefly, between two samples, leaves
         // a new process behind: that is not a crash.
-        if app_snap.restarted
+        if app.restarted
             && self.sampled_at.is_some_and(|at| {
                 crate::backup::app_resumed_since(&self.ctx, (at / 1000).saturating_sub(1))
             })
         {
-            app_snap.restarted = false;
+            app.restarted = false;
         }
-        if let Some(h) = app {
-            app_snap.latency_ms = Some(h.latency_ms);
-            match h.result {
-                Ok(()) => app_snap.healthy = true,
-                Err(e) => {
-                    app_snap.healthy = false;
-                    // Where the manager cannot be asked, both things are news.
-                    app_snap.error = Some(match app_snap.error.take() {
-                        Some(why) if app_snap.state == RunState::Unknown => format!("{e}; {why}"),
-                        _ => e.to_string(),
-                    });
-                }
+    }
+}
+
+/// Each service's status from its manager (None: not managed), and whether
+/// it restarted since the last sample.
+type Statuses = [Option<(ServiceStatus, bool)>; 2];
+
+/// What this tick's HTTP probes learnt that the snapshot shows.
+struct Probes {
+    /// Ollama's loaded models (its health check).
+    ps: Probed<Vec<LoadedModel>>,
+    /// The app's health check, when it should be running.
+    app: Option<Probed<()>>,
+}
+
+/// Ollama's health from its answer to `/api/ps`; an answer while our
+/// service is not running comes from an Ollama Gardener did not install.
+fn ollama_answer(ollama: &mut ServiceSnapshot, ps: &Probed<Vec<LoadedModel>>, host: &str) {
+    ollama.latency_ms = Some(ps.latency_ms);
+    // Running, or the manager could not be asked: an answer is then
+    // no sign that it is someone else's Ollama.
+    let ours = matches!(ollama.state, RunState::Running | RunState::Unknown);
+    match &ps.result {
+        Ok(_) if !ours && ollama.state != RunState::External => {
+            // Something answers like Ollama but it is not our service:
+            // report it for what it is rather than as ours.
+            ollama.state = RunState::External;
+            ollama.managed = false;
+            ollama.pid = None;
+            ollama.error = Some(format!(
+                "an Ollama that Gardener did not install answers on {host}"
+            ));
+            ollama.healthy = true;
+        }
+        Ok(_) => ollama.healthy = true,
+        Err(e) => {
+            ollama.healthy = false;
+            if ollama.error.is_none() {
+                ollama.error = Some(e.to_string());
             }
         }
+    }
+}
 
-        // A few hundred bytes, read each tick so a backup made by the timer
-        // shows up at once.
-        let backup = crate::backup::catalog::State::load(&self.ctx);
-        let taken_at_ms = now_ms();
-        self.sampled_at = Some(taken_at_ms);
-        Snapshot {
-            taken_at_ms,
-            services: Services {
-                ollama: OllamaSnapshot {
-                    service: ollama,
-                    version: version_text,
-                    models,
-                },
-                app: app_snap,
-            },
-            system: self.gauges.system(),
-            alerts: Vec::new(),
-            last_backup_at: backup.last_success_unix(),
-            last_backup_error: backup.last_attempt.filter(|a| !a.ok).and_then(|a| a.error),
-            last_backup_kind: backup.last_success_kind,
-            last_backup_files: backup.last_success_files,
-            backup_failure: backup.alert_failure,
-            copies: target_copies(&self.ctx, backup.last_success_id.as_deref()),
+/// The app's health from its health check.
+fn app_answer(app: &mut ServiceSnapshot, h: Probed<()>) {
+    app.latency_ms = Some(h.latency_ms);
+    match h.result {
+        Ok(()) => app.healthy = true,
+        Err(e) => {
+            app.healthy = false;
+            // Where the manager cannot be asked, both things are news.
+            app.error = Some(match app.error.take() {
+                Some(why) if app.state == RunState::Unknown => format!("{e}; {why}"),
+                _ => e.to_string(),
+            });
         }
     }
 }
@@ -470,195 +526,4 @@ fn service(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-    use std::net::TcpListener;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
-
-    use super::*;
-
-    fn status(state: ServiceState, pid: Option<u32>, restarts: Option<u32>) -> ServiceStatus {
-        ServiceStatus {
-            state,
-            pid,
-            restarts,
-            ..ServiceStatus::not_installed(ServiceId::Ollama)
-        }
-    }
-
-    #[test]
-    fn a_counted_restart_or_a_new_pid_is_a_restart() {
-        let before = status(ServiceState::Running, Some(10), Some(0));
-        assert!(restarted(
-            &before,
-            &status(ServiceState::Running, Some(11), Some(1))
-        ));
-        assert!(restarted(
-            &before,
-            &status(ServiceState::Running, Some(11), None)
-        ));
-        assert!(restarted(
-            &before,
-            &status(ServiceState::Starting, None, Some(1))
-        ));
-        assert!(!restarted(
-            &before,
-            &status(ServiceState::Running, Some(10), Some(0))
-        ));
-        // Stopped by hand: no pid now, no restart counted.
-        assert!(!restarted(
-            &before,
-            &status(ServiceState::Stopped, None, Some(0))
-        ));
-    }
-
-    #[test]
-    fn a_stopped_service_says_why() {
-        let s = ServiceStatus {
-            last_exit: Some(LastExit::Code { code: 3 }),
-            ..status(ServiceState::Failed, None, Some(2))
-        };
-        let snap = service(Some((s, false)), None, true);
-        assert_eq!(snap.state, RunState::Failed);
-        assert_eq!(snap.error.as_deref(), Some("failed (last exit code 3)"));
-        assert_eq!(snap.rss_bytes, None);
-    }
-
-    #[test]
-    fn a_running_service_carries_its_tree_usage() {
-        let tree = TreeUsage {
-            rss_bytes: 123,
-            cpu_percent: 4.0,
-            pids: 2,
-        };
-        let snap = service(
-            Some((status(ServiceState::Running, Some(7), Some(0)), true)),
-            Some(tree),
-            true,
-        );
-        assert_eq!(snap.rss_bytes, Some(123));
-        assert_eq!(snap.error, None);
-        assert!(snap.restarted);
-    }
-
-    /// An Ollama stand-in on a real socket: answers `/api/version`, `/api/ps`
-    /// and `/api/tags` (or HTTP 500 for `/api/ps` while `broken`), one request
-    /// per connection, and records each path asked.
-    struct Ollama {
-        host: String,
-        asked: Arc<Mutex<Vec<String>>>,
-        broken: Arc<AtomicBool>,
-    }
-
-    impl Ollama {
-        fn start() -> Self {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let host = listener.local_addr().unwrap().to_string();
-            let asked = Arc::new(Mutex::new(Vec::new()));
-            let broken = Arc::new(AtomicBool::new(false));
-            let (log, fail) = (Arc::clone(&asked), Arc::clone(&broken));
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    let Ok(mut stream) = stream else { return };
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                        head.push(byte[0]);
-                    }
-                    let head = String::from_utf8_lossy(&head);
-                    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
-                    let (status, body) = match path.as_str() {
-                        "/api/version" => ("200 OK", r#"{"version":"0.12.6"}"#),
-                        "/api/ps" if fail.load(Ordering::SeqCst) => {
-                            ("500 Internal Server Error", "{}")
-                        }
-                        "/api/ps" | "/api/tags" => ("200 OK", r#"{"models":[]}"#),
-                        _ => ("404 Not Found", "{}"),
-                    };
-                    log.lock().unwrap().push(path);
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\
-                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                }
-            });
-            Self {
-                host,
-                asked,
-                broken,
-            }
-        }
-
-        fn times_asked(&self, path: &str) -> usize {
-            self.asked
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|p| *p == path)
-                .count()
-        }
-    }
-
-    #[test]
-    fn the_version_is_asked_once_and_again_after_ollama_stopped_answering() {
-        let ollama = Ollama::start();
-        let home = tempfile::tempdir().unwrap();
-        let toml = format!(
-            "[ollama]\nhost = \"{}\"\n[app]\nhealth_url = \"http://127.0.0.1:9/\"\n\
-             [monitor]\ninterval_secs = 3600\nmodels_every_secs = 3600\n",
-            ollama.host
-        );
-        let file = home.path().join("gardener.toml");
-        let config = crate::config::Config::parse(&toml, &file).unwrap();
-        let paths = crate::paths::Paths::linux(
-            home.path().to_path_buf(),
-            &home.path().join(".config"),
-            &home.path().join(".local/share"),
-            &home.path().join(".local/state"),
-        );
-        let ctx = Context::new(paths, file, true, config);
-        let bare = crate::services::testing::NoServices {
-            dir: home.path().join("units"),
-        };
-        let mut sampler = Sampler::new(ctx, Box::new(bare)).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            for _ in 0..3 {
-                let snap = sampler.sample().await.services.ollama;
-                assert!(snap.service.healthy, "{:?}", snap.service.error);
-                assert_eq!(snap.version.as_deref(), Some("0.12.6"));
-            }
-            assert_eq!(ollama.times_asked("/api/ps"), 3);
-            assert_eq!(ollama.times_asked("/api/version"), 1);
-
-            ollama.broken.store(true, Ordering::SeqCst);
-            let snap = sampler.sample().await.services.ollama;
-            // Not Gardener's Ollama, and not answering: the error says the
-            // former (installing one is the fix), health the latter.
-            assert!(!snap.service.healthy);
-            assert_eq!(snap.service.state, RunState::NotInstalled);
-            assert_eq!(snap.version, None);
-
-            // Answering again, it may be another Ollama (upgraded, restarted).
-            ollama.broken.store(false, Ordering::SeqCst);
-            let snap = sampler.sample().await.services.ollama;
-            assert!(snap.service.healthy);
-            assert_eq!(snap.version.as_deref(), Some("0.12.6"));
-            assert_eq!(ollama.times_asked("/api/version"), 2);
-            assert_eq!(ollama.times_asked("/api/ps"), 5);
-        });
-    }
-
-    #[test]
-    fn an_unmanaged_service_is_external() {
-        let snap = service(None, None, false);
-        assert_eq!(snap.state, RunState::External);
-        assert!(!snap.managed);
-    }
-}
+mod tests;

@@ -96,7 +96,7 @@ impl ProcessType {
 
 /// Everything needed to render and run one service, on any platform.
 ///
-/// Built from the config by [`crate::install`]; every path is absolute.
+/// Built from the config by [`crate::context::Context::spec`]; every path is absolute.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ServiceSpec {
     /// Which service this is.
@@ -333,6 +333,37 @@ pub trait ServiceManager: Send + Sync {
     fn run(&self, action: Action, id: ServiceId, timeout: Duration) -> Result<()>;
     /// The service's current status; `NotInstalled` when the manager does not know it.
     fn status(&self, id: ServiceId) -> Result<ServiceStatus>;
+}
+
+/// How a driver words a command that failed.
+///
+/// Services get a diagnosis: a manager that cannot be reached from this
+/// session says what to do, and a job launchd keeps refusing says where to
+/// look. The backup timer reports only what the tool printed, or its exit
+/// status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Wording {
+    /// What the tool printed, or what its exit code is known to mean, with
+    /// what to do when the manager cannot be reached.
+    #[default]
+    Diagnosed,
+    /// Only what the tool printed, or its exit status.
+    Printed,
+}
+
+/// What a failed command printed (stderr, else stdout, trimmed), or when it
+/// printed nothing `meaning(code)`, else its exit status.
+pub(crate) fn printed(out: &Output, meaning: impl Fn(i32) -> Option<String>) -> String {
+    [out.stderr.trim(), out.stdout.trim()]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .map_or_else(
+            || match out.code {
+                None => "killed by a signal".to_owned(),
+                Some(code) => meaning(code).unwrap_or_else(|| format!("exit status {code}")),
+            },
+            str::to_owned,
+        )
 }
 
 /// Runs `inv` through `runner`; a command that cannot start is a

@@ -12,7 +12,7 @@ pub use unit::{quote_always, quote_word, render_unit, valid_env_name};
 
 use super::{
     Action, Error, Invocation, Output, Result, Runner, ServiceId, ServiceManager, ServiceSpec,
-    ServiceStatus,
+    ServiceStatus, Wording,
 };
 use crate::paths::Platform;
 
@@ -23,6 +23,7 @@ const NOT_LOADED: i32 = 5;
 pub struct Systemd {
     service_dir: PathBuf,
     runner: Box<dyn Runner>,
+    wording: Wording,
 }
 
 impl Systemd {
@@ -31,10 +32,17 @@ impl Systemd {
         Self {
             service_dir,
             runner,
+            wording: Wording::Diagnosed,
         }
     }
 
-    fn systemctl(&self, args: &[&str]) -> Invocation {
+    /// The same manager, wording failures as `wording` says.
+    pub fn worded(self, wording: Wording) -> Self {
+        Self { wording, ..self }
+    }
+
+    /// `systemctl --user ARGS…`.
+    pub(crate) fn systemctl(&self, args: &[&str]) -> Invocation {
         Invocation::new(
             ["systemctl", "--user"]
                 .into_iter()
@@ -51,8 +59,47 @@ impl Systemd {
         if out.success() {
             Ok(())
         } else {
-            Err(command_error(inv, &out))
+            Err(self.command_error(inv, &out))
         }
+    }
+
+    fn command_error(&self, inv: &Invocation, out: &Output) -> Error {
+        match self.wording {
+            Wording::Diagnosed => command_error(inv, out),
+            Wording::Printed => Error::Command {
+                command: inv.to_string(),
+                code: out.code.unwrap_or(-1),
+                message: super::printed(out, |_| None),
+            },
+        }
+    }
+
+    /// Runs `commands` in order, stopping at the first failure. When
+    /// `stopping`, a unit systemd does not know is no failure: it is as
+    /// stopped as it gets.
+    pub(crate) fn run_all(&self, commands: Vec<Invocation>, stopping: bool) -> Result<()> {
+        for inv in commands {
+            let out = self.exec(&inv)?;
+            if out.success() {
+                continue;
+            }
+            if stopping && unit_unknown(&out) {
+                tracing::debug!(command = %inv, "unit not known to systemd; nothing to stop");
+                continue;
+            }
+            return Err(self.command_error(&inv, &out));
+        }
+        Ok(())
+    }
+
+    /// `systemctl --user show -p PROPERTIES UNIT`: the command and what it printed.
+    pub(crate) fn show(&self, properties: &str, unit: &str) -> Result<(Invocation, String)> {
+        let inv = self.systemctl(&["show", "-p", properties, unit]);
+        let out = self.exec(&inv)?;
+        if !out.success() {
+            return Err(self.command_error(&inv, &out));
+        }
+        Ok((inv, out.stdout))
     }
 }
 
@@ -100,29 +147,13 @@ impl ServiceManager for Systemd {
     /// timeouts), so `timeout` is not needed here. Stopping or deactivating
     /// a unit systemd does not know succeeds: it is as stopped as it gets.
     fn run(&self, action: Action, id: ServiceId, _timeout: Duration) -> Result<()> {
-        for inv in self.commands(action, id) {
-            let out = self.exec(&inv)?;
-            if out.success() {
-                continue;
-            }
-            let already_gone =
-                matches!(action, Action::Stop | Action::Deactivate) && unit_unknown(&out);
-            if already_gone {
-                tracing::debug!(command = %inv, "unit not known to systemd; nothing to stop");
-                continue;
-            }
-            return Err(command_error(&inv, &out));
-        }
-        Ok(())
+        let stopping = matches!(action, Action::Stop | Action::Deactivate);
+        self.run_all(self.commands(action, id), stopping)
     }
 
     fn status(&self, id: ServiceId) -> Result<ServiceStatus> {
-        let inv = self.systemctl(&["show", "-p", PROPERTIES, id.unit_name()]);
-        let out = self.exec(&inv)?;
-        if !out.success() {
-            return Err(command_error(&inv, &out));
-        }
-        status_from_show(id, &out.stdout).map_err(|message| Error::Parse {
+        let (inv, stdout) = self.show(PROPERTIES, id.unit_name())?;
+        status_from_show(id, &stdout).map_err(|message| Error::Parse {
             command: inv.to_string(),
             message,
         })
@@ -146,16 +177,7 @@ pub const UNREACHABLE_FIX: &str = "log in through a normal session (not `su`), o
 /// manager is [`Error::Unreachable`] with what to do, since that is the
 /// usual first-run problem on servers.
 fn command_error(inv: &Invocation, out: &Output) -> Error {
-    let printed = [out.stderr.trim(), out.stdout.trim()]
-        .into_iter()
-        .find(|s| !s.is_empty())
-        .map_or_else(
-            || match out.code {
-                None => "killed by a signal".to_owned(),
-                Some(code) => format!("exit status {code}"),
-            },
-            str::to_owned,
-        );
+    let printed = super::printed(out, |_| None);
     // "Failed to connect to bus: …" (systemd 252), "Failed to connect to
     // user scope bus via local transport: …" (later ones).
     if printed.contains("Failed to connect to") && printed.contains("bus") {

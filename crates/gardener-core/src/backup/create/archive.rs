@@ -159,20 +159,7 @@ pub(super) fn write(
         done: false,
     };
     let io_err = |action| Error::io(action, &partial_path);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial_path)
-        .map_err(io_err("create"))?;
-    let zst = Zst::new(
-        BufWriter::with_capacity(READ_BUF, file),
-        compression.level,
-        compression.threads,
-    )
-    .map_err(io_err("compress"))?;
-    let mut tar = tar::Builder::new(BufWriter::with_capacity(READ_BUF, zst));
-    tar.mode(tar::HeaderMode::Complete);
+    let mut tar = start(&partial_path, compression)?;
     let created = manifest
         .created
         .parse::<jiff::Timestamp>()
@@ -228,6 +215,27 @@ pub(super) fn write(
         hashes: checksums.files,
         manifest_json,
     })
+}
+
+/// Creates the partial file (readable by its owner only) and the tar and
+/// zstd streams into it.
+fn start(partial_path: &Path, compression: &Compression) -> Result<Tar> {
+    let io_err = |action| Error::io(action, partial_path);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(partial_path)
+        .map_err(io_err("create"))?;
+    let zst = Zst::new(
+        BufWriter::with_capacity(READ_BUF, file),
+        compression.level,
+        compression.threads,
+    )
+    .map_err(io_err("compress"))?;
+    let mut tar = tar::Builder::new(BufWriter::with_capacity(READ_BUF, zst));
+    tar.mode(tar::HeaderMode::Complete);
+    Ok(tar)
 }
 
 /// Ends the tar and zstd streams and fsyncs the file.

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use super::super::archive_reader::{self, Scanned, Sink};
 use super::super::chain;
 use super::super::manifest::{Entry, Manifest};
-use super::super::read::{self, Scanned, Sink};
 use super::super::{Cancel, Error, Phase, Progress, Result};
 use super::staging::{Staging, Unit};
 
@@ -171,15 +171,14 @@ fn scan_holder(
         staging,
         wanted: &h.wanted,
     };
-    let scanned = read::scan(&h.archive, &mut from, cancel, Phase::Extract, progress).map_err(
-        |e| match e {
+    let scanned = archive_reader::scan(&h.archive, &mut from, cancel, Phase::Extract, progress)
+        .map_err(|e| match e {
             Error::Hostile { message, .. } | Error::Corrupt { message, .. } => corrupt(
                 archive,
                 format!("files held by {}, which is damaged: {message}", h.holder),
             ),
             other => other,
-        },
-    )?;
+        })?;
     check_given(archive, h, &scanned)?;
     tracing::debug!("restore: {} read", h.holder);
     Ok(scanned)
@@ -211,7 +210,7 @@ pub fn extract(
         });
     };
     let mut sink = Staging::new(units);
-    let scanned = read::scan(archive, &mut sink, cancel, Phase::Extract, &mut |p| {
+    let scanned = archive_reader::scan(archive, &mut sink, cancel, Phase::Extract, &mut |p| {
         report(p, &done);
     })?;
     if !scanned.problems.is_empty() {

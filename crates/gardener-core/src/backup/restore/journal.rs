@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::super::{Error, Result};
 use super::staging::Unit;
+use crate::context::Context;
 use crate::fsutil;
-use crate::install::Context;
 use crate::services::{Action, ServiceId, ServiceManager};
 
 #[derive(Debug, Serialize, Deserialize)]

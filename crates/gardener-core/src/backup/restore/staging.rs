@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, UTIME_OMIT};
 
+use super::super::archive_reader::Sink;
 use super::super::manifest::Entry;
-use super::super::read::Sink;
 use super::super::{Error, Result};
 
 /// One thing restored as a whole: a source directory, one file, or a

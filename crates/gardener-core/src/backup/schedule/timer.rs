@@ -1,35 +1,34 @@
 //! Loading, unloading and inspecting the backup timer: `systemctl --user
 //! enable|disable --now gardener-backup.timer`, or `launchctl bootout` and
-//! `bootstrap` of the backup agent in `gui/UID`, read with the same exit codes
-//! and waits as the service managers in [`crate::services`].
+//! `bootstrap` of the backup agent in `gui/UID`, run by the same drivers as
+//! the services ([`crate::services::launchd`], [`crate::services::systemd`]),
+//! with their exit codes, waits and retries.
 
 use std::path::{Path, PathBuf};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{LAUNCHD_LABEL, SYSTEMD_TIMER, launchd_plist, systemd_units};
 use crate::config::Schedule;
 use crate::paths::Platform;
-use crate::services::{self, Action, Error, Invocation, Output, Runner};
+use crate::services::launchd::{Job, Launchd};
+use crate::services::systemd::Systemd;
+use crate::services::{self, Action, Invocation, Runner, Wording};
 
-/// `launchctl`: `3: No such process`, `113: Could not find service`.
-const NOT_LOADED: [i32; 2] = [3, 113];
-/// `launchctl`: `36`/`37`, operation in progress (bootout of an exiting job).
-const IN_PROGRESS: [i32; 2] = [36, 37];
-/// `launchctl bootstrap`: `5: Input/output error`, loaded or still unloading.
-const EIO: i32 = 5;
-/// How often `bootstrap` is tried while launchd says the job is busy.
-const BOOTSTRAP_ATTEMPTS: u32 = 5;
-/// `systemctl` exits 5 when the unit is not loaded.
-const UNIT_NOT_LOADED: i32 = 5;
+/// The backup agent, as launchd knows it.
+const JOB: Job = Job::Agent(LAUNCHD_LABEL);
 
 /// The backup timer of one user, on one platform.
 pub struct BackupTimer {
     platform: Platform,
     service_dir: PathBuf,
-    runner: Box<dyn Runner>,
-    uid: u32,
-    poll_interval: Duration,
+    driver: Driver,
+}
+
+/// The platform's manager. The timer's failures are worded as the tools
+/// printed them.
+enum Driver {
+    Launchd(Launchd),
+    Systemd(Systemd),
 }
 
 impl BackupTimer {
@@ -52,12 +51,25 @@ impl BackupTimer {
         runner: Box<dyn Runner>,
         uid: u32,
     ) -> Self {
+        let dir = service_dir.clone();
+        let driver = match platform {
+            Platform::Macos => {
+                Driver::Launchd(Launchd::with_uid(dir, runner, uid).worded(Wording::Printed))
+            }
+            Platform::Linux => Driver::Systemd(Systemd::new(dir, runner).worded(Wording::Printed)),
+        };
         Self {
             platform,
             service_dir,
-            runner,
-            uid,
-            poll_interval: Duration::from_millis(100),
+            driver,
+        }
+    }
+
+    /// How long to wait between two looks at a job that is going away.
+    #[cfg(test)]
+    fn set_poll_interval(&mut self, interval: Duration) {
+        if let Driver::Launchd(launchd) = &mut self.driver {
+            launchd.set_poll_interval(interval);
         }
     }
 
@@ -97,50 +109,21 @@ impl BackupTimer {
         Ok(contents.map(|c| self.files().into_iter().zip(c).collect()))
     }
 
-    fn plist(&self) -> PathBuf {
-        self.service_dir.join(format!("{LAUNCHD_LABEL}.plist"))
-    }
-
-    fn target(&self) -> String {
-        format!("gui/{}/{LAUNCHD_LABEL}", self.uid)
-    }
-
-    fn systemctl(&self, args: &[&str]) -> Invocation {
-        Invocation::new(["systemctl", "--user"].iter().chain(args).copied())
-    }
-
-    fn launchctl(&self, args: &[&str]) -> Invocation {
-        Invocation::new(std::iter::once("launchctl").chain(args.iter().copied()))
-    }
-
-    fn bootout(&self) -> Invocation {
-        self.launchctl(&["bootout", &self.target()])
-    }
-
-    fn bootstrap(&self) -> Invocation {
-        let domain = format!("gui/{}", self.uid);
-        self.launchctl(&["bootstrap", &domain, &self.plist().display().to_string()])
-    }
-
-    fn print(&self) -> Invocation {
-        self.launchctl(&["print", &self.target()])
-    }
-
     /// What `run(action)` executes when the manager behaves as usual. Activate
     /// (and Start, Restart) schedule the timer now and at every login; Stop
     /// and Deactivate unschedule it. On launchd, `run` also polls `launchctl
     /// print` until a `bootout` has finished, and retries a busy `bootstrap`.
     pub fn commands(&self, action: Action) -> Vec<Invocation> {
-        let load = !matches!(action, Action::Stop | Action::Deactivate);
-        match (self.platform, load) {
-            (Platform::Linux, true) => vec![self.systemctl(&["enable", "--now", SYSTEMD_TIMER])],
-            (Platform::Linux, false) => {
-                vec![self.systemctl(&["disable", "--now", SYSTEMD_TIMER])]
+        let load = loads(action);
+        match &self.driver {
+            Driver::Systemd(systemd) => {
+                let verb = if load { "enable" } else { "disable" };
+                vec![systemd.systemctl(&[verb, "--now", SYSTEMD_TIMER])]
             }
             // launchd reads a plist only when it is bootstrapped: a changed one
             // must be unloaded first.
-            (Platform::Macos, true) => vec![self.bootout(), self.bootstrap()],
-            (Platform::Macos, false) => vec![self.bootout()],
+            Driver::Launchd(launchd) if load => vec![launchd.bootout(JOB), launchd.bootstrap(JOB)],
+            Driver::Launchd(launchd) => vec![launchd.bootout(JOB)],
         }
     }
 
@@ -149,24 +132,17 @@ impl BackupTimer {
     /// finish on systemd (`disable --now` stops only the timer); launchd stops
     /// it with the job.
     pub fn run(&self, action: Action, timeout: Duration) -> services::Result<()> {
-        let load = !matches!(action, Action::Stop | Action::Deactivate);
-        match self.platform {
-            Platform::Linux => {
-                for inv in self.commands(action) {
-                    let out = self.exec(&inv)?;
-                    let unknown = out.code == Some(UNIT_NOT_LOADED)
-                        || out.stderr.contains("not loaded")
-                        || out.stderr.contains("does not exist");
-                    if !out.success() && (load || !unknown) {
-                        return Err(command_error(&inv, &out));
-                    }
-                }
-                Ok(())
-            }
-            Platform::Macos => {
+        let load = loads(action);
+        match &self.driver {
+            Driver::Systemd(systemd) => systemd.run_all(self.commands(action), !load),
+            Driver::Launchd(launchd) => {
                 let deadline = Instant::now() + timeout;
-                self.unload(deadline)?;
-                if load { self.load(deadline) } else { Ok(()) }
+                launchd.unload(JOB, deadline, timeout)?;
+                if load {
+                    launchd.load(JOB, false, deadline, timeout)
+                } else {
+                    Ok(())
+                }
             }
         }
     }
@@ -174,16 +150,11 @@ impl BackupTimer {
     /// True when the timer is scheduled: on systemd active and enabled (so it
     /// survives a logout), on launchd loaded in `gui/UID`.
     pub fn is_active(&self) -> services::Result<bool> {
-        match self.platform {
-            Platform::Linux => {
-                let inv =
-                    self.systemctl(&["show", "-p", "ActiveState,UnitFileState", SYSTEMD_TIMER]);
-                let out = self.exec(&inv)?;
-                if !out.success() {
-                    return Err(command_error(&inv, &out));
-                }
+        match &self.driver {
+            Driver::Systemd(systemd) => {
+                let (_, shown) = systemd.show("ActiveState,UnitFileState", SYSTEMD_TIMER)?;
                 let value = |key: &str| {
-                    out.stdout
+                    shown
                         .lines()
                         .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
                         .unwrap_or("")
@@ -191,93 +162,14 @@ impl BackupTimer {
                 Ok(value("ActiveState") == "active"
                     && value("UnitFileState").starts_with("enabled"))
             }
-            Platform::Macos => self.is_loaded(),
-        }
-    }
-
-    fn exec(&self, inv: &Invocation) -> services::Result<Output> {
-        services::run(self.runner.as_ref(), inv)
-    }
-
-    fn is_loaded(&self) -> services::Result<bool> {
-        let inv = self.print();
-        let out = self.exec(&inv)?;
-        match out.code {
-            Some(0) => Ok(true),
-            Some(code) if NOT_LOADED.contains(&code) => Ok(false),
-            _ => Err(command_error(&inv, &out)),
-        }
-    }
-
-    /// `bootout`, then polls until launchd has really let go of the job:
-    /// bootout returns early, and a `bootstrap` in that window fails with 5.
-    fn unload(&self, deadline: Instant) -> services::Result<()> {
-        let inv = self.bootout();
-        let out = self.exec(&inv)?;
-        match out.code {
-            Some(code) if NOT_LOADED.contains(&code) => return Ok(()),
-            Some(code) if code == 0 || IN_PROGRESS.contains(&code) => {}
-            _ => return Err(command_error(&inv, &out)),
-        }
-        loop {
-            if !self.is_loaded()? {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Command {
-                    command: self.print().to_string(),
-                    code: 0,
-                    message: format!("{LAUNCHD_LABEL} is still loaded after `launchctl bootout`"),
-                });
-            }
-            thread::sleep(self.poll_interval.min(deadline - now));
-        }
-    }
-
-    /// `bootstrap`, retried with a growing pause while launchd says busy.
-    fn load(&self, deadline: Instant) -> services::Result<()> {
-        let inv = self.bootstrap();
-        let mut attempt = 1;
-        loop {
-            let out = self.exec(&inv)?;
-            match out.code {
-                Some(0) => return Ok(()),
-                Some(code) if code == EIO || IN_PROGRESS.contains(&code) => {}
-                _ => return Err(command_error(&inv, &out)),
-            }
-            if self.is_loaded()? {
-                self.unload(deadline)?;
-            }
-            let now = Instant::now();
-            if attempt >= BOOTSTRAP_ATTEMPTS || now >= deadline {
-                return Err(command_error(&inv, &out));
-            }
-            let pause = self.poll_interval * 2u32.saturating_pow(attempt - 1);
-            thread::sleep(pause.min(deadline - now));
-            attempt += 1;
+            Driver::Launchd(launchd) => launchd.is_loaded(JOB),
         }
     }
 }
 
-/// A failed command with what it printed, or what its exit code means.
-fn command_error(inv: &Invocation, out: &Output) -> Error {
-    let printed = [out.stderr.trim(), out.stdout.trim()]
-        .into_iter()
-        .find(|s| !s.is_empty())
-        .map_or_else(
-            || match out.code {
-                None => "killed by a signal".to_owned(),
-                Some(5) if inv.program() == "launchctl" => "Input/output error".to_owned(),
-                Some(code) => format!("exit status {code}"),
-            },
-            str::to_owned,
-        );
-    Error::Command {
-        command: inv.to_string(),
-        code: out.code.unwrap_or(-1),
-        message: printed,
-    }
+/// Whether `action` schedules the timer (rather than unscheduling it).
+fn loads(action: Action) -> bool {
+    !matches!(action, Action::Stop | Action::Deactivate)
 }
 
 #[cfg(test)]
@@ -286,6 +178,8 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+    use crate::services::launchd::BOOTSTRAP_ATTEMPTS;
+    use crate::services::{Error, Output};
 
     /// One expected command line and its exit code, stdout and stderr.
     type Expected = (String, i32, &'static str, &'static str);
@@ -345,7 +239,7 @@ mod tests {
             Platform::Linux => UNITS,
         };
         let mut t = BackupTimer::with_uid(platform, dir.into(), Box::new(s.clone()), 501);
-        t.poll_interval = Duration::from_millis(1);
+        t.set_poll_interval(Duration::from_millis(1));
         t
     }
 

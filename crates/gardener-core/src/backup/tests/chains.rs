@@ -316,7 +316,8 @@ fn a_truncated_or_corrupted_parent_is_named_and_the_next_backup_is_full() {
         fs::write(&full.backup.path, damaged).unwrap();
         let dest = backup::destination(&f.ctx);
         let report =
-            catalog::verify_recorded(&dest, &inc.backup.path, &Cancel::new(), &mut |_| {}).unwrap();
+            crate::backup::verify_recorded(&dest, &inc.backup.path, &Cancel::new(), &mut |_| {})
+                .unwrap();
         assert!(
             report
                 .problems

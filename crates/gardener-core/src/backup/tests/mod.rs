@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backup::{self, CreateOptions};
 use crate::config::{BackupSource, Config};
-use crate::install::Context;
+use crate::context::Context;
 use crate::paths::Paths;
 use crate::services::ServiceId;
 

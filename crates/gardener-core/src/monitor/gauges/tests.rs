@@ -1,6 +1,11 @@
 //! Gauges checked against the kernel's own figures on a real Linux machine,
 //! and the pure arithmetic (including macOS's) on made-up numbers.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sysinfo::Pid;
+
 use super::*;
 
 // ---- pure arithmetic ----

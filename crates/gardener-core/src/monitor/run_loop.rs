@@ -14,7 +14,7 @@ use super::probe::{ProbeError, Prober};
 use super::sampler::Sampler;
 use super::snapshot::{LoadedModel, Snapshot};
 use crate::config::WatchdogAction;
-use crate::install::Context;
+use crate::context::Context;
 use crate::services::{Action, ServiceId};
 
 /// How often the services' log files are checked for rotation.

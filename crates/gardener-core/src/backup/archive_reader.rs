@@ -276,6 +276,12 @@ struct Pass<'a> {
     done: Progress,
     hashes: BTreeMap<String, String>,
     buf: Vec<u8>,
+    /// Tree entries met so far.
+    seen: BTreeSet<String>,
+    /// The checksums entry, once read (it must come last).
+    checksums: Option<Checksums>,
+    /// What was found wrong, one line each.
+    problems: Vec<String>,
 }
 
 impl Pass<'_> {
@@ -287,7 +293,6 @@ impl Pass<'_> {
         name: &str,
         size: u64,
         mut out: Option<&mut File>,
-        problems: &mut Vec<String>,
     ) -> Result<bool> {
         let mut h = Hashing::new(entry);
         loop {
@@ -308,7 +313,8 @@ impl Pass<'_> {
             }
         }
         if h.count != size {
-            problems.push(format!("{name}: cut short ({} of {size} bytes)", h.count));
+            self.problems
+                .push(format!("{name}: cut short ({} of {size} bytes)", h.count));
             return Ok(false);
         }
         self.hashes.insert(name.to_owned(), h.hex());
@@ -319,18 +325,19 @@ impl Pass<'_> {
 
     /// Reads the zstd stream to its end: the final frame's checksum and any
     /// cut-off tail only show there.
-    fn drain(&mut self, rest: &mut impl Read, problems: &mut Vec<String>) {
+    fn drain(&mut self, rest: &mut impl Read) {
         loop {
             match rest.read(&mut self.buf) {
                 Ok(0) => break,
                 Ok(n) => {
                     if self.buf.get(..n).is_some_and(|b| b.iter().any(|&x| x != 0)) {
-                        problems.push("data after the end of the archive".into());
+                        self.problems
+                            .push("data after the end of the archive".into());
                         break;
                     }
                 }
                 Err(e) => {
-                    problems.push(match damaged(self.path, &e) {
+                    self.problems.push(match damaged(self.path, &e) {
                         Error::Hostile { message, .. } | Error::Corrupt { message, .. } => message,
                         other => other.to_string(),
                     });
@@ -394,53 +401,79 @@ pub fn scan_stream(
         },
         hashes: BTreeMap::new(),
         buf: vec![0u8; BUF],
+        seen: BTreeSet::new(),
+        checksums: None,
+        problems: Vec::new(),
     };
     (pass.progress)(&pass.done);
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut checksums: Option<Checksums> = None;
-    let mut problems = Vec::new();
     for item in entries {
         cancel.check()?;
         let mut entry = match item {
             Ok(e) => e,
             Err(e) => match damaged(path, &e) {
                 Error::Corrupt { message, .. } => {
-                    problems.push(message);
+                    pass.problems.push(message);
                     break;
                 }
                 other => return Err(other),
             },
         };
+        if !pass.entry(&mut entry, &by_path, sink)? {
+            break;
+        }
+    }
+    let mut rest = archive.into_inner();
+    pass.drain(&mut rest);
+    compare(
+        &manifest,
+        &manifest_bytes,
+        pass.checksums.as_ref(),
+        &pass.hashes,
+        &pass.seen,
+        &mut pass.problems,
+    );
+    Ok(Scanned {
+        files: pass.done.files,
+        bytes: pass.done.bytes,
+        hashes: pass.hashes,
+        manifest,
+        problems: pass.problems,
+    })
+}
+
+impl Pass<'_> {
+    /// One entry after the manifest: the checksums, or a tree entry checked
+    /// against the manifest (`by_path`) and fed to `sink`. Returns false
+    /// when the pass must stop: the archive ended inside a file, or the
+    /// checksums are damaged.
+    fn entry(
+        &mut self,
+        entry: &mut tar::Entry<'_, impl Read>,
+        by_path: &BTreeMap<&str, &Entry>,
+        sink: &mut dyn Sink,
+    ) -> Result<bool> {
+        let path = self.path;
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8(raw)
             .map_err(|_| hostile(path, "an entry's path is not valid UTF-8".into()))?;
-        if checksums.is_some() {
+        if self.checksums.is_some() {
             return Err(hostile(path, format!("entry `{name}` after the checksums")));
         }
         if name == CHECKSUMS_NAME && entry.header().entry_type() == tar::EntryType::Regular {
-            let size = entry.header().size().map_err(|e| damaged(path, &e))?;
-            let bytes = read_meta(&mut entry, size, "checksums", path)?;
-            match serde_json::from_slice::<Checksums>(&bytes) {
-                Ok(c) => checksums = Some(c),
-                Err(e) => {
-                    problems.push(format!("the checksums are damaged: {e}"));
-                    break;
-                }
-            }
-            continue;
+            return self.read_checksums(entry);
         }
         check_path(&name).map_err(|r| hostile(path, r.0))?;
-        let kind = entry_kind(&entry, &name, path)?;
+        let kind = entry_kind(entry, &name, path)?;
         // The size the tar reader will read, which a PAX `size` record
         // overrides: the header's own field could agree with the manifest
         // while more data follows.
         let size = entry.size();
-        let expected = expected(&by_path, &mut seen, &name, kind, size, path)?;
+        let expected = expected(by_path, &mut self.seen, &name, kind, size, path)?;
         let wanted = sink.wants(&name);
         match kind {
             Kind::Dir if wanted => sink.dir(expected)?,
             Kind::Symlink => {
-                let target = link_target(&entry);
+                let target = link_target(entry);
                 if Some(target.as_str()) != expected.target.as_deref() {
                     return Err(hostile(
                         path,
@@ -459,8 +492,8 @@ pub fn scan_stream(
                 } else {
                     None
                 };
-                if !pass.file(&mut entry, &name, size, out.as_mut(), &mut problems)? {
-                    break;
+                if !self.file(entry, &name, size, out.as_mut())? {
+                    return Ok(false);
                 }
                 if let Some(f) = out {
                     sink.close_file(expected, f)?;
@@ -468,24 +501,25 @@ pub fn scan_stream(
             }
             Kind::Dir => {}
         }
+        Ok(true)
     }
-    let mut rest = archive.into_inner();
-    pass.drain(&mut rest, &mut problems);
-    compare(
-        &manifest,
-        &manifest_bytes,
-        checksums.as_ref(),
-        &pass.hashes,
-        &seen,
-        &mut problems,
-    );
-    Ok(Scanned {
-        files: pass.done.files,
-        bytes: pass.done.bytes,
-        hashes: pass.hashes,
-        manifest,
-        problems,
-    })
+
+    /// The checksums entry; false when it is damaged (noted as a problem).
+    fn read_checksums(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> Result<bool> {
+        let size = entry.header().size().map_err(|e| damaged(self.path, &e))?;
+        let bytes = read_meta(entry, size, "checksums", self.path)?;
+        match serde_json::from_slice::<Checksums>(&bytes) {
+            Ok(c) => {
+                self.checksums = Some(c);
+                Ok(true)
+            }
+            Err(e) => {
+                self.problems
+                    .push(format!("the checksums are damaged: {e}"));
+                Ok(false)
+            }
+        }
+    }
 }
 
 fn compare(

@@ -1,10 +1,12 @@
 //! The loaded config together with the resolved paths for one platform, and
-//! the service specs rendered from them.
+//! the service specs rendered from them: what install, backup, monitor and
+//! copies all start from. Loading one from the config file is
+//! `Context::load`, in [`crate::install`], since its errors are the
+//! installer's.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::Result;
 use crate::config::Config;
 use crate::paths::{Paths, Platform};
 use crate::services::{self, ProcessType, ServiceId, ServiceManager, ServiceSpec, SystemRunner};
@@ -29,17 +31,6 @@ pub struct Context {
 }
 
 impl Context {
-    /// Loads the config (`config` or the platform's default file) for `platform`.
-    pub fn load(config: Option<&Path>, platform: Platform) -> Result<Self> {
-        let paths = Paths::discover(platform)?;
-        let config_file = config.map_or_else(|| paths.config_file.clone(), Path::to_path_buf);
-        // Absolute, so that its directory can be synced and timers can find it.
-        let config_file = std::path::absolute(&config_file).unwrap_or(config_file);
-        let config_exists = config_file.exists();
-        let config = Config::load(&config_file)?;
-        Ok(Self::new(paths, config_file, config_exists, config))
-    }
-
     /// Builds a context from parts (tests, the other platform's plan).
     pub fn new(paths: Paths, config_file: PathBuf, config_exists: bool, config: Config) -> Self {
         let pick = |set: &Option<PathBuf>, default: &Path| {
@@ -107,6 +98,14 @@ impl Context {
         (
             self.logs_dir.join(format!("{id}.log")),
             self.logs_dir.join(format!("{id}.err.log")),
+        )
+    }
+
+    /// The log files of scheduled backups: (stdout, stderr).
+    pub fn backup_log_files(&self) -> (PathBuf, PathBuf) {
+        (
+            self.logs_dir.join("backup.log"),
+            self.logs_dir.join("backup.err.log"),
         )
     }
 

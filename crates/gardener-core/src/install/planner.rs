@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use super::plan::{Change, Check, Outcome, Plan, Step, mode_string};
 use super::preflight::{Preflight, PreflightOptions, preflight};
-use super::{Context, Error, Result};
+use super::{Error, Result};
 use crate::backup::schedule::BackupTimer;
 use crate::config::TEMPLATE;
+use crate::context::Context;
 use crate::fsutil::mode_of;
 use crate::services::{Action, Invocation, ServiceId, ServiceManager, ServiceState, SystemRunner};
 
@@ -105,14 +106,6 @@ pub(crate) fn gardener_binary(ctx: &Context) -> PathBuf {
     }
 }
 
-/// `[paths] logs`/backup.log and backup.err.log: the scheduled job's output.
-pub(crate) fn backup_logs(ctx: &Context) -> (PathBuf, PathBuf) {
-    (
-        ctx.logs_dir.join("backup.log"),
-        ctx.logs_dir.join("backup.err.log"),
-    )
-}
-
 /// The plan that makes the machine match the config.
 pub fn build_plan(
     ctx: &Context,
@@ -147,7 +140,7 @@ fn timer_steps(ctx: &Context, t: &TimerInputs<'_>, here: bool) -> Result<TimerSt
     let timer = t.timer;
     // The job runs with `/` as its working directory.
     let config = std::path::absolute(&ctx.config_file).unwrap_or_else(|_| ctx.config_file.clone());
-    let (out, err) = backup_logs(ctx);
+    let (out, err) = ctx.backup_log_files();
     // An unreachable manager is reported by preflight; plan as if nothing ran.
     let active = here && timer.is_active().unwrap_or(false);
     let mut s = TimerSteps::default();
