@@ -84,14 +84,19 @@ fn binding(
         "mod" => ws.module(&["ipc"]),
         file => ws.module(&["ipc", file]),
     };
-    let name = ws.ts_name(&module, path)?;
+    let rust: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let rust = rust.join("::");
+    let name = ws.ts_name(&module, path).map_err(|e| {
+        format!(
+            "`{rust}`: {e} (a type the page sends or receives must be defined in this \
+             workspace, with a ts-rs export)"
+        )
+    })?;
     let written = bindings.join(format!("{name}.ts"));
     if !written.exists() {
-        let rust: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         return Err(format!(
-            "`{}` has no TypeScript binding ({} does not exist): give it \
+            "`{rust}` has no TypeScript binding ({} does not exist): give it \
              #[cfg_attr(feature = \"ts\", derive(ts_rs::TS), ts(export))]",
-            rust.join("::"),
             written.display()
         ));
     }
