@@ -58,15 +58,21 @@ check-macos: ui test-deps
 	scripts/check-macos.sh
 
 ## bindings: regenerate the UI's TypeScript types from the Rust types
-## (64-bit integers as `number`: they arrive as JSON numbers, not bigints)
+## (64-bit integers as `number`: they arrive as JSON numbers, not bigints),
+## then, from the commands in src-tauri/src/ipc/, everything that lists them:
+## the UI's calls, the capability files, build.rs' names and the handlers
+## (after the types: a command's types must have bindings)
 bindings:
 	rm -rf $(UI)/src/bindings
 	TS_RS_LARGE_INT=number TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-core --features ts export_bindings >/dev/null
-	TS_RS_LARGE_INT=number TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-app --features ts export_bindings >/dev/null
+	TS_RS_LARGE_INT=number TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-app --features ts --bins export_bindings >/dev/null
+	TS_RS_EXPORT_DIR=$(CURDIR)/$(UI)/src/bindings $(CARGO) test -q -p gardener-app --features ts --test commands export_bindings_commands
+
+GENERATED := $(UI)/src/bindings src-tauri/capabilities src-tauri/src/ipc/list.rs src-tauri/src/ipc/handlers.rs
 
 check-bindings: bindings
-	@git diff --exit-code --stat -- $(UI)/src/bindings && test -z "$$(git status --porcelain -- $(UI)/src/bindings)" \
-	  || { echo "ui/src/bindings is stale: run 'make bindings' and commit the result"; exit 1; }
+	@git diff --exit-code --stat -- $(GENERATED) && test -z "$$(git status --porcelain -- $(GENERATED))" \
+	  || { echo "generated files are stale ($(GENERATED)): run 'make bindings' and commit the result"; exit 1; }
 
 # Unit tests, then the built UI in Chromium.
 test-ui: ui test-deps

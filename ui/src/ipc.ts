@@ -1,13 +1,10 @@
 // Calls into the Rust side. Every failure comes back as an IpcError, including
-// ones Tauri itself raises (as bare strings) before our command runs.
+// ones Tauri itself raises (as bare strings) before our command runs. The
+// typed function for each command is generated into bindings/commands.ts.
 
-import { Channel, invoke } from "@tauri-apps/api/core";
+import { invoke } from "@tauri-apps/api/core";
 
-import type { InstallProgress } from "./bindings/InstallProgress";
 import type { IpcError } from "./bindings/IpcError";
-import type { Plan } from "./bindings/Plan";
-import type { RecoveryKey } from "./bindings/RecoveryKey";
-import type { SetUpReport } from "./bindings/SetUpReport";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: IpcError };
 
@@ -18,27 +15,6 @@ export async function call<T>(command: string, args: Record<string, unknown> = {
     return { ok: false, error: toIpcError(error) };
   }
 }
-
-/**
- * What setting up would do on this computer (changes nothing); with
- * `useRunningOllama`, using an Ollama that is already running.
- */
-export function loadPlan(useRunningOllama = false): Promise<Result<Plan>> {
-  return call<Plan>("setup_plan", { useRunningOllama });
-}
-
-/** Sets up the services, calling `onProgress` as each step starts and ends. */
-export function applySetup(
-  useRunningOllama: boolean,
-  onProgress: (progress: InstallProgress) => void,
-): Promise<Result<SetUpReport>> {
-  const channel = new Channel<InstallProgress>();
-  channel.onmessage = onProgress;
-  return call<SetUpReport>("setup_apply", { useRunningOllama, onProgress: channel });
-}
-
-/** The recovery key copies are encrypted to, made now if there is none; only when the person asks. */
-export const recoveryKey = (): Promise<Result<RecoveryKey>> => call<RecoveryKey>("recovery_key");
 
 /** Normalizes whatever `invoke` rejected with. */
 export function toIpcError(error: unknown): IpcError {

@@ -3,8 +3,8 @@
 // dashboard's Backups tab both offer it.
 
 import type { RecoveryKey } from "./bindings/RecoveryKey";
+import { recoveryKey } from "./bindings/commands";
 import { h, replaceChildren } from "./dom";
-import { recoveryKey } from "./ipc";
 import { renderError } from "./plan";
 
 /** The key file's text, where it is kept and what it is for. */

@@ -4,9 +4,9 @@
 // or a precise explanation.
 
 import type { Plan } from "./bindings/Plan";
+import { setupApply, setupPlan } from "./bindings/commands";
 import { renderActions, renderDone, renderFailed, renderOllamaChoice, renderProgress, track, type StepRow } from "./apply";
 import { h, replaceChildren } from "./dom";
-import { applySetup, loadPlan } from "./ipc";
 import { renderKeyOffer } from "./key";
 import { renderError, renderLoading, renderPlan } from "./plan";
 
@@ -35,7 +35,7 @@ export async function main(root: HTMLElement): Promise<void> {
   const showPlan = async (): Promise<void> => {
     body.setAttribute("aria-busy", "true");
     replaceChildren(body, renderLoading());
-    const result = await loadPlan(useRunning);
+    const result = await setupPlan(useRunning);
     body.removeAttribute("aria-busy");
     if (!result.ok) {
       replaceChildren(body, renderError(result.error));
@@ -62,7 +62,7 @@ export async function main(root: HTMLElement): Promise<void> {
     const progress = h("div", {}, renderProgress(rows));
     body.setAttribute("aria-busy", "true");
     replaceChildren(body, progress);
-    const result = await applySetup(useRunning && plan.external_ollama !== undefined, (event) => {
+    const result = await setupApply(useRunning && plan.external_ollama !== undefined, (event) => {
       rows = track(rows, event);
       replaceChildren(progress, renderProgress(rows));
     });

@@ -1,7 +1,12 @@
-//! The commands the windows may invoke, one file per subject: `setup` for
-//! the setup window, `both` for either window, the rest for the dashboard
-//! (the capability files grant each window exactly its own). Each command is
-//! one call into `gardener-core`; errors reach the page as `{ code, message }`.
+//! The commands the windows may invoke, one file per subject. A command's
+//! file says which window may call it: `setup.rs` the setup window, `both.rs`
+//! both windows, every other file the dashboard. These functions are the only
+//! list of commands: `make bindings` generates from them each window's handler
+//! (`handlers.rs`), the names build.rs declares (`list.rs`), the capability
+//! files granting each window exactly its own, and the UI's typed calls
+//! (`ui/src/bindings/commands.ts`); `make check-bindings` fails when those are
+//! stale. Each command is one call into `gardener-core`; errors reach the page
+//! as `{ code, message }`.
 
 pub mod backups;
 pub mod both;
@@ -17,8 +22,7 @@ use gardener_core::context::Context;
 use gardener_core::install;
 use gardener_core::{backup, copies};
 use serde::Serialize;
-use tauri::ipc::Invoke;
-use tauri::{Runtime, State};
+use tauri::State;
 
 use crate::dashboard::Dash;
 
@@ -68,43 +72,13 @@ pub fn with_causes(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// The commands the setup window may call (capabilities/setup.json).
-pub fn setup_handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
-    tauri::generate_handler![setup::setup_plan, setup::setup_apply, both::recovery_key]
-}
+// Each window's invoke handler, and the command names build.rs declares:
+// generated from the command functions by `make bindings`.
+mod handlers;
+#[cfg(test)]
+mod list;
 
-/// The commands the dashboard window may call (capabilities/dashboard.json).
-pub fn dashboard_handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
-    tauri::generate_handler![
-        dashboard::dashboard_subscribe,
-        dashboard::service_control,
-        dashboard::models_unload,
-        dashboard::log_open,
-        dashboard::log_poll,
-        backups::backups_list,
-        backups::backup_create,
-        backups::backup_verify,
-        backups::backup_cancel,
-        backups::restore_preview,
-        backups::restore_apply,
-        settings::alerts_pause,
-        settings::settings_load,
-        settings::settings_check,
-        settings::settings_save,
-        settings::settings_set_interval,
-        settings::autostart_set,
-        dashboard::setup_open,
-        dashboard::dashboard_painted,
-        targets::targets_list,
-        targets::target_test,
-        targets::target_add,
-        targets::target_remove,
-        targets::backup_copy,
-        targets::copy_verify,
-        targets::copy_fetch,
-        both::recovery_key,
-    ]
-}
+pub use handlers::{dashboard_handler, setup_handler};
 
 pub type Shared<'a> = State<'a, Arc<Dash>>;
 

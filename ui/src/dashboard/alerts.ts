@@ -5,9 +5,9 @@ import type { AlertEvent } from "../bindings/AlertEvent";
 import type { AlertStatus } from "../bindings/AlertStatus";
 import type { PauseFor } from "../bindings/PauseFor";
 import type { RuleInfo } from "../bindings/RuleInfo";
+import { alertsPause, settingsLoad } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
 import { duration, ruleName, ruleValue, when } from "./format";
-import { loadSettings, pauseAlerts } from "./ipc";
 import type { DashState } from "./state";
 import { nowSecs, statusLine, type View } from "./view";
 
@@ -80,7 +80,7 @@ export const mountAlerts = (root: HTMLElement, initial: DashState): View => {
   };
 
   const pause = async (p: PauseFor): Promise<void> => {
-    const result = await pauseAlerts(p);
+    const result = await alertsPause(p);
     if (result.ok) {
       until = result.value;
       status.say(p === "resume" ? "Alerts are on again." : "Paused. Alerts still show here; no notifications until then.");
@@ -106,7 +106,7 @@ export const mountAlerts = (root: HTMLElement, initial: DashState): View => {
     history,
   );
   render();
-  void loadSettings().then((result) => {
+  void settingsLoad().then((result) => {
     if (result.ok) {
       rules = result.value.rules;
       until = result.value.mute_until;

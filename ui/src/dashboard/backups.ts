@@ -10,11 +10,11 @@ import type { NewTarget } from "../bindings/NewTarget";
 import type { Progress } from "../bindings/Progress";
 import type { RestoreReport } from "../bindings/RestoreReport";
 import type { TargetSummary } from "../bindings/TargetSummary";
+import { backupCancel, backupCopy, backupCreate, backupVerify, backupsList, copyFetch, copyVerify, restoreApply, restorePreview, targetAdd, targetRemove, targetTest, targetsList } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
 import { renderKeyOffer } from "../key";
 import { renderError } from "../plan";
 import { bytes, when } from "./format";
-import { addTarget, backUp, cancel, copyBackup, fetchCopy, listBackups, listTargets, removeTarget, restore, restorePreview, testTarget, verify, verifyCopy } from "./ipc";
 import { copiesText, renderAddForm, renderTargetList } from "./targets";
 import { statusLine, type View } from "./view";
 
@@ -130,7 +130,7 @@ export const mountBackups = (root: HTMLElement): View => {
   let busy = false;
 
   const refresh = async (): Promise<void> => {
-    const result = await listBackups();
+    const result = await backupsList();
     if (!result.ok) {
       replaceChildren(list, renderError(result.error, "Cannot list the backups"));
       return;
@@ -140,7 +140,7 @@ export const mountBackups = (root: HTMLElement): View => {
   };
 
   const refreshTargets = async (): Promise<void> => {
-    const result = await listTargets();
+    const result = await targetsList();
     if (!result.ok) {
       replaceChildren(targetBox, renderError(result.error, "Cannot list the targets"));
       return;
@@ -154,7 +154,7 @@ export const mountBackups = (root: HTMLElement): View => {
   const withProgress = async <T>(title: string, run: (show: (p: Progress) => void) => Promise<T>): Promise<T> => {
     busy = true;
     renderList();
-    const panel = progressPanel(() => void cancel());
+    const panel = progressPanel(() => void backupCancel());
     replaceChildren(work, h("h3", {}, title), panel.element);
     status.say("");
     const out = await run(panel.show);
@@ -164,7 +164,7 @@ export const mountBackups = (root: HTMLElement): View => {
   };
 
   const runCopy = async (b: BackupInfo): Promise<void> => {
-    const result = await withProgress(`Copying ${b.id}`, (show) => copyBackup(b.id, null, show));
+    const result = await withProgress(`Copying ${b.id}`, (show) => backupCopy(b.id, null, show));
     if (result.ok) {
       const copied = result.value.filter((o) => o.error === null).map((o) => o.target);
       const failed = result.value.filter((o) => o.error !== null).map((o) => `${o.target}: ${o.error}`);
@@ -174,7 +174,7 @@ export const mountBackups = (root: HTMLElement): View => {
   };
 
   const runCheckCopy = async (name: string, id: string): Promise<void> => {
-    const result = await withProgress(`Checking the copy of ${id} on ${name}`, (show) => verifyCopy(name, id, show));
+    const result = await withProgress(`Checking the copy of ${id} on ${name}`, (show) => copyVerify(name, id, show));
     if (result.ok) {
       const r = result.value;
       status.say(r.problems.length === 0 ? `The copy of ${id} on ${name} is sound: ${r.files.toLocaleString()} files, ${bytes(r.bytes)} checked.` : `The copy of ${id} on ${name} is damaged: ${r.problems.join("; ")}`, r.problems.length > 0);
@@ -183,7 +183,7 @@ export const mountBackups = (root: HTMLElement): View => {
   };
 
   const runRestoreFrom = async (name: string, id: string): Promise<void> => {
-    const result = await withProgress(`Fetching ${id} from ${name}`, (show) => fetchCopy(name, id, show));
+    const result = await withProgress(`Fetching ${id} from ${name}`, (show) => copyFetch(name, id, show));
     if (!result.ok) {
       failed("Cannot fetch the copy", result.error);
       return;
@@ -200,12 +200,12 @@ export const mountBackups = (root: HTMLElement): View => {
     },
     test: (name: string): void => {
       status.say(`Testing ${name}…`);
-      void testTarget(name).then((r) => status.say(r.ok ? `${name}: OK, wrote, read back and deleted a test file at ${r.value.location} in ${r.value.seconds.toFixed(1)} s.` : `${name}: ${r.error.message}`, !r.ok));
+      void targetTest(name).then((r) => status.say(r.ok ? `${name}: OK, wrote, read back and deleted a test file at ${r.value.location} in ${r.value.seconds.toFixed(1)} s.` : `${name}: ${r.error.message}`, !r.ok));
     },
     check: (name: string, id: string): void => void runCheckCopy(name, id),
     restoreFrom: (name: string, id: string): void => void runRestoreFrom(name, id),
     remove: (name: string): void => {
-      void removeTarget(name).then(async (r) => {
+      void targetRemove(name).then(async (r) => {
         status.say(r.ok ? `${name} removed; its copies stay where they are.` : `Cannot remove ${name}: ${r.error.message}`, !r.ok);
         await refreshTargets();
       });
@@ -213,7 +213,7 @@ export const mountBackups = (root: HTMLElement): View => {
   };
 
   const onAdd = (t: NewTarget): void => {
-    void addTarget(t).then(async (r) => {
+    void targetAdd(t).then(async (r) => {
       status.say(r.ok ? `Added ${t.name}. The next backup is copied there; Test checks it can be written.` : `Cannot add ${t.name || "the target"}: ${r.error.message}`, !r.ok);
       if (r.ok) await refreshTargets();
     });
@@ -226,10 +226,10 @@ export const mountBackups = (root: HTMLElement): View => {
   const runBackup = async (): Promise<void> => {
     busy = true;
     renderList();
-    const panel = progressPanel(() => void cancel());
+    const panel = progressPanel(() => void backupCancel());
     replaceChildren(work, h("h3", {}, "Backing up"), panel.element);
     status.say("");
-    const result = await backUp(panel.show);
+    const result = await backupCreate(panel.show);
     busy = false;
     replaceChildren(work);
     if (result.ok) {
@@ -245,9 +245,9 @@ export const mountBackups = (root: HTMLElement): View => {
   const runVerify = async (b: BackupInfo): Promise<void> => {
     busy = true;
     renderList();
-    const panel = progressPanel(() => void cancel());
+    const panel = progressPanel(() => void backupCancel());
     replaceChildren(work, h("h3", {}, `Checking ${b.id}`), panel.element);
-    const result = await verify(b.id, panel.show);
+    const result = await backupVerify(b.id, panel.show);
     busy = false;
     replaceChildren(work);
     if (result.ok) {
@@ -287,9 +287,9 @@ export const mountBackups = (root: HTMLElement): View => {
     confirm.focus();
 
     const apply = async (): Promise<void> => {
-      const panel = progressPanel(() => void cancel());
+      const panel = progressPanel(() => void backupCancel());
       replaceChildren(work, h("h3", {}, `Restoring ${b.id}`), panel.element);
-      const result = await restore(b.id, panel.show);
+      const result = await restoreApply(b.id, panel.show);
       busy = false;
       replaceChildren(work, result.ok ? renderRestored(result.value) : renderError(result.error, result.error.code === "rolled-back" ? "The restore was undone" : "The restore failed"));
       renderList();

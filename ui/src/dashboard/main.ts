@@ -5,11 +5,11 @@
 
 import type { DashEvent } from "../bindings/DashEvent";
 import type { Recent } from "../bindings/Recent";
+import { dashboardPainted, dashboardSubscribe } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
 import { renderError } from "../plan";
 import { mountAlerts } from "./alerts";
 import { mountBackups } from "./backups";
-import { painted, subscribe } from "./ipc";
 import { renderOverview } from "./overview";
 import { mountServices } from "./services";
 import { mountSettings } from "./settings";
@@ -108,13 +108,13 @@ export async function main(root: HTMLElement, first: ViewName = viewOf(location.
     if (!paintedOnce && state.latest !== null) {
       paintedOnce = true;
       // The second frame callback runs once the first has been painted.
-      requestAnimationFrame(() => requestAnimationFrame(() => void painted(performance.timeOrigin + performance.now())));
+      requestAnimationFrame(() => requestAnimationFrame(() => void dashboardPainted(performance.timeOrigin + performance.now())));
     }
   };
   // The tray's recent past, put in the page before it loaded (see windows.rs).
   const given = (window as unknown as { __GARDENER_RECENT__?: Recent }).__GARDENER_RECENT__;
   if (given !== undefined) onEvent({ type: "recent", ...given });
-  const result = await subscribe(onEvent);
+  const result = await dashboardSubscribe(onEvent);
   if (!result.ok) replaceChildren(problem, renderError(result.error, "The dashboard gets no figures"));
 }
 

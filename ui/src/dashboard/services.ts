@@ -7,9 +7,9 @@ import type { LogStream } from "../bindings/LogStream";
 import type { OllamaSnapshot } from "../bindings/OllamaSnapshot";
 import type { ServiceId } from "../bindings/ServiceId";
 import type { ServiceSnapshot } from "../bindings/ServiceSnapshot";
+import { logOpen, logPoll, modelsUnload, serviceControl } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
 import { bytes, percent } from "./format";
-import { control, logOpen, logPoll, unload } from "./ipc";
 import type { DashState } from "./state";
 import { statusLine, type View } from "./view";
 
@@ -47,7 +47,7 @@ export const mountServices = (root: HTMLElement, initial: DashState): View => {
     busy = true;
     render();
     status.say(`${action === "stop" ? "Stopping" : action === "start" ? "Starting" : "Restarting"} ${NAMES[service]}…`);
-    const result = await control(action, service);
+    const result = await serviceControl(action, service);
     busy = false;
     status.say(result.ok ? `${NAMES[service]}: ${action} done.` : `Could not ${action} ${NAMES[service]}: ${result.error.message}`, !result.ok);
     render();
@@ -56,7 +56,7 @@ export const mountServices = (root: HTMLElement, initial: DashState): View => {
   const unloadModel = async (model: string | null): Promise<void> => {
     busy = true;
     render();
-    const result = await unload(model);
+    const result = await modelsUnload(model);
     busy = false;
     if (result.ok) {
       status.say(result.value.length === 0 ? "No model was loaded." : `Unloaded ${result.value.join(", ")}. They load again when next used.`);

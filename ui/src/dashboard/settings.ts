@@ -2,8 +2,8 @@
 // typed and saved only when valid; how often to sample; starting at login;
 // and repairing the setup.
 
+import { autostartSet, settingsCheck, settingsLoad, settingsSave, settingsSetInterval, setupOpen } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
-import { checkSettings, loadSettings, openSetup, saveSettings, setAutostart, setSamplingInterval } from "./ipc";
 import { statusLine, type View } from "./view";
 
 const CHECK_AFTER_MS = 400;
@@ -30,13 +30,13 @@ export const mountSettings = (root: HTMLElement): View => {
 
   const check = async (): Promise<void> => {
     const text = editor.value;
-    const result = await checkSettings(text);
+    const result = await settingsCheck(text);
     if (editor.value !== text) return; // typed on since
     showProblem(result.ok ? null : result.error.message);
   };
 
   const load = async (): Promise<void> => {
-    const result = await loadSettings();
+    const result = await settingsLoad();
     if (!result.ok) {
       showProblem(result.error.message);
       return;
@@ -57,7 +57,7 @@ export const mountSettings = (root: HTMLElement): View => {
   });
   save.addEventListener("click", async () => {
     save.disabled = true;
-    const result = await saveSettings(editor.value);
+    const result = await settingsSave(editor.value);
     if (result.ok) {
       saved = editor.value;
       status.say("Saved. The monitor now uses the new settings.");
@@ -73,13 +73,13 @@ export const mountSettings = (root: HTMLElement): View => {
   });
   intervalSave.addEventListener("click", async () => {
     const secs = Number(interval.value);
-    const result = await setSamplingInterval(secs);
+    const result = await settingsSetInterval(secs);
     status.say(result.ok ? `The monitor now samples every ${secs} s.` : `Not changed: ${result.error.message}`, !result.ok);
     if (result.ok) await load();
   });
   autostart.addEventListener("change", async () => {
     const wanted = autostart.checked;
-    const result = await setAutostart(wanted);
+    const result = await autostartSet(wanted);
     if (result.ok) {
       autostart.checked = result.value;
       status.say(result.value ? "Gardener starts when you log in." : "Gardener no longer starts when you log in.");
@@ -89,7 +89,7 @@ export const mountSettings = (root: HTMLElement): View => {
     }
   });
   repair.addEventListener("click", async () => {
-    const result = await openSetup();
+    const result = await setupOpen();
     if (!result.ok) status.say(`Cannot open setup: ${result.error.message}`, true);
   });
 
