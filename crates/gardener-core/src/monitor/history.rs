@@ -178,5 +178,11 @@ mod tests {
         assert!(!p.app_up);
         assert!(p.ollama_up);
         assert_eq!(p.ollama_rss_bytes, 42);
+        s.services.app.state = RunState::Stopped;
+        s.services.app.healthy = true;
+        assert!(!Point::of(&s).app_up, "stopped");
+        // The service manager cannot be asked: the health check is what counts.
+        s.services.app.state = RunState::Unknown;
+        assert!(Point::of(&s).app_up);
     }
 }

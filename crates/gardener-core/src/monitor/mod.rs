@@ -5,8 +5,10 @@
 pub mod alerts;
 pub mod gauges;
 pub mod history;
+pub mod host;
 pub mod metrics;
 pub mod probe;
+pub mod recent;
 pub mod run_loop;
 pub mod sampler;
 pub mod snapshot;

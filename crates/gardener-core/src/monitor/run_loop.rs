@@ -421,7 +421,7 @@ pub fn prober(ctx: &Context) -> Result<Prober> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
 
     use super::*;
@@ -429,7 +429,8 @@ mod tests {
     use crate::paths::Paths;
     use crate::services::testing::NoServices;
 
-    fn context(home: &std::path::Path) -> Context {
+    /// A monitor's context whose probes fail at once and whose interval is an hour.
+    pub(crate) fn context(home: &std::path::Path) -> Context {
         // Nothing listens on port 9: probes fail at once.
         let toml = "[ollama]\nhost = \"127.0.0.1:9\"\n[app]\nhealth_url = \"http://127.0.0.1:9/\"\n\
                     [monitor]\ninterval_secs = 3600\nmodels_every_secs = 3600\nhistory_secs = 86400\n";
