@@ -3,13 +3,23 @@
 //! `--view NAME` for the dashboard) is how the menu-bar process starts the
 //! process that shows a window.
 
-use crate::windows::VIEWS;
+use crate::window::{DASHBOARD, SETUP, VIEWS};
 
 /// A window the app shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
     Setup,
     Dashboard,
+}
+
+impl Window {
+    /// The window's name on the command line, and its label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Setup => SETUP,
+            Self::Dashboard => DASHBOARD,
+        }
+    }
 }
 
 /// What the command line asked for.
@@ -59,8 +69,11 @@ impl Args {
     }
 
     /// The dashboard's first view.
-    pub fn view(&self) -> &str {
-        self.view.as_deref().unwrap_or(VIEWS[0])
+    pub fn view(&self) -> &'static str {
+        VIEWS
+            .into_iter()
+            .find(|v| self.view.as_deref() == Some(v))
+            .unwrap_or(VIEWS[0])
     }
 }
 

@@ -7,16 +7,16 @@
 // Release builds on Windows would otherwise open a console window next to the tray.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-mod actions;
 mod args;
 mod dashboard;
-mod feed;
 mod ipc;
-mod live;
 mod lock;
-mod notify;
+mod menu_bar;
+mod notifications;
 mod tray;
-mod windows;
+mod window;
+mod window_pipe;
+mod window_process;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -26,16 +26,18 @@ use tauri::{Manager, RunEvent};
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{Args, Window};
-use crate::live::Live;
+use crate::menu_bar::{Event, Events};
+
+/// How long quitting waits for the monitor to stop.
+const QUIT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn main() -> ExitCode {
-    dashboard::STARTED.get_or_init(std::time::Instant::now);
-    dashboard::STARTED_AT.get_or_init(std::time::SystemTime::now);
+    let started = dashboard::Started::now();
     init_logging();
     let args = Args::parse(std::env::args().skip(1));
     let result = match args.window {
         Some(Window::Setup) => run_setup_window(),
-        Some(Window::Dashboard) => dashboard::run(args.view()),
+        Some(Window::Dashboard) => dashboard::run(args.view(), started),
         None => run(args),
     };
     match result {
@@ -64,20 +66,24 @@ fn run_setup_window() -> tauri::Result<()> {
         .setup(|app| {
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
-            windows::open_setup_window(app.handle())?;
+            window::open_setup_window(app.handle())?;
             Ok(())
         })
         .run(tauri::generate_context!())
 }
 
-/// The menu-bar process: tray, monitor, notifications.
+/// The menu-bar process: tray, monitor, notifications, all owned by the
+/// menu bar's loop; Tauri's callbacks only hand it events.
 fn run(args: Args) -> tauri::Result<()> {
+    let (events, inbox) = menu_bar::channel();
     let app = tauri::Builder::default()
         // Must be the first plugin: a second launch hands over to this process
         // and exits before anything else is set up.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!(?argv, "second launch: showing the dashboard");
-            windows::show_dashboard(app, "overview");
+            if let Some(events) = app.try_state::<Events>() {
+                events.send(Event::ShowDashboard("overview"));
+            }
         }))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
@@ -86,18 +92,19 @@ fn run(args: Args) -> tauri::Result<()> {
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
 
-            notify::on_click(app.handle());
-            let tray = tray::create(app.handle())?;
-            app.manage(Live::start(app.handle(), tray));
+            notifications::on_click(app.handle(), events.clone());
+            let tray = tray::create(app.handle(), events.clone())?;
+            menu_bar::start(app.handle(), tray, &events, inbox)?;
             // The first launch on a machine with nothing set up starts
             // with the setup window; later launches stay in the menu bar.
             let first_run = gardener_core::context::Context::load(None, Platform::current())
                 .is_ok_and(|ctx| ctx.is_first_run());
             if args.open == Some(Window::Setup) || first_run {
-                windows::show_setup(app.handle());
+                events.send(Event::ShowSetup);
             } else if args.open == Some(Window::Dashboard) {
-                windows::show_dashboard(app.handle(), args.view());
+                events.send(Event::ShowDashboard(args.view()));
             }
+            app.manage(events);
             Ok(())
         })
         .build(tauri::generate_context!())?;
@@ -109,8 +116,8 @@ fn run(args: Args) -> tauri::Result<()> {
             code: None, api, ..
         } => api.prevent_exit(),
         RunEvent::Exit => {
-            if let Some(live) = live::get(app) {
-                live.stop();
+            if let Some(events) = app.try_state::<Events>() {
+                events.quit(QUIT_WAIT);
             }
         }
         _ => {}

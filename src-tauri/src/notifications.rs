@@ -2,17 +2,16 @@
 //! actions say to a person, shown through `tauri-plugin-notification`.
 //! Muted events (alerts paused or disabled, cooldowns) are never shown; the
 //! engine decides that, this module only words and sends. A click on a
-//! notification opens the dashboard at the view it is about.
+//! notification is handed to the menu bar, which opens the dashboard at the
+//! view it is about.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, PoisonError};
 
-use gardener_core::monitor::alerts::{Event, EventKind};
+use gardener_core::monitor::alerts::{self, EventKind};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt;
 
-use crate::windows;
+use crate::menu_bar::{Event, Events};
 
 /// A notification's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +63,7 @@ fn words(rule: &str) -> (&'static str, &'static str, &'static str) {
 }
 
 /// The notification for `event`, or `None` when it must not be shown.
-pub fn for_event(event: &Event) -> Option<Note> {
+pub fn for_event(event: &alerts::Event) -> Option<Note> {
     if event.muted {
         return None;
     }
@@ -90,34 +89,50 @@ pub fn for_event(event: &Event) -> Option<Note> {
     })
 }
 
-/// Notification ids and the views they open, newest last; a click on an
-/// older one than these opens the overview.
-static SHOWN: Mutex<VecDeque<(i32, &'static str)>> = Mutex::new(VecDeque::new());
-const REMEMBERED: usize = 100;
-static NEXT_ID: AtomicI32 = AtomicI32::new(1);
+/// The notifications shown, by id, and the view each opens: a click on one
+/// older than these opens the overview.
+#[derive(Debug)]
+pub struct Shown {
+    next_id: i32,
+    views: VecDeque<(i32, &'static str)>,
+}
 
-fn remember(id: i32, view: &'static str) {
-    let mut shown = SHOWN.lock().unwrap_or_else(PoisonError::into_inner);
-    shown.push_back((id, view));
-    while shown.len() > REMEMBERED {
-        shown.pop_front();
+impl Default for Shown {
+    fn default() -> Self {
+        Self {
+            next_id: 1,
+            views: VecDeque::new(),
+        }
     }
 }
 
-fn view_for_id(id: Option<i32>) -> &'static str {
-    let shown = SHOWN.lock().unwrap_or_else(PoisonError::into_inner);
-    id.and_then(|id| shown.iter().find(|(i, _)| *i == id).map(|(_, v)| *v))
-        .unwrap_or("overview")
+impl Shown {
+    const REMEMBERED: usize = 100;
+
+    /// A new notification's id, remembering the view it opens.
+    pub fn record(&mut self, view: &'static str) -> i32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.views.push_back((id, view));
+        while self.views.len() > Self::REMEMBERED {
+            self.views.pop_front();
+        }
+        id
+    }
+
+    /// The view notification `id` opens.
+    pub fn view_of(&self, id: Option<i32>) -> &'static str {
+        id.and_then(|id| self.views.iter().find(|(i, _)| *i == id).map(|(_, v)| *v))
+            .unwrap_or("overview")
+    }
 }
 
-/// Opens the dashboard at the right view when a notification is clicked.
-pub fn on_click<R: Runtime>(app: &AppHandle<R>) {
-    let handle = app.clone();
+/// Clicks on notifications arrive as [`Event::NotificationClicked`].
+pub fn on_click<R: Runtime>(app: &AppHandle<R>, events: Events) {
     let registered = app.notification().on_action(move |performed| {
         if performed.action_id() == "tap" {
-            let view = view_for_id(performed.notification().map(|n| n.id()));
-            tracing::info!(view, "notification clicked");
-            windows::show_dashboard(&handle, view);
+            let id = performed.notification().map(|n| n.id());
+            events.send(Event::NotificationClicked(id));
         }
     });
     if let Err(error) = registered {
@@ -125,12 +140,10 @@ pub fn on_click<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// Shows `note`. Failures (no notification daemon, say) are logged: a
-/// missing notification must never stop the monitor.
-pub fn show<R: Runtime>(app: &AppHandle<R>, note: &Note) {
+/// Shows `note` as notification `id`. Failures (no notification daemon,
+/// say) are logged: a missing notification must never stop the monitor.
+pub fn show<R: Runtime>(app: &AppHandle<R>, id: i32, note: &Note) {
     tracing::info!(title = %note.title, body = %note.body, "notification");
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    remember(id, note.view);
     if let Err(error) = app
         .notification()
         .builder()
@@ -148,8 +161,8 @@ mod tests {
     use super::*;
     use gardener_core::monitor::alerts::RULE_IDS;
 
-    fn event(rule: &str, kind: EventKind, muted: bool) -> Event {
-        Event {
+    fn event(rule: &str, kind: EventKind, muted: bool) -> alerts::Event {
+        alerts::Event {
             rule: rule.into(),
             kind,
             value: 1.0,
@@ -180,10 +193,15 @@ mod tests {
         );
         assert_eq!(view_of("disk"), "overview");
         assert_eq!(view_of("backup_overdue"), "backups");
-        remember(-7, "backups");
-        assert_eq!(view_for_id(Some(-7)), "backups");
-        assert_eq!(view_for_id(Some(-8)), "overview", "not one of ours");
-        assert_eq!(view_for_id(None), "overview");
+        let mut shown = Shown::default();
+        let id = shown.record("backups");
+        assert_eq!(shown.view_of(Some(id)), "backups");
+        assert_eq!(shown.view_of(Some(id + 1)), "overview", "not one of ours");
+        assert_eq!(shown.view_of(None), "overview");
+        for _ in 0..Shown::REMEMBERED {
+            shown.record("services");
+        }
+        assert_eq!(shown.view_of(Some(id)), "overview", "forgotten by now");
     }
 
     #[test]

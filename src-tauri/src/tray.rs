@@ -8,11 +8,11 @@ use gardener_core::monitor::alerts::pause::PauseFor;
 use gardener_core::monitor::summary::Overall;
 use gardener_core::services::ServiceId;
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::menu::{Menu, MenuItem as Item, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
 
-use crate::{actions, windows};
+use crate::menu_bar::{Event, Events, MenuItem};
 
 /// Menu item ids.
 mod id {
@@ -147,25 +147,26 @@ fn local_time(until: u64) -> Option<String> {
 /// The tray and the menu items that change.
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
-    lines: [MenuItem<R>; 4],
-    restart_ollama: MenuItem<R>,
-    restart_app: MenuItem<R>,
-    unload_models: MenuItem<R>,
-    back_up: MenuItem<R>,
+    lines: [Item<R>; 4],
+    restart_ollama: Item<R>,
+    restart_app: Item<R>,
+    unload_models: Item<R>,
+    back_up: Item<R>,
     pause: Submenu<R>,
-    resume: MenuItem<R>,
+    resume: Item<R>,
     shown: Mutex<Option<MenuState>>,
 }
 
-fn item<R: Runtime>(app: &AppHandle<R>, id: &str, text: &str) -> tauri::Result<MenuItem<R>> {
-    MenuItem::with_id(app, id, text, true, None::<&str>)
+fn item<R: Runtime>(app: &AppHandle<R>, id: &str, text: &str) -> tauri::Result<Item<R>> {
+    Item::with_id(app, id, text, true, None::<&str>)
 }
 
-/// Builds the tray with its menu, showing "Checking status…".
-pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
+/// Builds the tray with its menu, showing "Checking status…"; the items
+/// chosen go to `events`.
+pub fn create<R: Runtime>(app: &AppHandle<R>, events: Events) -> tauri::Result<Tray<R>> {
     let first = MenuState::checking();
     let line = |i: usize| {
-        MenuItem::with_id(
+        Item::with_id(
             app,
             format!("line-{i}"),
             &first.lines[i],
@@ -218,7 +219,11 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
         .tooltip(tooltip(first.overall))
         .menu(&menu)
         .show_menu_on_left_click(true)
-        .on_menu_event(on_menu_event)
+        .on_menu_event(move |_, event| {
+            if let Some(item) = item_of(event.id().as_ref()) {
+                events.send(Event::Menu(item));
+            }
+        })
         .build(app)?;
     let tray = Tray {
         icon,
@@ -297,25 +302,23 @@ impl<R: Runtime> Tray<R> {
     }
 }
 
-fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
-    match event.id().as_ref() {
-        id::RESTART_OLLAMA => actions::restart(app, ServiceId::Ollama),
-        id::RESTART_APP => actions::restart(app, ServiceId::App),
-        id::UNLOAD_MODELS => actions::unload_models(app),
-        id::BACK_UP => actions::back_up(app),
-        id::PAUSE_HOUR => actions::pause_alerts(app, PauseFor::Hour),
-        id::PAUSE_TOMORROW => actions::pause_alerts(app, PauseFor::UntilTomorrow),
-        id::RESUME => actions::pause_alerts(app, PauseFor::Resume),
-        id::OPEN_LOGS => actions::open_logs(app),
-        id::SET_UP => windows::show_setup(app),
-        id::DASHBOARD => windows::show_dashboard(app, "overview"),
-        id::SETTINGS => windows::show_dashboard(app, "settings"),
-        id::QUIT => {
-            tracing::info!("quit chosen from the tray menu");
-            app.exit(0);
-        }
-        _ => {}
-    }
+/// The menu item with id `id`.
+fn item_of(id: &str) -> Option<MenuItem> {
+    Some(match id {
+        id::RESTART_OLLAMA => MenuItem::Restart(ServiceId::Ollama),
+        id::RESTART_APP => MenuItem::Restart(ServiceId::App),
+        id::UNLOAD_MODELS => MenuItem::UnloadModels,
+        id::BACK_UP => MenuItem::BackUp,
+        id::PAUSE_HOUR => MenuItem::PauseAlerts(PauseFor::Hour),
+        id::PAUSE_TOMORROW => MenuItem::PauseAlerts(PauseFor::UntilTomorrow),
+        id::RESUME => MenuItem::PauseAlerts(PauseFor::Resume),
+        id::OPEN_LOGS => MenuItem::OpenLogs,
+        id::SET_UP => MenuItem::SetUp,
+        id::DASHBOARD => MenuItem::Dashboard("overview"),
+        id::SETTINGS => MenuItem::Dashboard("settings"),
+        id::QUIT => MenuItem::Quit,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -349,5 +352,16 @@ mod tests {
         assert_eq!(icons.len(), all.len());
         let tips: std::collections::BTreeSet<&str> = all.iter().map(|&o| tooltip(o)).collect();
         assert_eq!(tips.len(), all.len());
+    }
+
+    #[test]
+    fn every_item_id_names_its_item() {
+        assert_eq!(
+            item_of(id::RESTART_APP),
+            Some(MenuItem::Restart(ServiceId::App))
+        );
+        assert_eq!(item_of(id::SETTINGS), Some(MenuItem::Dashboard("settings")));
+        assert_eq!(item_of(id::QUIT), Some(MenuItem::Quit));
+        assert_eq!(item_of("line-0"), None, "status lines do nothing");
     }
 }

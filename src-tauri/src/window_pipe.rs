@@ -1,5 +1,5 @@
 //! The pipe between the menu-bar process and the dashboard's process: the
-//! tray writes the recent past, then every sample, one JSON object per line
+//! menu bar writes the recent past, then every sample, one JSON object per line
 //! to the window's stdin; the window asks for service actions on its stdout
 //! and gets the outcome back on stdin. So one monitor samples the machine
 //! and owns the services' restarts, whichever window asked, and the monitor
@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{ChildStdin, ChildStdout};
-use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError};
 
 use gardener_core::monitor::Snapshot;
@@ -15,16 +14,12 @@ use gardener_core::monitor::alerts::Event;
 use gardener_core::monitor::run_loop::{Recent, Request};
 use gardener_core::services::{Action, ServiceId};
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Runtime};
 use tokio::sync::oneshot;
 
-use crate::live;
+use crate::menu_bar::{self, Events};
 
 /// Set in the environment of a window's process that the tray feeds.
 pub const ENV: &str = "GARDENER_FEED";
-
-/// How much of the past a dashboard opened now shows.
-pub const RECENT_MS: u64 = 60 * 60 * 1000;
 
 /// Lines queued for a window that is slow to read; beyond that, samples are
 /// dropped rather than held in memory or waited for by the monitor.
@@ -79,10 +74,12 @@ pub struct Ask {
     pub asked: Asked,
 }
 
+/// What a window is told when the monitor it asks is not running.
+pub const NOT_RUNNING: &str = "the monitor is not running (see the first line of the menu)";
+
 /// Hands `asked` (not `ConfigChanged`, which the caller does) to a monitor
 /// through `send` and waits for its outcome.
 pub async fn serve(asked: Asked, send: impl FnOnce(Request) -> bool) -> Outcome {
-    const NOT_RUNNING: &str = "the monitor is not running (see the first line of the menu)";
     match asked {
         Asked::Control { action, service } => {
             let (reply, answer) = oneshot::channel();
@@ -155,13 +152,9 @@ impl Feed {
 }
 
 /// In the menu-bar process: connects a window's process started with piped
-/// stdin and stdout. Its first line is the monitor's recent past; samples
-/// follow once the tray has handed over the feed.
-pub fn connect<R: Runtime>(
-    app: &AppHandle<R>,
-    stdin: ChildStdin,
-    stdout: ChildStdout,
-) -> std::io::Result<Feed> {
+/// stdin and stdout. Lines queued on the returned feed are written to its
+/// stdin; what it asks on its stdout arrives as [`menu_bar::Event::WindowAsked`].
+pub fn connect(events: &Events, stdin: ChildStdin, stdout: ChildStdout) -> std::io::Result<Feed> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<String>(QUEUE);
     std::thread::Builder::new()
         .name("window-feed".into())
@@ -174,90 +167,26 @@ pub fn connect<R: Runtime>(
                 }
             }
         })?;
-    let feed = Feed(tx);
-    let asks_feed = feed.clone();
-    let asks_app = app.clone();
+    let events = events.clone();
     std::thread::Builder::new()
         .name("window-asks".into())
-        .spawn(move || read_asks(&asks_app, stdout, &asks_feed))?;
-
-    let Some(live) = live::get(app) else {
-        feed.send(&ToWindow::Recent(Box::default()));
-        return Ok(feed);
-    };
-    let (reply, answer) = oneshot::channel();
-    let since_ms = gardener_core::monitor::sampler::now_ms().saturating_sub(RECENT_MS);
-    if !live.ask(Request::Recent { since_ms, reply }) {
-        // No monitor (config problem): the window shows that it has no figures.
-        feed.send(&ToWindow::Recent(Box::default()));
-        live.set_feed(Some(feed.clone()));
-        return Ok(feed);
-    }
-    let first = feed.clone();
-    tauri::async_runtime::spawn(async move {
-        let recent = answer.await.unwrap_or_default();
-        if first.send(&ToWindow::Recent(Box::new(recent))) {
-            live.set_feed(Some(first));
-        }
-    });
-    Ok(feed)
+        .spawn(move || read_asks(stdout, &events))?;
+    Ok(Feed(tx))
 }
 
-fn read_asks<R: Runtime>(app: &AppHandle<R>, stdout: ChildStdout, feed: &Feed) {
+fn read_asks(stdout: ChildStdout, events: &Events) {
     for text in BufReader::new(stdout).lines() {
         let Ok(text) = text else { break };
-        let ask: Ask = match serde_json::from_str(&text) {
-            Ok(ask) => ask,
+        match serde_json::from_str::<Ask>(&text) {
+            Ok(ask) => {
+                tracing::info!(asked = ?ask.asked, "asked by the dashboard");
+                events.send(menu_bar::Event::WindowAsked(ask));
+            }
             Err(error) => {
                 tracing::warn!(%error, line = %text, "the dashboard sent something unreadable");
-                continue;
             }
-        };
-        tracing::info!(asked = ?ask.asked, "asked by the dashboard");
-        let app = app.clone();
-        let feed = feed.clone();
-        tauri::async_runtime::spawn(async move {
-            let outcome = answer(&app, ask.asked).await;
-            feed.send(&ToWindow::Reply {
-                id: ask.id,
-                outcome,
-            });
-        });
-    }
-}
-
-async fn answer<R: Runtime>(app: &AppHandle<R>, asked: Asked) -> Outcome {
-    let Some(live) = live::get(app) else {
-        return Err("the app is quitting".into());
-    };
-    if asked == Asked::ConfigChanged {
-        let app = app.clone();
-        // Waits for the old monitor to stop: not on the async executor.
-        return tauri::async_runtime::spawn_blocking(move || live.restart(&app))
-            .await
-            .map(|()| Vec::new())
-            .map_err(|e| format!("cannot start the monitor over: {e}"));
-    }
-    match asked {
-        Asked::OpenSetup => {
-            crate::windows::show_setup(app);
-            return Ok(Vec::new());
         }
-        Asked::Notify { title, body } => {
-            crate::notify::show(
-                app,
-                &crate::notify::Note {
-                    title,
-                    body,
-                    view: "backups",
-                },
-            );
-            return Ok(Vec::new());
-        }
-        _ => {}
     }
-    let asker = Arc::clone(&live);
-    serve(asked, move |request| asker.ask(request)).await
 }
 
 #[cfg(test)]

@@ -4,43 +4,39 @@
 import { describe, expect, it } from "vitest";
 
 import type { BackupInfo } from "../src/bindings/BackupInfo";
+import type { Point } from "../src/bindings/Point";
 import { checkedText, kindText, progressText, progressValue, renderDiff } from "../src/dashboard/backups";
 import { bytes, duration, ruleName, ruleValue } from "../src/dashboard/format";
 import { gauges, renderOverview } from "../src/dashboard/overview";
 import { actionsFor } from "../src/dashboard/services";
 import { sparkPath } from "../src/dashboard/spark";
-import { empty, fold, HOUR_MS, pointOf } from "../src/dashboard/state";
+import { empty, fold } from "../src/dashboard/state";
 import { point, snapshot } from "./fixtures";
 
 describe("fold", () => {
-  it("starts from the recent past and keeps an hour of samples after it", () => {
+  const HOUR_MS = 60 * 60 * 1000;
+  const kept = (p: Point, dropped_points = 0, dropped_events = 0) => ({ point: p, dropped_points, dropped_events });
+
+  it("starts from the recent past and applies what each sample changed in it", () => {
     const t0 = 1_800_000_000_000;
     let state = fold(empty(), { type: "recent", history: [point(t0 - HOUR_MS + 1000, 5), point(t0, 6)], events: [], latest: snapshot(t0) });
     expect(state.history).toHaveLength(2);
-    state = fold(state, { type: "tick", snapshot: snapshot(t0 + 5000), events: [] });
+    state = fold(state, { type: "tick", snapshot: snapshot(t0 + 5000), events: [], kept: kept(point(t0 + 5000, 7), 1) });
     expect(state.history.map((p) => p.t_ms)).toEqual([t0, t0 + 5000]);
+    expect(state.history[1]?.cpu_percent).toBe(7);
     expect(state.latest?.taken_at_ms).toBe(t0 + 5000);
   });
 
-  it("keeps the newest 200 alert events and ignores view changes", () => {
+  it("drops the events it is told to and ignores view changes", () => {
     const event = { rule: "cpu", kind: "firing" as const, value: 93, threshold: 80, at: 1, message: "CPU at 93%", repeat: false, muted: false };
     let state = empty();
-    for (let i = 0; i < 250; i += 1) state = fold(state, { type: "tick", snapshot: snapshot(i), events: [{ ...event, at: i }] });
+    for (let i = 0; i < 250; i += 1) {
+      state = fold(state, { type: "tick", snapshot: snapshot(i), events: [{ ...event, at: i }], kept: kept(point(i, 1), 0, i < 200 ? 0 : 1) });
+    }
     expect(state.events).toHaveLength(200);
     expect(state.events[0]?.at).toBe(50);
+    expect(state.history).toHaveLength(250);
     expect(fold(state, { type: "show", view: "alerts" })).toBe(state);
-  });
-
-  it("reduces a sample to its point as core does", () => {
-    const p = pointOf(snapshot());
-    expect(p).toMatchObject({ cpu_percent: 23.4, memory_percent: 62.5, disk_percent: 45.2, ollama_up: true, app_up: true });
-    const down = snapshot();
-    down.services.app.state = "stopped";
-    expect(pointOf(down).app_up).toBe(false);
-    // The service manager cannot be asked: the health check is what counts.
-    down.services.app.state = "unknown";
-    down.services.app.healthy = true;
-    expect(pointOf(down).app_up).toBe(true);
   });
 });
 

@@ -116,7 +116,12 @@ describe("the dashboard", () => {
     const root = document.createElement("div");
     await main(root, "overview");
     expect(root.querySelector('[data-gauge="cpu"] .value')?.textContent).toBe("23%");
-    sendOn(ipc.subscription(), "onEvent", { type: "tick", snapshot: snapshot(1_800_000_005_000, { system: { ...snapshot().system, cpu_percent: 71 } }), events: [] });
+    sendOn(ipc.subscription(), "onEvent", {
+      type: "tick",
+      snapshot: snapshot(1_800_000_005_000, { system: { ...snapshot().system, cpu_percent: 71 } }),
+      events: [],
+      kept: { point: point(1_800_000_005_000, 71), dropped_points: 0, dropped_events: 0 },
+    });
     expect(root.querySelector('[data-gauge="cpu"] .value')?.textContent).toBe("71%");
     // The menu's Settings… (or a notification) turns the open window to a view.
     sendOn(ipc.subscription(), "onEvent", { type: "show", view: "settings" });

@@ -1,5 +1,5 @@
 //! The dashboard's process: what its window shows and where that comes from.
-//! Started by the tray (`--window dashboard`, with [`feed::ENV`] set), it
+//! Started by the menu bar (`--window dashboard`, with [`window_pipe::ENV`] set), it
 //! reads the tray monitor's samples from stdin and asks for service actions
 //! on stdout; started on its own, it runs a monitor of its own while open.
 //! The window gets the recent past when it subscribes, then every sample,
@@ -15,34 +15,55 @@ use gardener_core::backup::Cancel;
 use gardener_core::context::Context;
 use gardener_core::logs::Follower;
 use gardener_core::monitor::alerts::Event;
-use gardener_core::monitor::history::Point;
+use gardener_core::monitor::host::MonitorThread;
+use gardener_core::monitor::recent::Kept;
 use gardener_core::monitor::run_loop::{Recent, Request};
 use gardener_core::monitor::{Monitor, Snapshot};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use crate::feed::{self, Ask, Asked, Outcome, ToWindow};
 use crate::lock::lock;
-use crate::windows;
+use crate::window;
+use crate::window_pipe::{self, Ask, Asked, Outcome, ToWindow};
 
-/// When the process started (set first thing in `main`), for the time to
+/// When the process started (taken first thing in `main`), for the time to
 /// the first paint.
-pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-/// The same, by the wall clock the page's timestamps use.
-pub static STARTED_AT: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    at: std::time::Instant,
+    /// The same, by the wall clock the page's timestamps use.
+    wall: std::time::SystemTime,
+}
 
-/// Milliseconds since the process started.
-pub fn since_start() -> u128 {
-    STARTED.get().map_or(0, |t| t.elapsed().as_millis())
+impl Started {
+    /// Now.
+    pub fn now() -> Self {
+        Self {
+            at: std::time::Instant::now(),
+            wall: std::time::SystemTime::now(),
+        }
+    }
+
+    /// Milliseconds since the process started.
+    pub fn elapsed_ms(&self) -> u128 {
+        self.at.elapsed().as_millis()
+    }
+
+    /// Milliseconds from the start to `at_ms` (since the epoch, by the
+    /// page's clock).
+    pub fn ms_until(&self, at_ms: f64) -> f64 {
+        let start_ms = self
+            .wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        (at_ms - start_ms).max(0.0)
+    }
 }
 
 /// How long the window waits for the tray's recent past before opening.
 const FIRST_RECENT_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
-
-/// At most this many alert events are kept for the alerts view.
-const EVENTS_KEPT: usize = 200;
 
 /// What the window is sent while it is open.
 #[derive(Debug, Clone, Serialize)]
@@ -52,10 +73,12 @@ pub enum DashEvent {
     /// Everything known so far (sent when the window subscribes, and again
     /// if the tray's account of the past arrives later).
     Recent(Box<Recent>),
-    /// A new sample and the alert events it raised.
+    /// A new sample, the alert events it raised, and how the recent past
+    /// changed with it (the page applies that as it is).
     Tick {
         snapshot: Box<Snapshot>,
         events: Vec<Event>,
+        kept: Kept,
     },
     /// Turn to this view.
     Show { view: String },
@@ -73,7 +96,7 @@ enum Asker {
     },
     /// To this process's own monitor.
     Own {
-        requests: Mutex<Option<mpsc::UnboundedSender<Request>>>,
+        monitor: Mutex<Option<MonitorThread>>,
     },
 }
 
@@ -92,11 +115,14 @@ pub struct Dash {
     arrived: (Mutex<bool>, std::sync::Condvar),
     /// Closing was asked for while busy.
     close_when_done: std::sync::atomic::AtomicBool,
+    /// When the process started.
+    pub started: Started,
 }
 
 impl Dash {
-    fn new(asker: Asker, first_view: &str) -> Self {
+    fn new(asker: Asker, first_view: &str, started: Started) -> Self {
         Self {
+            started,
             close_when_done: std::sync::atomic::AtomicBool::new(false),
             arrived: (Mutex::new(false), std::sync::Condvar::new()),
             first_view: first_view.to_owned(),
@@ -135,12 +161,20 @@ impl Dash {
     /// The window listens from now on, starting with all that is known
     /// and the view it was opened for.
     pub fn subscribe(&self, channel: Channel<DashEvent>) {
-        tracing::info!(ms = since_start(), "the dashboard's page subscribed");
-        let recent = lock(&self.recent).clone();
+        tracing::info!(
+            ms = self.started.elapsed_ms(),
+            "the dashboard's page subscribed"
+        );
+        // Held until the channel is in place: no sample falls in between.
+        let recent = lock(&self.recent);
         let view = DashEvent::Show {
             view: self.first_view.clone(),
         };
-        if channel.send(DashEvent::Recent(Box::new(recent))).is_ok() && channel.send(view).is_ok() {
+        if channel
+            .send(DashEvent::Recent(Box::new(recent.clone())))
+            .is_ok()
+            && channel.send(view).is_ok()
+        {
             *lock(&self.ui) = Some(channel);
         }
     }
@@ -155,15 +189,18 @@ impl Dash {
     }
 
     fn set_recent(&self, recent: Recent) {
-        *lock(&self.recent) = recent.clone();
-        self.to_ui(DashEvent::Recent(Box::new(recent)));
+        {
+            let mut kept = lock(&self.recent);
+            kept.clone_from(&recent);
+            self.to_ui(DashEvent::Recent(Box::new(recent)));
+        }
         let (arrived, wake) = &self.arrived;
         *lock(arrived) = true;
         wake.notify_all();
     }
 
     /// Waits up to `timeout` for the tray's account of the recent past; the
-    /// page then starts with it (see [`windows::open_dashboard_window`]).
+    /// page then starts with it (see [`window::open_dashboard_window`]).
     fn recent_within(&self, timeout: std::time::Duration) -> Option<Recent> {
         let (arrived, wake) = &self.arrived;
         let guard = lock(arrived);
@@ -174,13 +211,14 @@ impl Dash {
     }
 
     fn on_tick(&self, snapshot: Snapshot, events: Vec<Event>) {
-        {
-            let mut recent = lock(&self.recent);
-            keep_recent(&mut recent, &snapshot, &events);
-        }
+        // The page applies `kept` to what it was sent: the two stay one
+        // while the lock orders samples and subscribing.
+        let mut recent = lock(&self.recent);
+        let kept = recent.keep(&snapshot, &events);
         self.to_ui(DashEvent::Tick {
             snapshot: Box::new(snapshot),
             events,
+            kept,
         });
     }
 
@@ -191,7 +229,7 @@ impl Dash {
                 let id = next.fetch_add(1, Ordering::Relaxed);
                 let (reply, answer) = oneshot::channel();
                 lock(waiting).insert(id, reply);
-                let sent = feed::line(&Ask { id, asked }).is_some_and(|text| {
+                let sent = window_pipe::line(&Ask { id, asked }).is_some_and(|text| {
                     let mut out = std::io::stdout().lock();
                     out.write_all(text.as_bytes()).is_ok() && out.flush().is_ok()
                 });
@@ -203,12 +241,8 @@ impl Dash {
                     .await
                     .map_err(|_| "the menu-bar app has quit".to_owned())?
             }
-            Asker::Own { requests } => {
-                let send = |request| {
-                    lock(requests)
-                        .as_ref()
-                        .is_some_and(|r| r.send(request).is_ok())
-                };
+            Asker::Own { monitor } => {
+                let send = |request| lock(monitor).as_ref().is_some_and(|m| m.ask(request));
                 if asked == Asked::ConfigChanged {
                     // This monitor reads the alert settings again; a new
                     // interval applies when the dashboard is next opened.
@@ -217,7 +251,7 @@ impl Dash {
                     send(Request::Alerts(Box::new(ctx.config.alerts)));
                     return Ok(Vec::new());
                 }
-                feed::serve(asked, send).await
+                window_pipe::serve(asked, send).await
             }
         }
     }
@@ -231,21 +265,9 @@ impl Dash {
     }
 }
 
-/// Adds a sample to the recent past, dropping what is older than an hour.
-fn keep_recent(recent: &mut Recent, snapshot: &Snapshot, events: &[Event]) {
-    recent.history.push(Point::of(snapshot));
-    let oldest = snapshot.taken_at_ms.saturating_sub(feed::RECENT_MS);
-    let stale = recent.history.partition_point(|p| p.t_ms < oldest);
-    recent.history.drain(..stale);
-    recent.events.extend_from_slice(events);
-    let extra = recent.events.len().saturating_sub(EVENTS_KEPT);
-    recent.events.drain(..extra);
-    recent.latest = Some(snapshot.clone());
-}
-
 /// Runs the dashboard's process until its window closes.
-pub fn run(view: &str) -> tauri::Result<()> {
-    let fed = std::env::var_os(feed::ENV).is_some();
+pub fn run(view: &str, started: Started) -> tauri::Result<()> {
+    let fed = std::env::var_os(window_pipe::ENV).is_some();
     let asker = if fed {
         Asker::Fed {
             next: AtomicU64::new(1),
@@ -253,10 +275,10 @@ pub fn run(view: &str) -> tauri::Result<()> {
         }
     } else {
         Asker::Own {
-            requests: Mutex::new(None),
+            monitor: Mutex::new(None),
         }
     };
-    let dash = Arc::new(Dash::new(asker, view));
+    let dash = Arc::new(Dash::new(asker, view, started));
     tauri::Builder::default()
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
@@ -290,9 +312,15 @@ pub fn run(view: &str) -> tauri::Result<()> {
             } else {
                 None
             };
-            tracing::info!(ms = since_start(), "opening the dashboard window");
-            windows::open_dashboard_window(app.handle(), first.as_ref())?;
-            tracing::info!(ms = since_start(), "the dashboard window is built");
+            tracing::info!(
+                ms = dash.started.elapsed_ms(),
+                "opening the dashboard window"
+            );
+            window::open_dashboard_window(app.handle(), first.as_ref())?;
+            tracing::info!(
+                ms = dash.started.elapsed_ms(),
+                "the dashboard window is built"
+            );
             Ok(())
         })
         .run(tauri::generate_context!())
@@ -325,7 +353,7 @@ fn read_feed<R: Runtime>(app: &AppHandle<R>, dash: Arc<Dash>) -> std::io::Result
                     }
                     Ok(ToWindow::Reply { id, outcome }) => dash.replied(id, outcome),
                     Ok(ToWindow::Show { view }) => {
-                        if let Some(window) = app.get_webview_window(windows::DASHBOARD) {
+                        if let Some(window) = app.get_webview_window(window::DASHBOARD) {
                             let _ = window.set_focus();
                         }
                         dash.to_ui(DashEvent::Show { view });
@@ -339,46 +367,29 @@ fn read_feed<R: Runtime>(app: &AppHandle<R>, dash: Arc<Dash>) -> std::io::Result
     Ok(())
 }
 
-/// Without the tray: a monitor of this process's own while the window is
-/// open (it neither notifies nor writes the alert state; the tray does).
+/// Without the menu bar: a monitor of this process's own while the window
+/// is open (it neither notifies nor writes the alert state; the menu bar
+/// does). It stops with the process.
 fn own_monitor(dash: &Arc<Dash>) -> std::io::Result<()> {
-    let ctx = match Context::load(None, Platform::current()) {
-        Ok(ctx) => ctx,
+    let Asker::Own { monitor: slot } = &dash.asker else {
+        return Ok(());
+    };
+    let monitor = Context::load(None, Platform::current())
+        .map_err(|e| e.to_string())
+        .and_then(|ctx| Monitor::new(ctx, false).map_err(|e| e.to_string()));
+    let monitor = match monitor {
+        Ok(monitor) => monitor,
         Err(error) => {
             // The settings view shows the problem and lets it be fixed.
-            tracing::warn!(%error, "no monitor in the dashboard: the config does not load");
+            tracing::warn!(%error, "no monitor in the dashboard");
             return Ok(());
         }
     };
-    let (requests, rx) = mpsc::unbounded_channel();
-    if let Asker::Own { requests: slot } = &dash.asker {
-        *lock(slot) = Some(requests);
-    }
-    let dash = Arc::clone(dash);
-    std::thread::Builder::new()
-        .name("monitor".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(error) => return tracing::error!(%error, "the monitor did not start"),
-            };
-            runtime.block_on(async {
-                let mut monitor = match Monitor::new(ctx, false) {
-                    Ok(m) => m,
-                    Err(error) => return tracing::error!(%error, "the monitor did not start"),
-                };
-                // Ends with the process; nothing to save.
-                let (_stop, shutdown) = tokio::sync::watch::channel(false);
-                monitor
-                    .run(shutdown, Some(rx), |snap, events| {
-                        dash.on_tick(snap.clone(), events.to_vec());
-                    })
-                    .await;
-            });
-        })?;
+    let fed = Arc::clone(dash);
+    let hosted = MonitorThread::spawn(monitor, move |snap, events| {
+        fed.on_tick(snap.clone(), events.to_vec());
+    })?;
+    *lock(slot) = Some(hosted);
     Ok(())
 }
 
@@ -386,20 +397,14 @@ fn own_monitor(dash: &Arc<Dash>) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn snap(t_ms: u64) -> Snapshot {
-        Snapshot {
-            taken_at_ms: t_ms,
-            ..Snapshot::default()
-        }
-    }
-
     #[test]
     fn a_window_closed_mid_restore_stays_until_it_is_done() {
         let dash = Dash::new(
             Asker::Own {
-                requests: Mutex::new(None),
+                monitor: Mutex::new(None),
             },
             "overview",
+            Started::now(),
         );
         assert!(!dash.close_requested(), "idle: closes at once");
         *lock(&dash.busy) = Some(Cancel::new());
@@ -408,36 +413,5 @@ mod tests {
         assert!(lock(&dash.busy).is_none());
         *lock(&dash.busy) = Some(Cancel::new());
         assert!(!dash.finish_busy(), "nobody asked to close this time");
-    }
-
-    #[test]
-    fn the_recent_past_is_an_hour_of_samples_and_the_newest_events() {
-        let mut recent = Recent::default();
-        let event = Event {
-            rule: "cpu".into(),
-            kind: gardener_core::monitor::alerts::EventKind::Firing,
-            value: 93.0,
-            threshold: 80.0,
-            at: 1,
-            message: "CPU at 93%".into(),
-            repeat: false,
-            muted: false,
-        };
-        for i in 0..800u64 {
-            let events = if i % 3 == 0 {
-                vec![event.clone()]
-            } else {
-                Vec::new()
-            };
-            keep_recent(&mut recent, &snap(i * 5_000), &events);
-        }
-        // 800 samples 5 s apart: the last hour is 721 of them.
-        assert_eq!(recent.history.len(), 721);
-        assert_eq!(
-            recent.history.first().unwrap().t_ms,
-            799 * 5_000 - 3_600_000
-        );
-        assert_eq!(recent.events.len(), EVENTS_KEPT);
-        assert_eq!(recent.latest.unwrap().taken_at_ms, 799 * 5_000);
     }
 }

@@ -13,8 +13,8 @@ use tauri::{Runtime, WebviewWindow};
 
 use super::{IpcError, Shared, blocking, context, error};
 use crate::dashboard::Dash;
-use crate::feed::Asked;
 use crate::lock::lock;
+use crate::window_pipe::Asked;
 
 /// Every backup, newest first, once what an interrupted backup or restore
 /// left is put right (as `gardener backup list` does).

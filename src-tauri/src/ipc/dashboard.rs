@@ -11,8 +11,8 @@ use tauri::ipc::Channel;
 
 use super::{IpcError, Shared, blocking, context, error};
 use crate::dashboard::DashEvent;
-use crate::feed::Asked;
 use crate::lock::lock;
+use crate::window_pipe::Asked;
 
 /// The window listens for samples from now on (the first event is the past hour).
 #[tauri::command]
@@ -112,12 +112,8 @@ pub async fn setup_open(dash: Shared<'_>) -> Result<(), IpcError> {
 /// epoch, by the page's clock): logs that time and how long after the top of
 /// `main` it was (what `bench/dashboard-open.sh` reads).
 #[tauri::command]
-pub fn dashboard_painted(at_ms: f64) {
-    let started = crate::dashboard::STARTED_AT
-        .get()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-    let ms = (at_ms - started).max(0.0).round();
+pub fn dashboard_painted(dash: Shared<'_>, at_ms: f64) {
+    let ms = dash.started.ms_until(at_ms).round();
     let at_ms = at_ms.round();
     tracing::info!(ms, at_ms, "the dashboard painted its first figures");
 }

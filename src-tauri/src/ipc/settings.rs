@@ -11,7 +11,7 @@ use tauri_plugin_autostart::ManagerExt;
 
 use super::{IpcError, Shared, blocking, context, error};
 use crate::dashboard::Dash;
-use crate::feed::Asked;
+use crate::window_pipe::Asked;
 
 /// Pauses (or resumes) alerts like the menu's Pause Alerts; returns when the
 /// pause ends (seconds since the epoch).

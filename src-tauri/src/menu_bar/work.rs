@@ -1,136 +1,87 @@
-//! What the tray menu's actions do. Each hands the work to the monitor's
-//! thread (service control, unloading: so no sample lands mid-restart) or to
-//! a thread of its own (a backup), and reports the outcome in the menu and,
-//! when there is something to say, in a notification. Nothing here runs long
-//! on the UI thread.
+//! The menu bar's work that must not hold up its loop, each reporting back
+//! as an [`Event`]: a backup on a thread of its own (its progress too),
+//! the alert pause written to gardener.toml; and the words each outcome of
+//! the menu's actions is told in.
 
 use gardener_core::Platform;
 use gardener_core::backup::{Cancel, CreateOptions, Phase, Progress, Throttle};
 use gardener_core::context::Context;
 use gardener_core::copies::copy;
 use gardener_core::monitor::alerts::{self, pause::PauseFor};
-use gardener_core::monitor::run_loop::Request;
-use gardener_core::services::{Action, ServiceId};
+use gardener_core::services::ServiceId;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_opener::OpenerExt;
-use tokio::sync::oneshot;
 
-use crate::live::{self, Live};
-use crate::notify::{self, Note};
+use super::{Event, Events};
+use crate::notifications::Note;
+use crate::window_pipe::Outcome;
 
 /// Index of each service's line in the menu.
-fn line_of(service: ServiceId) -> usize {
+pub fn line_of(service: ServiceId) -> usize {
     match service {
         ServiceId::Ollama => 0,
         ServiceId::App => 1,
     }
 }
 
-fn short_name(service: ServiceId) -> &'static str {
+/// The service's name in the menu.
+pub fn short_name(service: ServiceId) -> &'static str {
     match service {
         ServiceId::Ollama => "Ollama",
         ServiceId::App => "App",
     }
 }
 
-fn tell<R: Runtime>(app: &AppHandle<R>, title: impl Into<String>, body: impl Into<String>) {
-    let title = title.into();
-    // Backup news opens the backups; the rest is about the services.
-    let view = if title.starts_with("Backup") {
-        "backups"
-    } else {
-        "services"
-    };
-    notify::show(
-        app,
-        &Note {
-            title,
-            body: body.into(),
-            view,
-        },
-    );
-}
-
-/// Hands `request` to the monitor and `outcome` its reply when it comes.
-fn ask<R: Runtime, T: Send + 'static>(
-    app: &AppHandle<R>,
-    live: &Live<R>,
-    request: impl FnOnce(oneshot::Sender<T>) -> Request,
-    outcome: impl FnOnce(&AppHandle<R>, Option<T>) + Send + 'static,
-) {
-    let (reply, answer) = oneshot::channel();
-    if !live.ask(request(reply)) {
-        outcome(app, None);
-        return;
+fn note(title: impl Into<String>, body: impl Into<String>, view: &'static str) -> Note {
+    Note {
+        title: title.into(),
+        body: body.into(),
+        view,
     }
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move { outcome(&app, answer.await.ok()) });
 }
 
-/// Restart Ollama / Restart App.
-pub fn restart<R: Runtime>(app: &AppHandle<R>, service: ServiceId) {
-    let Some(live) = live::get(app) else { return };
-    tracing::info!(%service, "restart chosen from the tray menu");
-    live.set_pending(
-        line_of(service),
-        format!("{} — restarting…", short_name(service)),
-    );
-    ask(
-        app,
-        &live,
-        |reply| Request::Control {
-            action: Action::Restart,
-            service,
-            reply,
-        },
-        move |app, outcome| match outcome {
-            Some(Ok(())) => {}
-            Some(Err(why)) => tell(
-                app,
-                format!("Could not restart {}", short_name(service)),
-                why,
-            ),
-            None => tell(
-                app,
-                "Gardener is not monitoring",
-                "The monitor is not running; see the first line of the menu.",
-            ),
-        },
-    );
+/// Said when the menu asks a monitor that is not running.
+fn not_monitoring() -> Note {
+    note(
+        "Gardener is not monitoring",
+        "The monitor is not running; see the first line of the menu.",
+        "services",
+    )
 }
 
-/// Unload Models.
-pub fn unload_models<R: Runtime>(app: &AppHandle<R>) {
-    let Some(live) = live::get(app) else { return };
-    tracing::info!("unload models chosen from the tray menu");
-    ask(
-        app,
-        &live,
-        |reply| Request::UnloadModels { only: None, reply },
-        |app, outcome| match outcome {
-            Some(Ok(names)) if names.is_empty() => {
-                tell(
-                    app,
-                    "No models were loaded",
-                    "Ollama had nothing in memory.",
-                );
-            }
-            Some(Ok(names)) => tell(
-                app,
-                "Models unloaded",
-                format!(
-                    "Freed the memory of {}. They load again when next used.",
-                    names.join(", ")
-                ),
+/// What a restart from the menu ends with (`None`: no monitor to ask); a
+/// restart that worked shows in the next sample, not in a notification.
+pub fn restart_news(service: ServiceId, answer: Option<Outcome>) -> Option<Note> {
+    match answer {
+        Some(Ok(_)) => None,
+        Some(Err(why)) => Some(note(
+            format!("Could not restart {}", short_name(service)),
+            why,
+            "services",
+        )),
+        None => Some(not_monitoring()),
+    }
+}
+
+/// What Unload Models ends with.
+pub fn unload_news(answer: Option<Outcome>) -> Note {
+    match answer {
+        Some(Ok(names)) if names.is_empty() => note(
+            "No models were loaded",
+            "Ollama had nothing in memory.",
+            "services",
+        ),
+        Some(Ok(names)) => note(
+            "Models unloaded",
+            format!(
+                "Freed the memory of {}. They load again when next used.",
+                names.join(", ")
             ),
-            Some(Err(why)) => tell(app, "Could not unload the models", why),
-            None => tell(
-                app,
-                "Gardener is not monitoring",
-                "The monitor is not running; see the first line of the menu.",
-            ),
-        },
-    );
+            "services",
+        ),
+        Some(Err(why)) => note("Could not unload the models", why, "services"),
+        None => not_monitoring(),
+    }
 }
 
 /// "Backing up… 45%" for the menu.
@@ -151,27 +102,21 @@ pub fn progress_line(p: &Progress) -> String {
     }
 }
 
-/// Back Up Now: a backup like `gardener backup create`, on its own thread,
-/// its progress in the menu's backup line.
-pub fn back_up<R: Runtime>(app: &AppHandle<R>) {
-    let Some(live) = live::get(app) else { return };
-    if live.backing_up() {
-        return;
-    }
-    tracing::info!("back up now chosen from the tray menu");
-    live.set_backup_line(Some("Backing up…".into()));
-    let worker = std::sync::Arc::clone(&live);
-    let app = app.clone();
-    let spawned = std::thread::Builder::new()
+/// Back Up Now: a backup like `gardener backup create` on a thread of its
+/// own, reporting its progress and its end as events.
+pub fn back_up(events: &Events) -> std::io::Result<()> {
+    let events = events.clone();
+    std::thread::Builder::new()
         .name("backup".into())
-        .spawn(move || run_backup(&app, &worker));
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the backup thread: {e}");
-        live.set_backup_line(None);
-    }
+        .spawn(move || {
+            let ended = run_backup(&events);
+            events.send(Event::BackupEnded(ended));
+        })?;
+    Ok(())
 }
 
-fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
+/// The backup's notification.
+fn run_backup(events: &Events) -> Note {
     let result = Context::load(None, Platform::current())
         .map_err(|e| e.to_string())
         .and_then(|ctx| {
@@ -186,50 +131,37 @@ fn run_backup<R: Runtime>(app: &AppHandle<R>, live: &Live<R>) {
             let mut throttle = Throttle::default();
             copy::backup_and_copy(&ctx, manager.as_ref(), &opts, &mut |p| {
                 if throttle.ready(p) {
-                    live.set_backup_line(Some(progress_line(p)));
+                    events.send(Event::BackupProgress(progress_line(p)));
                 }
             })
             .map_err(|e| e.to_string())
         });
-    live.set_backup_line(None);
-    // So that the menu shows the new "last backup" at once.
-    live.ask(Request::SampleNow);
     match result {
-        Ok((report, copies)) => tell(app, "Backup done", copy::done_words(&report, &copies)),
-        Err(why) => tell(app, "Backup failed", why),
+        Ok((report, copies)) => note("Backup done", copy::done_words(&report, &copies), "backups"),
+        Err(why) => note("Backup failed", why, "backups"),
     }
 }
 
 /// Pause Alerts ▸: writes `[alerts] mute_until` into gardener.toml (so the
-/// pause holds across restarts and for `gardener monitor` too) and hands the
-/// new settings to the running monitor.
-pub fn pause_alerts<R: Runtime>(app: &AppHandle<R>, pause: PauseFor) {
-    let app = app.clone();
-    // Reads and rewrites gardener.toml: not on the UI thread.
-    let spawned = std::thread::Builder::new()
+/// pause holds across restarts and for `gardener monitor` too), off the
+/// loop; the new settings come back as [`Event::AlertsPaused`].
+pub fn pause_alerts(events: &Events, pause: PauseFor) -> std::io::Result<()> {
+    let events = events.clone();
+    std::thread::Builder::new()
         .name("pause-alerts".into())
-        .spawn(move || write_pause(&app, pause));
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the thread that pauses alerts: {e}");
-    }
-}
-
-fn write_pause<R: Runtime>(app: &AppHandle<R>, pause: PauseFor) {
-    let Some(live) = live::get(app) else { return };
-    let result = Context::load(None, Platform::current())
-        .map_err(|e| e.to_string())
-        .and_then(|ctx| alerts::pause::set(&ctx.config_file, pause).map_err(|e| e.to_string()));
-    match result {
-        Ok(config) => {
-            live.set_mute_until(config.alerts.mute_until_secs());
-            live.ask(Request::Alerts(Box::new(config.alerts)));
-        }
-        Err(why) => tell(app, "Could not change the alert pause", why),
-    }
+        .spawn(move || {
+            let written = Context::load(None, Platform::current())
+                .map_err(|e| e.to_string())
+                .and_then(|ctx| {
+                    alerts::pause::set(&ctx.config_file, pause).map_err(|e| e.to_string())
+                });
+            events.send(Event::AlertsPaused(written.map(|c| Box::new(c.alerts))));
+        })?;
+    Ok(())
 }
 
 /// Open Logs: the logs folder in the file manager.
-pub fn open_logs<R: Runtime>(app: &AppHandle<R>) {
+pub fn open_logs<R: Runtime>(app: &AppHandle<R>) -> Option<Note> {
     let result = Context::load(None, Platform::current())
         .map_err(|e| e.to_string())
         .and_then(|ctx| {
@@ -244,14 +176,31 @@ pub fn open_logs<R: Runtime>(app: &AppHandle<R>) {
                 .open_path(dir.to_string_lossy(), None::<&str>)
                 .map_err(|e| format!("cannot open {}: {e}", dir.display()))
         });
-    if let Err(why) = result {
-        tell(app, "Could not open the logs", why);
-    }
+    result
+        .err()
+        .map(|why| note("Could not open the logs", why, "services"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcomes_are_told_in_words() {
+        let failed = restart_news(ServiceId::Ollama, Some(Err("exit 5".into()))).unwrap();
+        assert_eq!(failed.title, "Could not restart Ollama");
+        assert_eq!(failed.body, "exit 5");
+        assert_eq!(restart_news(ServiceId::App, Some(Ok(Vec::new()))), None);
+        let nobody = restart_news(ServiceId::App, None).unwrap();
+        assert_eq!(nobody.title, "Gardener is not monitoring");
+        let unloaded = unload_news(Some(Ok(vec!["qwen".into(), "llama".into()])));
+        assert_eq!(unloaded.title, "Models unloaded");
+        assert!(unloaded.body.contains("qwen, llama"), "{}", unloaded.body);
+        assert_eq!(
+            unload_news(Some(Ok(Vec::new()))).title,
+            "No models were loaded"
+        );
+    }
 
     #[test]
     fn progress_reads_as_a_percentage_while_writing_and_checking() {

@@ -1,0 +1,89 @@
+//! Starting the windows' processes. Each window is shown by a process of
+//! its own (`gardener-app --window setup|dashboard`) that exits when its
+//! window closes, so the menu-bar process never loads a webview: WebKitGTK
+//! keeps its network process and much of its memory for as long as the
+//! process that used it lives. When a window's process ends, the menu bar
+//! hears of it as [`Event::WindowExited`].
+
+use std::process::{Child, Command, Stdio};
+
+use crate::args::Window;
+use crate::menu_bar::{Event, Events};
+use crate::window::{DASHBOARD, SETUP};
+use crate::window_pipe::{self, Feed};
+
+/// Starts the setup window's process; returns its pid.
+pub fn start_setup(events: &Events) -> std::io::Result<u32> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["--window", SETUP]).stdin(Stdio::null());
+    software_rendering_manners(&mut cmd);
+    let child = cmd.spawn()?;
+    let pid = child.id();
+    wait_for(child, Window::Setup, events.clone());
+    Ok(pid)
+}
+
+/// Starts the dashboard's process at `view`, fed through its pipe; returns
+/// its pid and the pipe's feed.
+pub fn start_dashboard(events: &Events, view: &str) -> std::io::Result<(u32, Feed)> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["--window", DASHBOARD, "--view", view])
+        .env(window_pipe::ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    software_rendering_manners(&mut cmd);
+    let mut child = cmd.spawn()?;
+    let pipes = (child.stdin.take(), child.stdout.take());
+    let feed = match pipes {
+        (Some(stdin), Some(stdout)) => window_pipe::connect(events, stdin, stdout),
+        _ => Err(std::io::Error::other(
+            "the dashboard's process has no pipes",
+        )),
+    };
+    match feed {
+        Ok(feed) => {
+            let pid = child.id();
+            wait_for(child, Window::Dashboard, events.clone());
+            Ok((pid, feed))
+        }
+        Err(error) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(error)
+        }
+    }
+}
+
+/// WebKitGTK composites through OpenGL; without a GPU (virtual machines,
+/// remote desktops) that is emulated, and each frame of the dashboard took
+/// ~90 ms and its first paint ~550 ms. Pages this simple need no
+/// compositing; drawing without it cut the first paint by a third. A
+/// setting the person made is kept.
+fn software_rendering_manners(cmd: &mut Command) {
+    const NO_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    if cfg!(target_os = "linux") && std::env::var_os(NO_COMPOSITING).is_none() {
+        cmd.env(NO_COMPOSITING, "1");
+    }
+}
+
+/// Waits for a window's process on a thread of its own, then tells the menu
+/// bar it has ended.
+fn wait_for(mut child: Child, window: Window, events: Events) {
+    let name = window.name();
+    let pid = child.id();
+    let waiter = std::thread::Builder::new()
+        .name(format!("{name}-window"))
+        .spawn(move || {
+            match child.wait() {
+                Ok(status) if !status.success() => {
+                    tracing::warn!(%status, "the {name} window's process failed");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot wait for the {name} window"),
+            }
+            events.send(Event::WindowExited { window, pid });
+        });
+    if let Err(error) = waiter {
+        tracing::error!(%error, "cannot watch the {name} window's process");
+    }
+}
