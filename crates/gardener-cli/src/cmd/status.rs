@@ -139,7 +139,7 @@ fn ago(unix: u64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    gardener_core::monitor::summary::ago(now.saturating_sub(unix))
+    gardener_core::words::ago(now.saturating_sub(unix))
 }
 
 /// The human view of a snapshot.
