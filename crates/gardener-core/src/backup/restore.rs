@@ -230,15 +230,7 @@ pub fn restore(
     );
     let units = units(&manifest, opts, home, &stage_name)?;
     let show = |p: &Path| shorten_home(p, home);
-    let mut report = RestoreReport {
-        id: manifest.id.clone(),
-        dry_run: opts.dry_run,
-        restored: units.iter().map(|u| show(&u.live)).collect(),
-        diff: diff::diff(&manifest, &units, &show),
-        safety_copies: Vec::new(),
-        services: Vec::new(),
-        seconds: 0.0,
-    };
+    let mut report = planned(&manifest, &units, opts, &show);
     if opts.dry_run {
         report.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
@@ -289,6 +281,25 @@ pub fn restore(
     report.services = services;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The report of a restore of `units`, before anything is done: what it
+/// replaces and how the trees differ.
+fn planned(
+    manifest: &Manifest,
+    units: &[Unit],
+    opts: &RestoreOptions,
+    show: &dyn Fn(&Path) -> String,
+) -> RestoreReport {
+    RestoreReport {
+        id: manifest.id.clone(),
+        dry_run: opts.dry_run,
+        restored: units.iter().map(|u| show(&u.live)).collect(),
+        diff: diff::diff(manifest, units, show),
+        safety_copies: Vec::new(),
+        services: Vec::new(),
+        seconds: 0.0,
+    }
 }
 
 /// Creates `dir` for a restore into it, refusing when any unit's place in
