@@ -19,7 +19,7 @@ pub use backup::{
     BackupConfig, BackupSource, FullEvery, RESERVED_SOURCE_NAMES, RetentionConfig, Schedule,
     WEEKDAYS,
 };
-pub use targets::{CheckEvery, TargetConfig, TargetKind};
+pub use targets::{CheckEvery, SftpLocation, TargetConfig, TargetKind};
 pub use template::TEMPLATE;
 
 /// The whole configuration.

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use gardener_core::Platform;
 use gardener_core::context::Context;
-use gardener_core::install::{self, PreflightOptions, Progress};
+use gardener_core::install::{self, ApplyReport, Plan, PreflightOptions, Progress};
+use gardener_core::services::ServiceManager;
 
 use crate::Globals;
 use crate::output::{self, CliError};
@@ -39,23 +40,13 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
-    let platform = match args.platform {
-        Some(PlatformArg::Macos) => Platform::Macos,
-        Some(PlatformArg::Linux) => Platform::Linux,
-        None => Platform::current(),
-    };
-    if platform != Platform::current() && !args.dry_run {
-        return Err(CliError::usage(format!(
-            "--platform {platform} can only render a plan on this {} machine: add --dry-run",
-            Platform::current()
-        )));
-    }
-    let mut ctx = Context::load(g.config.as_deref(), platform)?;
+    let platform = platform(args)?;
+    let ctx = Context::load(g.config.as_deref(), platform)?;
     let manager = ctx.manager();
-    let mut opts = PreflightOptions {
+    let opts = PreflightOptions {
         use_running_ollama: args.use_running_ollama,
     };
-    let mut plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
+    let plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
 
     if args.dry_run {
         if g.json {
@@ -66,51 +57,13 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    // An Ollama we did not install holds the port: offer to use it.
-    // Found an Ollama we did not install, and the plan still wants our own.
-    let external_found = plan.external_ollama.is_some() && plan.manage_ollama;
-    if external_found
-        && !g.json
-        && !args.yes
-        && output::confirm(
-            "An Ollama that Gardener did not install is already running. Use it instead of installing a second one?",
-            true,
-        ) == Some(true)
-    {
-        opts.use_running_ollama = true;
-        plan = install::build_plan(&ctx, manager.as_ref(), &opts)?;
-    }
-    if let Some((adopted_ctx, adopted_plan)) = install::adopt_running_ollama(&ctx, &plan, &opts)? {
-        (ctx, plan) = (adopted_ctx, adopted_plan);
-        if !g.json {
-            println!(
-                "Set `[ollama] external = true` in {}.",
-                ctx.config_file.display()
-            );
-        }
-    }
-
+    let (ctx, plan) = settle_ollama(g, args, ctx, manager.as_ref(), opts, plan)?;
     if let Some(blocked) = plan.blocked_error() {
         return Err(blocked.into());
     }
-    if !plan.is_noop() && !args.yes {
-        let changes = plan.steps.iter().filter(|s| s.is_change()).count();
-        let question = format!(
-            "Apply {changes} change{} (see them with --dry-run)?",
-            if changes == 1 { "" } else { "s" }
-        );
-        match output::confirm(&question, false) {
-            Some(true) => {}
-            Some(false) => {
-                println!("Nothing was changed.");
-                return Ok(ExitCode::from(output::FAILED));
-            }
-            None => {
-                return Err(CliError::usage(
-                    "not a terminal, so cannot ask before changing the system: pass --yes",
-                ));
-            }
-        }
+    if !plan.is_noop() && !args.yes && !confirm(&plan)? {
+        println!("Nothing was changed.");
+        return Ok(ExitCode::from(output::FAILED));
     }
 
     let show = !g.json;
@@ -124,6 +77,79 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         }
     };
     let report = install::apply(&ctx, &plan, manager.as_ref(), &mut progress)?;
+    print_report(g, &plan, &report);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The platform to plan for: `--platform`, which only a dry run may set to
+/// another one than this machine's.
+fn platform(args: &Args) -> Result<Platform, CliError> {
+    let platform = match args.platform {
+        Some(PlatformArg::Macos) => Platform::Macos,
+        Some(PlatformArg::Linux) => Platform::Linux,
+        None => Platform::current(),
+    };
+    if platform != Platform::current() && !args.dry_run {
+        return Err(CliError::usage(format!(
+            "--platform {platform} can only render a plan on this {} machine: add --dry-run",
+            Platform::current()
+        )));
+    }
+    Ok(platform)
+}
+
+/// When an Ollama Gardener did not install is running, offers to use it,
+/// and sets `[ollama] external = true` when it is used. Returns the context
+/// and plan to apply.
+fn settle_ollama(
+    g: &Globals,
+    args: &Args,
+    ctx: Context,
+    manager: &dyn ServiceManager,
+    mut opts: PreflightOptions,
+    mut plan: Plan,
+) -> Result<(Context, Plan), CliError> {
+    // Found an Ollama we did not install, and the plan still wants our own.
+    let external_found = plan.external_ollama.is_some() && plan.manage_ollama;
+    if external_found
+        && !g.json
+        && !args.yes
+        && output::confirm(
+            "An Ollama that Gardener did not install is already running. Use it instead of installing a second one?",
+            true,
+        ) == Some(true)
+    {
+        opts.use_running_ollama = true;
+        plan = install::build_plan(&ctx, manager, &opts)?;
+    }
+    let Some((ctx, plan)) = install::adopt_running_ollama(&ctx, &plan, &opts)? else {
+        return Ok((ctx, plan));
+    };
+    if !g.json {
+        println!(
+            "Set `[ollama] external = true` in {}.",
+            ctx.config_file.display()
+        );
+    }
+    Ok((ctx, plan))
+}
+
+/// Asks before applying the plan's changes: whether the answer is yes.
+/// Without a terminal to ask on, that is a usage error.
+fn confirm(plan: &Plan) -> Result<bool, CliError> {
+    let changes = plan.steps.iter().filter(|s| s.is_change()).count();
+    let question = format!(
+        "Apply {changes} change{} (see them with --dry-run)?",
+        if changes == 1 { "" } else { "s" }
+    );
+    output::confirm(&question, false).ok_or_else(|| {
+        CliError::usage("not a terminal, so cannot ask before changing the system: pass --yes")
+    })
+}
+
+/// Prints what the apply did: JSON with the plan, or a line per change
+/// count and healthy service.
+fn print_report(g: &Globals, plan: &Plan, report: &ApplyReport) {
     if g.json {
         output::print_json(&serde_json::json!({
             "changed": report.changed,
@@ -131,19 +157,18 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
             "health": report.health,
             "plan": plan,
         }));
-    } else {
-        if report.changed {
-            println!(
-                "Installed: {} change{} made.",
-                report.done.len(),
-                if report.done.len() == 1 { "" } else { "s" }
-            );
-        } else {
-            println!("Nothing to change: everything was already installed as configured.");
-        }
-        for (id, h) in &report.health {
-            println!("  ✓ {} is healthy ({} ms)", id.display_name(), h.latency_ms);
-        }
+        return;
     }
-    Ok(ExitCode::SUCCESS)
+    if report.changed {
+        println!(
+            "Installed: {} change{} made.",
+            report.done.len(),
+            if report.done.len() == 1 { "" } else { "s" }
+        );
+    } else {
+        println!("Nothing to change: everything was already installed as configured.");
+    }
+    for (id, h) in &report.health {
+        println!("  ✓ {} is healthy ({} ms)", id.display_name(), h.latency_ms);
+    }
 }

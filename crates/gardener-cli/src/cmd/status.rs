@@ -139,7 +139,7 @@ fn ago(unix: u64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    gardener_core::monitor::summary::ago(now.saturating_sub(unix))
+    gardener_core::words::ago(now.saturating_sub(unix))
 }
 
 /// The human view of a snapshot.
@@ -165,6 +165,14 @@ pub fn render(s: &Snapshot) -> String {
         );
     }
     service_line(&mut out, "App", &s.services.app);
+    system_lines(&mut out, s);
+    backup_lines(&mut out, s);
+    alert_lines(&mut out, s);
+    out
+}
+
+/// The machine's lines: CPU, memory, swap (when there is any) and disk.
+fn system_lines(out: &mut String, s: &Snapshot) {
     let sys = &s.system;
     let _ = writeln!(out, "{:<8} CPU {:.0}%", "System", sys.cpu_percent);
     let pressure = sys
@@ -199,6 +207,10 @@ pub fn render(s: &Snapshot) -> String {
         size(sys.disk.total_bytes),
         sys.disk.path
     );
+}
+
+/// The last backup's line and one line per copy target.
+fn backup_lines(out: &mut String, s: &Snapshot) {
     match (s.last_backup_at, &s.last_backup_error) {
         (_, Some(e)) => {
             let _ = writeln!(out, "{:<8} ✗ the last backup failed: {e}", "Backup");
@@ -224,6 +236,10 @@ pub fn render(s: &Snapshot) -> String {
         };
         let _ = writeln!(out, "{:<9}copy to {}: {line}", "", t.name);
     }
+}
+
+/// One line per alert that is pending or firing, or one saying none fires.
+fn alert_lines(out: &mut String, s: &Snapshot) {
     let active: Vec<_> = s
         .alerts
         .iter()
@@ -240,5 +256,4 @@ pub fn render(s: &Snapshot) -> String {
         };
         let _ = writeln!(out, "{label:<8} {state} {}", describe_alert(a));
     }
-    out
 }

@@ -101,7 +101,7 @@ fn chain_is_due(full_every: FullEvery, len: u32, age_secs: u64) -> String {
         FullEvery::Count(n) => format!("the chain has {len} backups ([backup] full_every = {n})"),
         FullEvery::Every(_) => format!(
             "the chain's full backup is {} old ([backup] full_every = \"{full_every}\")",
-            crate::monitor::summary::ago(age_secs).trim_end_matches(" ago")
+            crate::words::ago(age_secs).trim_end_matches(" ago")
         ),
     }
 }

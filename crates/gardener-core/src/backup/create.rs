@@ -204,18 +204,8 @@ fn create_locked(
     let t = Instant::now();
     let step = |what: &str| tracing::debug!("backup: {what} at {} ms", t.elapsed().as_millis());
     step("planned");
-    let (records, mut listed) = list_all(ctx, &srcs, &excludes, warnings)?;
-    step("listed");
-    let lists: Vec<&[(super::manifest::Entry, PathBuf)]> =
-        listed.iter().map(|l| l.entries.as_slice()).collect();
-    chain::check_not_emptied(plan.previous.as_ref(), &srcs, &lists, &ctx.paths.home)?;
-    let needs = match &plan.parent {
-        Some(parent) => {
-            let mut lists: Vec<&mut Vec<_>> = listed.iter_mut().map(|l| &mut l.entries).collect();
-            chain::mark_unchanged(parent, &mut lists, opts.rehash, &opts.cancel)?
-        }
-        None => Vec::new(),
-    };
+    let (records, mut listed, needs) =
+        list_and_compare(ctx, &srcs, &excludes, &plan, opts, warnings, &step)?;
     let user_sources = cfg.sources.len();
     step("compared with the parent");
     let (clones, mut paused_secs) =
@@ -241,19 +231,7 @@ fn create_locked(
     }
     let written = written?;
     step("archive written");
-    index::write_raw(
-        written.final_path(),
-        &written.manifest_json,
-        &written.hashes,
-    )?;
-    step("index written");
-    let (manifest, path) = written.commit()?;
-    let size = fs::metadata(&path)
-        .map_err(Error::io("inspect", &path))?
-        .len();
-    let mut backup = BackupInfo::from_manifest(&manifest, &path, size);
-    catalog::Catalog::update(dest, |c| c.insert(backup.clone()))?;
-    step("catalog updated");
+    let (manifest, mut backup) = commit(dest, written, &step)?;
     if opts.verify.unwrap_or(cfg.verify) {
         check_new(dest, &mut backup, &opts.cancel, progress)?;
     }
@@ -265,6 +243,57 @@ fn create_locked(
         full_because: plan.full_because,
         seconds: 0.0,
     })
+}
+
+/// Lists every source, refuses a listing that lost what the previous
+/// backup had, and marks what did not change since the parent backup.
+/// Returns the sources' records, their listings and the backups this one
+/// needs.
+fn list_and_compare(
+    ctx: &Context,
+    srcs: &[Source],
+    excludes: &Excludes,
+    plan: &Plan,
+    opts: &CreateOptions,
+    warnings: &mut Vec<String>,
+    step: &dyn Fn(&str),
+) -> Result<(Vec<SourceRecord>, Vec<Listed>, Vec<String>)> {
+    let (records, mut listed) = list_all(ctx, srcs, excludes, warnings)?;
+    step("listed");
+    let lists: Vec<&[(super::manifest::Entry, PathBuf)]> =
+        listed.iter().map(|l| l.entries.as_slice()).collect();
+    chain::check_not_emptied(plan.previous.as_ref(), srcs, &lists, &ctx.paths.home)?;
+    let needs = match &plan.parent {
+        Some(parent) => {
+            let mut lists: Vec<&mut Vec<_>> = listed.iter_mut().map(|l| &mut l.entries).collect();
+            chain::mark_unchanged(parent, &mut lists, opts.rehash, &opts.cancel)?
+        }
+        None => Vec::new(),
+    };
+    Ok((records, listed, needs))
+}
+
+/// Writes the written archive's index, gives the archive its final name
+/// and adds it to the catalog of `dest`.
+fn commit(
+    dest: &Path,
+    written: archive::Unfinished,
+    step: &dyn Fn(&str),
+) -> Result<(Manifest, BackupInfo)> {
+    index::write_raw(
+        written.final_path(),
+        &written.manifest_json,
+        &written.hashes,
+    )?;
+    step("index written");
+    let (manifest, path) = written.commit()?;
+    let size = fs::metadata(&path)
+        .map_err(Error::io("inspect", &path))?
+        .len();
+    let backup = BackupInfo::from_manifest(&manifest, &path, size);
+    catalog::Catalog::update(dest, |c| c.insert(backup.clone()))?;
+    step("catalog updated");
+    Ok((manifest, backup))
 }
 
 /// Clones what will be read of the user's sources while the app is paused,

@@ -271,6 +271,51 @@ pub fn resolve_link(link: &str, target: &str) -> Option<String> {
 
 const FORBIDDEN_MODE_BITS: u32 = 0o7000;
 
+/// Why entry `e` is refused.
+fn refused(e: &Entry, why: impl std::fmt::Display) -> Refused {
+    Refused(format!("entry `{}`: {why}", e.path))
+}
+
+/// An entry's place and shape: a top-level entry is a declared source
+/// directory, any other comes after its parent directory; no setuid, setgid
+/// or sticky bits; a symlink stays inside its source.
+fn check_place(
+    e: &Entry,
+    sources: &std::collections::BTreeSet<&str>,
+    by_path: &BTreeMap<&str, &Entry>,
+) -> Result<(), Refused> {
+    let (parent, _) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
+    if parent.is_empty() {
+        if !sources.contains(e.path.as_str()) || e.kind != Kind::Dir {
+            return Err(refused(
+                e,
+                "top-level entry that is not a declared source directory",
+            ));
+        }
+    } else if by_path.get(parent).map(|p| p.kind) != Some(Kind::Dir) {
+        return Err(refused(
+            e,
+            "listed before (or without) its parent directory",
+        ));
+    }
+    if e.mode & FORBIDDEN_MODE_BITS != 0 {
+        return Err(refused(
+            e,
+            format!("mode {:o} has setuid, setgid or sticky bits", e.mode),
+        ));
+    }
+    if e.kind == Kind::Symlink {
+        let target = e.target.as_deref().unwrap_or("");
+        if resolve_link(&e.path, target).is_none() {
+            return Err(refused(
+                e,
+                format!("symlink to `{target}` points outside its source"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Manifest {
     /// Every path in the manifest, checked: valid and unique paths, each
     /// under a declared source and below a declared directory, sane modes,
@@ -287,82 +332,23 @@ impl Manifest {
         }
         check_id(&self.id)?;
         self.check_chain()?;
+        let names = self.check_sources()?;
         let mut used = std::collections::BTreeSet::new();
-        let mut names = std::collections::BTreeSet::new();
-        for s in &self.sources {
-            check_path(&s.name)?;
-            if s.name.contains('/') || !names.insert(s.name.as_str()) {
-                return Err(Refused(format!(
-                    "source name `{}` is invalid or repeated",
-                    s.name
-                )));
-            }
-        }
         let mut by_path = BTreeMap::new();
         let mut total: u64 = 0;
         for e in &self.entries {
             check_path(&e.path)?;
-            let refuse = |why: String| Err(Refused(format!("entry `{}`: {why}", e.path)));
-            let (parent, _) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
-            if parent.is_empty() {
-                if !names.contains(e.path.as_str()) || e.kind != Kind::Dir {
-                    return refuse(
-                        "top-level entry that is not a declared source directory".into(),
-                    );
-                }
-            } else if by_path.get(parent).map(|p: &&Entry| p.kind) != Some(Kind::Dir) {
-                return refuse("listed before (or without) its parent directory".into());
+            check_place(e, &names, &by_path)?;
+            if e.kind == Kind::File {
+                total = total
+                    .checked_add(e.size)
+                    .ok_or_else(|| Refused("sizes overflow".into()))?;
             }
-            if e.mode & FORBIDDEN_MODE_BITS != 0 {
-                return refuse(format!(
-                    "mode {:o} has setuid, setgid or sticky bits",
-                    e.mode
-                ));
-            }
-            match e.kind {
-                Kind::Symlink => {
-                    let target = e.target.as_deref().unwrap_or("");
-                    if resolve_link(&e.path, target).is_none() {
-                        return refuse(format!("symlink to `{target}` points outside its source"));
-                    }
-                }
-                Kind::File => {
-                    total = total
-                        .checked_add(e.size)
-                        .ok_or_else(|| Refused("sizes overflow".into()))?;
-                }
-                Kind::Dir => {}
-            }
-            if e.kind != Kind::File && e.size != 0 {
-                return refuse("a directory or symlink with a size".into());
-            }
-            match (&e.held_by, &e.blake3) {
-                (Some(h), Some(hash)) => {
-                    if e.kind != Kind::File {
-                        return refuse("only a file can be held by another backup".into());
-                    }
-                    if !self.needs.contains(h) {
-                        return refuse(format!(
-                            "held by `{h}`, which is not among the backups this one needs"
-                        ));
-                    }
-                    if !is_blake3_hex(hash) {
-                        return refuse("its checksum is not a BLAKE3 hash".into());
-                    }
-                    used.insert(h.as_str());
-                }
-                (Some(_), None) => {
-                    return refuse("held by another backup without a checksum".into());
-                }
-                (None, Some(_)) => {
-                    return refuse(
-                        "a checksum in the manifest for a file the archive stores".into(),
-                    );
-                }
-                (None, None) => {}
+            if let Some(h) = self.check_content(e)? {
+                used.insert(h);
             }
             if by_path.insert(e.path.as_str(), e).is_some() {
-                return refuse("listed twice".into());
+                return Err(refused(e, "listed twice"));
             }
         }
         if let Some(unused) = self.needs.iter().find(|n| !used.contains(n.as_str())) {
@@ -377,6 +363,52 @@ impl Manifest {
             )));
         }
         Ok(by_path)
+    }
+
+    /// Valid source names, none repeated. Returns them.
+    fn check_sources(&self) -> Result<std::collections::BTreeSet<&str>, Refused> {
+        let mut names = std::collections::BTreeSet::new();
+        for s in &self.sources {
+            check_path(&s.name)?;
+            if s.name.contains('/') || !names.insert(s.name.as_str()) {
+                return Err(Refused(format!(
+                    "source name `{}` is invalid or repeated",
+                    s.name
+                )));
+            }
+        }
+        Ok(names)
+    }
+
+    /// A size only on files, and a checksum exactly on the files another
+    /// backup this one needs holds. Returns that backup's id.
+    fn check_content<'a>(&self, e: &'a Entry) -> Result<Option<&'a str>, Refused> {
+        if e.kind != Kind::File && e.size != 0 {
+            return Err(refused(e, "a directory or symlink with a size"));
+        }
+        match (&e.held_by, &e.blake3) {
+            (Some(h), Some(hash)) => {
+                if e.kind != Kind::File {
+                    return Err(refused(e, "only a file can be held by another backup"));
+                }
+                if !self.needs.contains(h) {
+                    return Err(refused(
+                        e,
+                        format!("held by `{h}`, which is not among the backups this one needs"),
+                    ));
+                }
+                if !is_blake3_hex(hash) {
+                    return Err(refused(e, "its checksum is not a BLAKE3 hash"));
+                }
+                Ok(Some(h.as_str()))
+            }
+            (Some(_), None) => Err(refused(e, "held by another backup without a checksum")),
+            (None, Some(_)) => Err(refused(
+                e,
+                "a checksum in the manifest for a file the archive stores",
+            )),
+            (None, None) => Ok(None),
+        }
     }
 
     /// Full, or incremental with a parent and only backups it may need.

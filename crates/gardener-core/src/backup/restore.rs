@@ -90,67 +90,11 @@ fn units(
     stage_name: &str,
 ) -> Result<Vec<Unit>> {
     let to = opts.to.as_deref();
-    let mut roots: Vec<String> = Vec::new();
-    if opts.only.is_empty() {
-        for s in &manifest.sources {
-            match s.kind {
-                SourceKind::Dir => roots.push(s.name.clone()),
-                SourceKind::File | SourceKind::Files => roots.extend(
-                    manifest
-                        .entries
-                        .iter()
-                        .filter(|e| {
-                            e.kind == Kind::File && e.path.starts_with(&format!("{}/", s.name))
-                        })
-                        .map(|e| e.path.clone()),
-                ),
-                SourceKind::Missing => {}
-            }
-        }
-        if to.is_some() {
-            roots = manifest
-                .sources
-                .iter()
-                .filter(|s| s.kind != SourceKind::Missing)
-                .map(|s| s.name.clone())
-                .collect();
-        }
+    let roots = if opts.only.is_empty() {
+        whole_backup_roots(manifest, to.is_some())
     } else {
-        for o in &opts.only {
-            let p = o.trim_end_matches('/');
-            let found = manifest.entries.iter().any(|e| e.path == p);
-            let by_live = (!found)
-                .then(|| {
-                    let wanted = expand_home(p, home);
-                    manifest.entries.iter().find(|e| {
-                        live_of(manifest, &e.path, home, None).is_some_and(|l| l == wanted)
-                    })
-                })
-                .flatten();
-            match (found, by_live) {
-                (true, _) => roots.push(p.to_owned()),
-                (false, Some(e)) => roots.push(e.path.clone()),
-                (false, None) => {
-                    return Err(Error::Usage(format!(
-                        "--only {o}: not in this backup (give a path inside the archive such as \
-                         `{}/…`, or a live path it holds)",
-                        manifest
-                            .sources
-                            .first()
-                            .map_or("app-data", |s| s.name.as_str())
-                    )));
-                }
-            }
-        }
-        roots.sort();
-        roots.dedup();
-        // A path inside another one is already covered by it.
-        let all = roots.clone();
-        roots.retain(|r| {
-            !all.iter()
-                .any(|o| o != r && r.starts_with(&format!("{o}/")))
-        });
-    }
+        chosen_roots(manifest, &opts.only, home)?
+    };
     roots
         .into_iter()
         .map(|archive| {
@@ -167,6 +111,77 @@ fn units(
             })
         })
         .collect()
+}
+
+/// The archive paths a restore of the whole backup replaces: each
+/// directory source, and each file of the file sources (or, restoring
+/// into another directory, every source there is).
+fn whole_backup_roots(manifest: &Manifest, elsewhere: bool) -> Vec<String> {
+    if elsewhere {
+        return manifest
+            .sources
+            .iter()
+            .filter(|s| s.kind != SourceKind::Missing)
+            .map(|s| s.name.clone())
+            .collect();
+    }
+    let mut roots: Vec<String> = Vec::new();
+    for s in &manifest.sources {
+        match s.kind {
+            SourceKind::Dir => roots.push(s.name.clone()),
+            SourceKind::File | SourceKind::Files => roots.extend(
+                manifest
+                    .entries
+                    .iter()
+                    .filter(|e| e.kind == Kind::File && e.path.starts_with(&format!("{}/", s.name)))
+                    .map(|e| e.path.clone()),
+            ),
+            SourceKind::Missing => {}
+        }
+    }
+    roots
+}
+
+/// The archive paths `--only` names, given as archive paths or as the live
+/// paths the backup holds; a path inside another one is left out.
+fn chosen_roots(manifest: &Manifest, only: &[String], home: &Path) -> Result<Vec<String>> {
+    let mut roots: Vec<String> = Vec::new();
+    for o in only {
+        let p = o.trim_end_matches('/');
+        let found = manifest.entries.iter().any(|e| e.path == p);
+        let by_live = (!found)
+            .then(|| {
+                let wanted = expand_home(p, home);
+                manifest
+                    .entries
+                    .iter()
+                    .find(|e| live_of(manifest, &e.path, home, None).is_some_and(|l| l == wanted))
+            })
+            .flatten();
+        match (found, by_live) {
+            (true, _) => roots.push(p.to_owned()),
+            (false, Some(e)) => roots.push(e.path.clone()),
+            (false, None) => {
+                return Err(Error::Usage(format!(
+                    "--only {o}: not in this backup (give a path inside the archive such as \
+                     `{}/…`, or a live path it holds)",
+                    manifest
+                        .sources
+                        .first()
+                        .map_or("app-data", |s| s.name.as_str())
+                )));
+            }
+        }
+    }
+    roots.sort();
+    roots.dedup();
+    // A path inside another one is already covered by it.
+    let all = roots.clone();
+    roots.retain(|r| {
+        !all.iter()
+            .any(|o| o != r && r.starts_with(&format!("{o}/")))
+    });
+    Ok(roots)
 }
 
 fn running(manager: &dyn ServiceManager, ctx: &Context) -> Vec<ServiceId> {
@@ -215,30 +230,13 @@ pub fn restore(
     );
     let units = units(&manifest, opts, home, &stage_name)?;
     let show = |p: &Path| shorten_home(p, home);
-    let diff = diff::diff(&manifest, &units, &show);
-    let mut report = RestoreReport {
-        id: manifest.id.clone(),
-        dry_run: opts.dry_run,
-        restored: units.iter().map(|u| show(&u.live)).collect(),
-        diff,
-        safety_copies: Vec::new(),
-        services: Vec::new(),
-        seconds: 0.0,
-    };
+    let mut report = planned(&manifest, &units, opts, &show);
     if opts.dry_run {
         report.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
     }
     if let Some(dir) = &opts.to {
-        for u in &units {
-            if u.live.exists() {
-                return Err(Error::Usage(format!(
-                    "{} already exists; restore into an empty directory",
-                    u.live.display()
-                )));
-            }
-        }
-        crate::fsutil::create_dir(dir, 0o700).map_err(Error::io("create", dir))?;
+        create_empty_target(dir, &units)?;
     }
     let dest = super::destination(ctx);
     crate::fsutil::create_dir(&dest, 0o700).map_err(Error::io("create", &dest))?;
@@ -246,45 +244,9 @@ pub fn restore(
     if let Some(note) = recover(ctx, manager) {
         tracing::warn!("{note}");
     }
-    // Stage: extract and verify in one pass. The journal names the staging
-    // dirs before they exist, so a kill during extraction leaves nothing for
-    // long: the next backup command removes them.
     let stage_dirs = stage_roots(&units);
-    Journal::begin(ctx, &manifest.id, &units, &[])?;
-    let mut cleanup = StageGuard {
-        dirs: stage_dirs.clone(),
-        journal: Some(journal::path(ctx)),
-    };
-    for d in &stage_dirs {
-        if d.exists() {
-            fs::remove_dir_all(d).map_err(Error::io("remove", d))?;
-        }
-        crate::fsutil::create_dir(d, 0o700).map_err(Error::io("create", d))?;
-    }
-    // What the archives it needs hold, from the catalog of their directory
-    // (a full backup needs none: no catalog is read or written then).
-    let holders_bytes = archive
-        .parent()
-        .filter(|_| !manifest.needs.is_empty())
-        .and_then(|dir| catalog::list(dir).ok())
-        .map_or(0, |all| {
-            all.iter()
-                .filter(|b| manifest.needs.contains(&b.id))
-                .map(|b| b.stored_bytes)
-                .sum()
-        });
-    let scanned = extract::extract(
-        archive,
-        &manifest,
-        &units,
-        holders_bytes,
-        &opts.cancel,
-        progress,
-    )?;
-    for d in &stage_dirs {
-        staging::sync_fs(d)?;
-    }
-    opts.cancel.check()?;
+    let (mut cleanup, scanned) =
+        stage(ctx, archive, &manifest, &units, &stage_dirs, opts, progress)?;
     if opts.to.is_some() {
         for u in &units {
             fs::rename(&u.staged, &u.live).map_err(Error::io("move into place", &u.live))?;
@@ -305,54 +267,12 @@ pub fn restore(
     // From the first swap on, staging dirs may hold the only copy of the old
     // data: they are removed only once it is back in place, never on drop.
     cleanup.disarm();
-    let outcome = match swap_all(manager, &mut journal, &units, &services) {
-        Ok(()) => start_and_check(ctx, manager, &services)
-            .map_err(|why| format!("the restored services did not become healthy ({why})")),
-        Err(e) => Err(format!("swapping in the restored data failed ({e})")),
-    };
-    if let Err(why) = outcome {
-        let undone = units
-            .iter()
-            .enumerate()
-            .rev()
-            .try_for_each(|(i, u)| journal.unswap(i, u));
-        if let Err(e) = undone {
-            return Err(Error::RolledBack(format!(
-                "{why}, and putting the previous data back failed: {e}; the next `gardener backup` \
-                 command tries again (journal {})",
-                journal::path(ctx).display()
-            )));
-        }
-        let restarted = start_and_check(ctx, manager, &services);
-        journal.finish(ctx)?;
-        // The staging dirs now hold the unwanted restored trees.
-        drop(StageGuard {
-            dirs: stage_dirs,
-            journal: None,
-        });
-        return Err(Error::RolledBack(format!(
-            "{why}; the previous data is back{}",
-            match restarted {
-                Ok(()) if services.is_empty() => String::new(),
-                Ok(()) => " and the services are running".to_owned(),
-                Err(e) => format!(", but starting the services failed too: {e}"),
-            }
-        )));
+    if let Err(why) = swap_and_start(ctx, manager, &mut journal, &units, &services) {
+        return Err(roll_back(
+            ctx, manager, journal, &units, &services, stage_dirs, why,
+        ));
     }
-    // Keep the replaced trees as safety copies; the staging dirs stay, holding them.
-    let mut state = State::load(ctx);
-    let now = super::rfc3339_seconds(jiff::Timestamp::now());
-    for u in &units {
-        if fs::symlink_metadata(&u.staged).is_ok() {
-            state.safety_copies.push(SafetyCopy {
-                path: u.staged.clone(),
-                replaced: u.live.clone(),
-                at: now.clone(),
-            });
-            report.safety_copies.push(show(&u.staged));
-        }
-    }
-    state.save(ctx)?;
+    report.safety_copies = keep_safety_copies(ctx, &units, &show)?;
     journal.finish(ctx)?;
     for d in &stage_dirs {
         // Staging dirs that hold no safety copy (nothing was there before).
@@ -361,6 +281,178 @@ pub fn restore(
     report.services = services;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The report of a restore of `units`, before anything is done: what it
+/// replaces and how the trees differ.
+fn planned(
+    manifest: &Manifest,
+    units: &[Unit],
+    opts: &RestoreOptions,
+    show: &dyn Fn(&Path) -> String,
+) -> RestoreReport {
+    RestoreReport {
+        id: manifest.id.clone(),
+        dry_run: opts.dry_run,
+        restored: units.iter().map(|u| show(&u.live)).collect(),
+        diff: diff::diff(manifest, units, show),
+        safety_copies: Vec::new(),
+        services: Vec::new(),
+        seconds: 0.0,
+    }
+}
+
+/// Creates `dir` for a restore into it, refusing when any unit's place in
+/// it already exists.
+fn create_empty_target(dir: &Path, units: &[Unit]) -> Result<()> {
+    for u in units {
+        if u.live.exists() {
+            return Err(Error::Usage(format!(
+                "{} already exists; restore into an empty directory",
+                u.live.display()
+            )));
+        }
+    }
+    crate::fsutil::create_dir(dir, 0o700).map_err(Error::io("create", dir))
+}
+
+/// Extracts and verifies the backup into fresh staging directories in one
+/// pass, synced to disk. The returned guard removes them (and the journal)
+/// unless disarmed.
+fn stage(
+    ctx: &Context,
+    archive: &Path,
+    manifest: &Manifest,
+    units: &[Unit],
+    stage_dirs: &[PathBuf],
+    opts: &RestoreOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(StageGuard, extract::Extracted)> {
+    // The journal names the staging dirs before they exist, so a kill
+    // during extraction leaves nothing for long: the next backup command
+    // removes them.
+    Journal::begin(ctx, &manifest.id, units, &[])?;
+    let cleanup = StageGuard {
+        dirs: stage_dirs.to_vec(),
+        journal: Some(journal::path(ctx)),
+    };
+    for d in stage_dirs {
+        if d.exists() {
+            fs::remove_dir_all(d).map_err(Error::io("remove", d))?;
+        }
+        crate::fsutil::create_dir(d, 0o700).map_err(Error::io("create", d))?;
+    }
+    let scanned = extract::extract(
+        archive,
+        manifest,
+        units,
+        holders_bytes(archive, manifest),
+        &opts.cancel,
+        progress,
+    )?;
+    for d in stage_dirs {
+        staging::sync_fs(d)?;
+    }
+    opts.cancel.check()?;
+    Ok((cleanup, scanned))
+}
+
+/// What the archives `manifest` needs hold, from the catalog of their
+/// directory (a full backup needs none: no catalog is read then).
+fn holders_bytes(archive: &Path, manifest: &Manifest) -> u64 {
+    archive
+        .parent()
+        .filter(|_| !manifest.needs.is_empty())
+        .and_then(|dir| catalog::list(dir).ok())
+        .map_or(0, |all| {
+            all.iter()
+                .filter(|b| manifest.needs.contains(&b.id))
+                .map(|b| b.stored_bytes)
+                .sum()
+        })
+}
+
+/// Swaps the staged units in and starts the services again; says why when
+/// that did not end with healthy services.
+fn swap_and_start(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    journal: &mut Journal,
+    units: &[Unit],
+    services: &[ServiceId],
+) -> std::result::Result<(), String> {
+    match swap_all(manager, journal, units, services) {
+        Ok(()) => start_and_check(ctx, manager, services)
+            .map_err(|why| format!("the restored services did not become healthy ({why})")),
+        Err(e) => Err(format!("swapping in the restored data failed ({e})")),
+    }
+}
+
+/// Puts the previous data back after a failed swap or start (`why`),
+/// starts the services again and removes the unwanted restored trees.
+/// Returns the error the restore ends with.
+fn roll_back(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    mut journal: Journal,
+    units: &[Unit],
+    services: &[ServiceId],
+    stage_dirs: Vec<PathBuf>,
+    why: String,
+) -> Error {
+    let undone = units
+        .iter()
+        .enumerate()
+        .rev()
+        .try_for_each(|(i, u)| journal.unswap(i, u));
+    if let Err(e) = undone {
+        return Error::RolledBack(format!(
+            "{why}, and putting the previous data back failed: {e}; the next `gardener backup` \
+             command tries again (journal {})",
+            journal::path(ctx).display()
+        ));
+    }
+    let restarted = start_and_check(ctx, manager, services);
+    if let Err(e) = journal.finish(ctx) {
+        return e;
+    }
+    // The staging dirs now hold the unwanted restored trees.
+    drop(StageGuard {
+        dirs: stage_dirs,
+        journal: None,
+    });
+    Error::RolledBack(format!(
+        "{why}; the previous data is back{}",
+        match restarted {
+            Ok(()) if services.is_empty() => String::new(),
+            Ok(()) => " and the services are running".to_owned(),
+            Err(e) => format!(", but starting the services failed too: {e}"),
+        }
+    ))
+}
+
+/// Records the replaced trees as safety copies (the staging dirs stay,
+/// holding them) and returns them as shown in the report.
+fn keep_safety_copies(
+    ctx: &Context,
+    units: &[Unit],
+    show: &dyn Fn(&Path) -> String,
+) -> Result<Vec<String>> {
+    let mut state = State::load(ctx);
+    let now = super::rfc3339_seconds(jiff::Timestamp::now());
+    let mut kept = Vec::new();
+    for u in units {
+        if fs::symlink_metadata(&u.staged).is_ok() {
+            state.safety_copies.push(SafetyCopy {
+                path: u.staged.clone(),
+                replaced: u.live.clone(),
+                at: now.clone(),
+            });
+            kept.push(show(&u.staged));
+        }
+    }
+    state.save(ctx)?;
+    Ok(kept)
 }
 
 /// Stops the services and swaps every unit in (reloading the service

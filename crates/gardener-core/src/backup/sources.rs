@@ -202,36 +202,11 @@ pub fn walk(
     excludes: &Excludes,
     warnings: &mut Vec<String>,
 ) -> Result<Walked> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| Error::Io {
-            action: "read",
-            path: p,
-            source: e,
-        }
-    };
     let shown = shorten_home(&source.root, home);
     let meta = match fs::metadata(read_root) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if !source.optional {
-                return Err(Error::SourceMissing {
-                    name: source.name.clone(),
-                    path: shown,
-                    why: "does not exist".into(),
-                });
-            }
-            return Ok(Walked {
-                record: SourceRecord {
-                    name: source.name.clone(),
-                    path: shown,
-                    kind: SourceKind::Missing,
-                    optional: source.optional,
-                },
-                entries: Vec::new(),
-            });
-        }
-        Err(e) => return Err(io(read_root)(e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return missing(source, shown),
+        Err(e) => return Err(Error::io("read", read_root)(e)),
     };
     let mut entries = Vec::new();
     let mut top = Entry {
@@ -250,7 +225,7 @@ pub fn walk(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into());
         let path = format!("{}/{name}", source.name);
-        if let Some(e) = entry_for(path, &meta, read_root).map_err(io(read_root))? {
+        if let Some(e) = entry_for(path, &meta, read_root).map_err(Error::io("read", read_root))? {
             entries.push((e, read_root.to_path_buf()));
         }
         SourceKind::File
@@ -259,75 +234,12 @@ pub fn walk(
             top.mode = meta.permissions().mode() & 0o777;
         }
         entries.push((top, read_root.to_path_buf()));
-        // Depth-first in name order, as tar itself writes archives: each
-        // directory's whole subtree follows it at once. GNU tar sets a
-        // directory's mtime once extraction leaves its subtree, so any other
-        // order leaves `tar -xf` with wrong directory times.
-        enum Step {
-            List(PathBuf, String),
-            Take(Entry, PathBuf),
-        }
-        let mut stack = vec![Step::List(read_root.to_path_buf(), source.name.clone())];
-        while let Some(step) = stack.pop() {
-            let (dir, prefix) = match step {
-                Step::Take(e, abs) => {
-                    entries.push((e, abs));
-                    continue;
-                }
-                Step::List(dir, prefix) => (dir, prefix),
-            };
-            let mut children: Vec<(String, fs::DirEntry)> = Vec::new();
-            for item in fs::read_dir(&dir).map_err(io(&dir))? {
-                let item = item.map_err(io(&dir))?;
-                match item.file_name().into_string() {
-                    Ok(name) => children.push((name, item)),
-                    Err(_) => warnings.push(format!(
-                        "skipped {}: the name is not valid UTF-8",
-                        item.path().display()
-                    )),
-                }
-            }
-            children.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut steps = Vec::new();
-            for (name, item) in children {
-                let abs = item.path();
-                if let Some(only) = &source.only
-                    && !only.contains(&name)
-                {
-                    continue;
-                }
-                let path = format!("{prefix}/{name}");
-                if excludes.excluded(&path, &name, &abs) {
-                    continue;
-                }
-                // Relative to the open directory, not resolved from the root
-                // again: the walk is most of an incremental backup's work.
-                let meta = match item.metadata() {
-                    Ok(m) => m,
-                    // Gone between listing and looking: it is simply not in this backup.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io(&abs)(e)),
-                };
-                if source.only.is_some() && !meta.is_file() {
-                    continue;
-                }
-                match entry_for(path.clone(), &meta, &abs).map_err(io(&abs))? {
-                    Some(e) => {
-                        let is_dir = e.kind == Kind::Dir;
-                        steps.push(Step::Take(e, abs.clone()));
-                        if is_dir {
-                            steps.push(Step::List(abs, path));
-                        }
-                    }
-                    None => warnings.push(format!(
-                        "skipped {}: {}",
-                        shorten_home(&abs, home),
-                        kind_name(meta.file_type())
-                    )),
-                }
-            }
-            stack.extend(steps.into_iter().rev());
-        }
+        let tree = Tree {
+            source,
+            home,
+            excludes,
+        };
+        tree.walk(read_root, &mut entries, warnings)?;
         if source.only.is_some() {
             SourceKind::Files
         } else {
@@ -356,4 +268,128 @@ pub fn walk(
         },
         entries,
     })
+}
+
+/// What the walk of a source that does not exist finds: nothing, for an
+/// optional source; an error otherwise.
+fn missing(source: &Source, shown: String) -> Result<Walked> {
+    if !source.optional {
+        return Err(Error::SourceMissing {
+            name: source.name.clone(),
+            path: shown,
+            why: "does not exist".into(),
+        });
+    }
+    Ok(Walked {
+        record: SourceRecord {
+            name: source.name.clone(),
+            path: shown,
+            kind: SourceKind::Missing,
+            optional: source.optional,
+        },
+        entries: Vec::new(),
+    })
+}
+
+/// One step of the walk of a directory source.
+enum Step {
+    /// List this directory, whose archive path is the string.
+    List(PathBuf, String),
+    /// Take this entry, found at this path.
+    Take(Entry, PathBuf),
+}
+
+/// The walk of a directory source: what it takes, what it leaves out.
+struct Tree<'a> {
+    source: &'a Source,
+    home: &'a Path,
+    excludes: &'a Excludes,
+}
+
+impl Tree<'_> {
+    /// Appends everything under `root` to `entries`, depth-first in name
+    /// order, as tar itself writes archives: each directory's whole subtree
+    /// follows it at once. GNU tar sets a directory's mtime once extraction
+    /// leaves its subtree, so any other order leaves `tar -xf` with wrong
+    /// directory times.
+    fn walk(
+        &self,
+        root: &Path,
+        entries: &mut Vec<(Entry, PathBuf)>,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        let mut stack = vec![Step::List(root.to_path_buf(), self.source.name.clone())];
+        while let Some(step) = stack.pop() {
+            match step {
+                Step::Take(e, abs) => entries.push((e, abs)),
+                Step::List(dir, prefix) => {
+                    let steps = self.list(&dir, &prefix, warnings)?;
+                    stack.extend(steps.into_iter().rev());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The steps for the children of `dir` (archive path `prefix`), in name
+    /// order: each entry taken, and each directory listed after it.
+    fn list(&self, dir: &Path, prefix: &str, warnings: &mut Vec<String>) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        for (name, item) in children(dir, warnings)? {
+            let abs = item.path();
+            if let Some(only) = &self.source.only
+                && !only.contains(&name)
+            {
+                continue;
+            }
+            let path = format!("{prefix}/{name}");
+            if self.excludes.excluded(&path, &name, &abs) {
+                continue;
+            }
+            // Relative to the open directory, not resolved from the root
+            // again: the walk is most of an incremental backup's work.
+            let meta = match item.metadata() {
+                Ok(m) => m,
+                // Gone between listing and looking: it is simply not in this backup.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("read", &abs)(e)),
+            };
+            if self.source.only.is_some() && !meta.is_file() {
+                continue;
+            }
+            match entry_for(path.clone(), &meta, &abs).map_err(Error::io("read", &abs))? {
+                Some(e) => {
+                    let is_dir = e.kind == Kind::Dir;
+                    steps.push(Step::Take(e, abs.clone()));
+                    if is_dir {
+                        steps.push(Step::List(abs, path));
+                    }
+                }
+                None => warnings.push(format!(
+                    "skipped {}: {}",
+                    shorten_home(&abs, self.home),
+                    kind_name(meta.file_type())
+                )),
+            }
+        }
+        Ok(steps)
+    }
+}
+
+/// The entries of `dir` sorted by name; names that are not UTF-8 are
+/// skipped with a warning.
+fn children(dir: &Path, warnings: &mut Vec<String>) -> Result<Vec<(String, fs::DirEntry)>> {
+    let mut children: Vec<(String, fs::DirEntry)> = Vec::new();
+    for item in fs::read_dir(dir).map_err(Error::io("read", dir))? {
+        let item = item.map_err(Error::io("read", dir))?;
+        match item.file_name().into_string() {
+            Ok(name) => children.push((name, item)),
+            Err(_) => warnings.push(format!(
+                "skipped {}: the name is not valid UTF-8",
+                item.path().display()
+            )),
+        }
+    }
+    children.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(children)
 }

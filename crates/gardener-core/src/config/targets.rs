@@ -1,7 +1,8 @@
 //! `[[backup.targets]]`: places backups are copied to — a directory (an
 //! external drive, a mounted NAS share), an SFTP server reached with the
 //! system's ssh, or S3-compatible storage — and how often copies are read
-//! back (`[backup] check_targets`).
+//! back (`[backup] check_targets`); and where an SFTP target's `sftp://` URL
+//! points, which the config checks and the SFTP target connects to.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -192,7 +193,7 @@ fn check_kind(t: &TargetConfig) -> Result<(), (&'static str, String)> {
         }
     }
     if let Some(u) = &t.url {
-        crate::copies::sftp::Location::parse(u).map_err(|e| ("url", e))?;
+        SftpLocation::parse(u).map_err(|e| ("url", e))?;
     }
     if let Some(e) = &t.endpoint {
         let parsed = url::Url::parse(e).map_err(|err| ("endpoint", format!("`{e}`: {err}")))?;
@@ -291,5 +292,86 @@ impl super::Config {
                 backup.remove("targets");
             }
         })
+    }
+}
+
+/// Where an `sftp://user@host[:port]/dir` URL points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SftpLocation {
+    /// `user@host` or `host`.
+    pub destination: String,
+    /// The port, when not ssh's own default.
+    pub port: Option<u16>,
+    /// The directory on the server.
+    pub dir: String,
+}
+
+impl SftpLocation {
+    /// Parses an `sftp://` URL; a password in it is refused.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+        if url.scheme() != "sftp" {
+            return Err(format!("`{text}` must start with sftp://"));
+        }
+        if url.password().is_some() {
+            return Err(
+                "a password does not belong in the URL: use an ssh key (ssh-copy-id)".into(),
+            );
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty() && !h.starts_with('-'))
+            .ok_or_else(|| format!("`{text}` names no host"))?;
+        let user = url.username();
+        if user.starts_with('-') {
+            return Err(format!("`{text}`: the user name cannot start with -"));
+        }
+        let dir = percent(url.path()).map_err(|e| format!("`{text}`: {e}"))?;
+        if dir.is_empty() || dir == "/" || dir.contains('\n') || dir.contains('"') {
+            return Err(format!(
+                "`{text}` needs a directory on the server, like sftp://me@host/srv/gardener"
+            ));
+        }
+        Ok(Self {
+            destination: if user.is_empty() {
+                host.to_owned()
+            } else {
+                format!("{user}@{host}")
+            },
+            port: url.port(),
+            dir: dir.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+fn percent(path: &str) -> std::result::Result<String, String> {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map(|p| p.into_owned())
+        .map_err(|_| "the path is not valid UTF-8".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_the_user_host_port_and_directory() {
+        let l = SftpLocation::parse("sftp://me@backup.lan/srv/gardener/").unwrap();
+        assert_eq!(l.destination, "me@backup.lan");
+        assert_eq!((l.port, l.dir.as_str()), (None, "/srv/gardener"));
+        let l = SftpLocation::parse("sftp://backup.lan:2222/srv/my%20backups").unwrap();
+        assert_eq!(l.destination, "backup.lan");
+        assert_eq!((l.port, l.dir.as_str()), (Some(2222), "/srv/my backups"));
+        for bad in [
+            "http://host/x",
+            "sftp://me:secret@host/x",
+            "sftp://host",
+            "sftp://host/",
+            "sftp://-oProxyCommand=x/y",
+            "sftp://host/a%22b",
+        ] {
+            assert!(SftpLocation::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -134,57 +134,8 @@ fn check_memory(
 
 /// All semantic checks, first failure wins.
 pub(super) fn validate(c: &Config) -> Result<(), Violation> {
-    parse_loopback_host(&c.ollama.host).map_err(|m| violation("ollama.host", m))?;
-    if c.ollama
-        .binary
-        .as_ref()
-        .is_some_and(|b| b.as_os_str().is_empty())
-    {
-        return Err(violation(
-            "ollama.binary",
-            "is empty; remove the key to auto-discover",
-        ));
-    }
-    check_path("ollama.models_dir", &c.ollama.models_dir)?;
-    for reserved in ["OLLAMA_HOST", "OLLAMA_MODELS"] {
-        if c.ollama.env.contains_key(reserved) {
-            let instead = if reserved == "OLLAMA_HOST" {
-                "host"
-            } else {
-                "models_dir"
-            };
-            return Err(violation(
-                format!("ollama.env.{reserved}"),
-                format!("is set from `[ollama] {instead}`; set that key instead"),
-            ));
-        }
-    }
-    check_env("ollama.env", &c.ollama.env)?;
-    check_memory("ollama", c.ollama.memory_high, c.ollama.memory_max)?;
-
-    match c.app.command.first() {
-        None => {
-            return Err(violation(
-                "app.command",
-                "is empty; give the program and its arguments",
-            ));
-        }
-        Some(p) if p.trim().is_empty() => {
-            return Err(violation(
-                "app.command",
-                "the program (first element) is empty",
-            ));
-        }
-        Some(_) => {}
-    }
-    if c.app.command.iter().any(|a| a.contains('\0')) {
-        return Err(violation("app.command", "contains a NUL character"));
-    }
-    check_path("app.working_dir", &c.app.working_dir)?;
-    check_loopback_url(&c.app.health_url).map_err(|m| violation("app.health_url", m))?;
-    check_env("app.env", &c.app.env)?;
-    check_memory("app", c.app.memory_high, c.app.memory_max)?;
-
+    validate_ollama(c)?;
+    validate_app(c)?;
     for (key, p) in [
         ("paths.data", &c.paths.data),
         ("paths.logs", &c.paths.logs),
@@ -214,6 +165,65 @@ pub(super) fn validate(c: &Config) -> Result<(), Violation> {
     }
     super::alerts::validate(&c.alerts).map_err(|(key, message)| violation(key, message))?;
     Ok(())
+}
+
+/// `[ollama]`: a loopback host, a binary that is not empty, environment
+/// that does not set what other keys set, sane memory limits.
+fn validate_ollama(c: &Config) -> Result<(), Violation> {
+    parse_loopback_host(&c.ollama.host).map_err(|m| violation("ollama.host", m))?;
+    if c.ollama
+        .binary
+        .as_ref()
+        .is_some_and(|b| b.as_os_str().is_empty())
+    {
+        return Err(violation(
+            "ollama.binary",
+            "is empty; remove the key to auto-discover",
+        ));
+    }
+    check_path("ollama.models_dir", &c.ollama.models_dir)?;
+    for reserved in ["OLLAMA_HOST", "OLLAMA_MODELS"] {
+        if c.ollama.env.contains_key(reserved) {
+            let instead = if reserved == "OLLAMA_HOST" {
+                "host"
+            } else {
+                "models_dir"
+            };
+            return Err(violation(
+                format!("ollama.env.{reserved}"),
+                format!("is set from `[ollama] {instead}`; set that key instead"),
+            ));
+        }
+    }
+    check_env("ollama.env", &c.ollama.env)?;
+    check_memory("ollama", c.ollama.memory_high, c.ollama.memory_max)
+}
+
+/// `[app]`: a command with a program, a loopback health URL, sane
+/// environment and memory limits.
+fn validate_app(c: &Config) -> Result<(), Violation> {
+    match c.app.command.first() {
+        None => {
+            return Err(violation(
+                "app.command",
+                "is empty; give the program and its arguments",
+            ));
+        }
+        Some(p) if p.trim().is_empty() => {
+            return Err(violation(
+                "app.command",
+                "the program (first element) is empty",
+            ));
+        }
+        Some(_) => {}
+    }
+    if c.app.command.iter().any(|a| a.contains('\0')) {
+        return Err(violation("app.command", "contains a NUL character"));
+    }
+    check_path("app.working_dir", &c.app.working_dir)?;
+    check_loopback_url(&c.app.health_url).map_err(|m| violation("app.health_url", m))?;
+    check_env("app.env", &c.app.env)?;
+    check_memory("app", c.app.memory_high, c.app.memory_max)
 }
 
 fn validate_monitor(c: &Config) -> Result<(), Violation> {

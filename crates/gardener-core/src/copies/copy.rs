@@ -348,8 +348,13 @@ fn copy_inner(
         .collect();
     let state = CopiesState::load(ctx);
     let known = state.targets.get(name).cloned().unwrap_or_default();
-    let total: u64 = chain.iter().map(|b| b.size).sum();
-    let mut done = 0u64;
+    let mut uploads = Uploads {
+        target: target.as_ref(),
+        key: key.as_ref(),
+        cancel,
+        done: 0,
+        total: chain.iter().map(|b| b.size).sum(),
+    };
     let mut report = CopyReport {
         target: name.to_owned(),
         location: target.location(),
@@ -367,29 +372,10 @@ fn copy_inner(
             && recorded.is_none_or(|r| r.size == *size)
         {
             report.present.push(b.id.clone());
-            done += b.size;
+            uploads.done += b.size;
             continue;
         }
-        let base = done;
-        let mut on_bytes = |n: u64| {
-            done += n;
-            progress(&Progress {
-                phase: Phase::Copy,
-                bytes: done,
-                total_bytes: total,
-                files: 0,
-                total_files: 0,
-            });
-        };
-        let (size, hash) = upload(
-            target.as_ref(),
-            key.as_ref(),
-            b,
-            &object,
-            cancel,
-            &mut on_bytes,
-        )?;
-        done = base + b.size;
+        let (size, hash) = uploads.send(b, &object, progress)?;
         report.bytes += size;
         report.copied.push(b.id.clone());
         let record = CopyRecord {
@@ -409,6 +395,46 @@ fn copy_inner(
     report.pruned = prune(ctx, name, target.as_ref(), false)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The uploads of one chain to one target, with progress counted over the
+/// whole chain.
+struct Uploads<'a> {
+    target: &'a dyn Target,
+    key: Option<&'a Key>,
+    cancel: &'a Cancel,
+    /// Bytes of the chain done (archives already there count whole).
+    done: u64,
+    /// Bytes of the whole chain.
+    total: u64,
+}
+
+impl Uploads<'_> {
+    /// Uploads backup `b` as `object`, telling `progress` of every block
+    /// sent. Returns the size stored and its BLAKE3 hash.
+    fn send(
+        &mut self,
+        b: &BackupInfo,
+        object: &str,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(u64, String)> {
+        let base = self.done;
+        let total = self.total;
+        let done = &mut self.done;
+        let mut on_bytes = |n: u64| {
+            *done += n;
+            progress(&Progress {
+                phase: Phase::Copy,
+                bytes: *done,
+                total_bytes: total,
+                files: 0,
+                total_files: 0,
+            });
+        };
+        let sent = upload(self.target, self.key, b, object, self.cancel, &mut on_bytes)?;
+        self.done = base + b.size;
+        Ok(sent)
+    }
 }
 
 /// Applies the target's retention (`retention` in its table, else

@@ -13,69 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{Error, Object, Result, Target};
-use crate::config::TargetConfig;
+use crate::config::{SftpLocation, TargetConfig};
 use crate::context::Context;
-
-/// Where an `sftp://user@host[:port]/dir` URL points.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Location {
-    /// `user@host` or `host`.
-    pub destination: String,
-    /// The port, when not ssh's own default.
-    pub port: Option<u16>,
-    /// The directory on the server.
-    pub dir: String,
-}
-
-impl Location {
-    /// Parses an `sftp://` URL; a password in it is refused.
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
-        if url.scheme() != "sftp" {
-            return Err(format!("`{text}` must start with sftp://"));
-        }
-        if url.password().is_some() {
-            return Err(
-                "a password does not belong in the URL: use an ssh key (ssh-copy-id)".into(),
-            );
-        }
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty() && !h.starts_with('-'))
-            .ok_or_else(|| format!("`{text}` names no host"))?;
-        let user = url.username();
-        if user.starts_with('-') {
-            return Err(format!("`{text}`: the user name cannot start with -"));
-        }
-        let dir = percent(url.path()).map_err(|e| format!("`{text}`: {e}"))?;
-        if dir.is_empty() || dir == "/" || dir.contains('\n') || dir.contains('"') {
-            return Err(format!(
-                "`{text}` needs a directory on the server, like sftp://me@host/srv/gardener"
-            ));
-        }
-        Ok(Self {
-            destination: if user.is_empty() {
-                host.to_owned()
-            } else {
-                format!("{user}@{host}")
-            },
-            port: url.port(),
-            dir: dir.trim_end_matches('/').to_owned(),
-        })
-    }
-}
-
-fn percent(path: &str) -> std::result::Result<String, String> {
-    percent_encoding::percent_decode_str(path)
-        .decode_utf8()
-        .map(|p| p.into_owned())
-        .map_err(|_| "the path is not valid UTF-8".to_owned())
-}
 
 /// A directory on an SFTP server.
 pub struct SftpTarget {
     name: String,
-    location: Location,
+    location: SftpLocation,
     ssh_config: Option<PathBuf>,
     /// Where copies pass through on their way (the backups directory).
     scratch: PathBuf,
@@ -87,8 +31,8 @@ impl SftpTarget {
             .url
             .as_deref()
             .ok_or_else(|| Error::Config(format!("target {}: no `url`", cfg.name)))?;
-        let location =
-            Location::parse(url).map_err(|e| Error::Config(format!("target {}: {e}", cfg.name)))?;
+        let location = SftpLocation::parse(url)
+            .map_err(|e| Error::Config(format!("target {}: {e}", cfg.name)))?;
         Ok(Self {
             name: cfg.name.clone(),
             location,
@@ -328,26 +272,6 @@ fn size_in_listing(listing: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_name_the_user_host_port_and_directory() {
-        let l = Location::parse("sftp://me@backup.lan/srv/gardener/").unwrap();
-        assert_eq!(l.destination, "me@backup.lan");
-        assert_eq!((l.port, l.dir.as_str()), (None, "/srv/gardener"));
-        let l = Location::parse("sftp://backup.lan:2222/srv/my%20backups").unwrap();
-        assert_eq!(l.destination, "backup.lan");
-        assert_eq!((l.port, l.dir.as_str()), (Some(2222), "/srv/my backups"));
-        for bad in [
-            "http://host/x",
-            "sftp://me:secret@host/x",
-            "sftp://host",
-            "sftp://host/",
-            "sftp://-oProxyCommand=x/y",
-            "sftp://host/a%22b",
-        ] {
-            assert!(Location::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn sizes_come_from_ls_ln() {

@@ -136,25 +136,7 @@ impl Applier<'_> {
                 change: Change::Unchanged,
                 ..
             } => Ok("unchanged"),
-            Step::Dir { path, mode, change } => {
-                let mode = parse_mode(mode);
-                if *change == Change::Update {
-                    if let Some(old) = mode_of(path).map_err(Error::io("inspect", path))? {
-                        self.journal.push(Undo::SetMode(path.clone(), old));
-                    }
-                    set_mode(path, mode).map_err(Error::io("set permissions of", path))?;
-                } else {
-                    let missing: Vec<PathBuf> = path
-                        .ancestors()
-                        .take_while(|p| !p.exists())
-                        .map(Path::to_path_buf)
-                        .collect();
-                    create_dir(path, mode).map_err(Error::io("create directory", path))?;
-                    self.journal
-                        .extend(missing.into_iter().rev().map(Undo::RemoveDir));
-                }
-                Ok("done")
-            }
+            Step::Dir { path, mode, change } => self.dir(path, parse_mode(mode), *change),
             Step::File {
                 path,
                 mode,
@@ -167,49 +149,10 @@ impl Applier<'_> {
                     .map_err(Error::io("write", path))?;
                 Ok("done")
             }
-            Step::Remove { path, .. } => {
-                if path.is_dir() {
-                    std::fs::remove_dir_all(path).map_err(Error::io("remove", path))?;
-                } else if path.exists() {
-                    let old = snapshot(path)?;
-                    self.journal.push(Undo::RestoreFile(path.clone(), old));
-                    std::fs::remove_file(path).map_err(Error::io("remove", path))?;
-                }
-                if let Some(dir) = path.parent() {
-                    let _ = fsutil::sync_dir(dir);
-                }
-                Ok("done")
-            }
+            Step::Remove { path, .. } => self.remove(path),
             Step::Command {
                 service, action, ..
-            } => {
-                // One manager action may be several commands: run it once.
-                if self.ran.contains(&(*service, *action)) {
-                    return Ok("done");
-                }
-                self.ran.push((*service, *action));
-                match (service, action) {
-                    (Some(id), Some(action)) => {
-                        let before = self
-                            .initial
-                            .get(id)
-                            .cloned()
-                            .unwrap_or(ServiceState::NotInstalled);
-                        self.journal.push(Undo::Service(*id, before));
-                        self.manager.run(*action, *id, ACTION_TIMEOUT)?;
-                    }
-                    // An action without a service is the backup timer's.
-                    (None, Some(action)) => {
-                        // Asked now, after any reload: only the timer's own
-                        // commands change whether it is scheduled.
-                        let before = self.timer.is_active().unwrap_or(false);
-                        self.journal.push(Undo::Timer(before));
-                        self.timer.run(*action, ACTION_TIMEOUT)?;
-                    }
-                    _ => self.manager.reload()?,
-                }
-                Ok("done")
-            }
+            } => self.command(*service, *action),
             Step::WaitHealthy {
                 service,
                 url,
@@ -224,20 +167,100 @@ impl Applier<'_> {
         }
     }
 
+    /// Creates directory `path` (journalling each missing ancestor) or, for an
+    /// update, sets its mode (journalling the old one).
+    fn dir(&mut self, path: &Path, mode: u32, change: Change) -> Result<&'static str> {
+        if change == Change::Update {
+            if let Some(old) = mode_of(path).map_err(Error::io("inspect", path))? {
+                self.journal.push(Undo::SetMode(path.to_path_buf(), old));
+            }
+            set_mode(path, mode).map_err(Error::io("set permissions of", path))?;
+        } else {
+            let missing: Vec<PathBuf> = path
+                .ancestors()
+                .take_while(|p| !p.exists())
+                .map(Path::to_path_buf)
+                .collect();
+            create_dir(path, mode).map_err(Error::io("create directory", path))?;
+            self.journal
+                .extend(missing.into_iter().rev().map(Undo::RemoveDir));
+        }
+        Ok("done")
+    }
+
+    /// Removes `path`: a directory for good, a file journalled first.
+    fn remove(&mut self, path: &Path) -> Result<&'static str> {
+        if path.is_dir() {
+            std::fs::remove_dir_all(path).map_err(Error::io("remove", path))?;
+        } else if path.exists() {
+            let old = snapshot(path)?;
+            self.journal
+                .push(Undo::RestoreFile(path.to_path_buf(), old));
+            std::fs::remove_file(path).map_err(Error::io("remove", path))?;
+        }
+        if let Some(dir) = path.parent() {
+            let _ = fsutil::sync_dir(dir);
+        }
+        Ok("done")
+    }
+
+    /// Runs a manager action on a service, the backup timer's action (no
+    /// service), or the manager's reload (neither), once per plan.
+    fn command(
+        &mut self,
+        service: Option<ServiceId>,
+        action: Option<Action>,
+    ) -> Result<&'static str> {
+        // One manager action may be several commands: run it once.
+        if self.ran.contains(&(service, action)) {
+            return Ok("done");
+        }
+        self.ran.push((service, action));
+        match (service, action) {
+            (Some(id), Some(action)) => {
+                let before = self
+                    .initial
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or(ServiceState::NotInstalled);
+                self.journal.push(Undo::Service(id, before));
+                self.manager.run(action, id, ACTION_TIMEOUT)?;
+            }
+            // An action without a service is the backup timer's.
+            (None, Some(action)) => {
+                // Asked now, after any reload: only the timer's own
+                // commands change whether it is scheduled.
+                let before = self.timer.is_active().unwrap_or(false);
+                self.journal.push(Undo::Timer(before));
+                self.timer.run(action, ACTION_TIMEOUT)?;
+            }
+            _ => self.manager.reload()?,
+        }
+        Ok("done")
+    }
+
     /// Replays the journal backwards; returns what could not be undone.
     fn undo(&mut self) -> (Vec<String>, Vec<String>) {
-        let mut undone = Vec::new();
-        let mut problems = Vec::new();
         let journal = std::mem::take(&mut self.journal);
-        let mut note = |r: std::result::Result<(), String>, what: String| match r {
-            Ok(()) => undone.push(what),
-            Err(e) => problems.push(format!("{what}: {e}")),
-        };
-        // Services that were not running stop first, so nothing runs from
-        // files about to go; new ones are unloaded as well.
+        let mut notes = Notes::default();
+        self.stop_new(&journal, &mut notes);
+        if restore_files(&journal, &mut notes) {
+            notes.note(
+                self.manager.reload().map_err(|e| e.to_string()),
+                "reloaded the service manager".into(),
+            );
+        }
+        self.restart_old(&journal, &mut notes);
+        (notes.undone, notes.problems)
+    }
+
+    /// Services that were not running stop first, so nothing runs from
+    /// files about to go; new ones are unloaded as well, and a timer that
+    /// was not scheduled is unscheduled.
+    fn stop_new(&self, journal: &[Undo], notes: &mut Notes) {
         for u in journal.iter().rev() {
             if let Undo::Timer(false) = u {
-                note(
+                notes.note(
                     self.timer
                         .run(Action::Deactivate, ACTION_TIMEOUT)
                         .map_err(|e| e.to_string()),
@@ -253,67 +276,27 @@ impl Applier<'_> {
                 ) => (id, Action::Stop),
                 _ => continue,
             };
-            note(
+            notes.note(
                 self.manager
                     .run(action, *id, ACTION_TIMEOUT)
                     .map_err(|e| e.to_string()),
                 format!("stopped {}", id.display_name()),
             );
         }
-        let mut files = false;
-        for u in journal.iter().rev() {
+    }
+
+    /// Services that ran before run again, from their restored files, and
+    /// a timer that was scheduled is scheduled again.
+    fn restart_old(&self, journal: &[Undo], notes: &mut Notes) {
+        for u in journal {
             match u {
-                Undo::RemoveDir(p) => match std::fs::remove_dir(p) {
-                    // A service may have logged there before failing: keep what it wrote.
-                    Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
-                        note(Ok(()), format!("kept {} (not empty)", p.display()));
-                    }
-                    r => note(
-                        r.map_err(|e| e.to_string()),
-                        format!("removed {}", p.display()),
-                    ),
-                },
-                Undo::SetMode(p, m) => note(
-                    set_mode(p, *m).map_err(|e| e.to_string()),
-                    format!("restored permissions of {}", p.display()),
-                ),
-                Undo::RestoreFile(p, old) => {
-                    files = true;
-                    let r = match old {
-                        Some((bytes, mode)) => atomic_write(p, bytes, *mode),
-                        None => std::fs::remove_file(p).or_else(|e| {
-                            if e.kind() == std::io::ErrorKind::NotFound {
-                                Ok(())
-                            } else {
-                                Err(e)
-                            }
-                        }),
-                    };
-                    note(
-                        r.map_err(|e| e.to_string()),
-                        format!("restored {}", p.display()),
-                    );
-                }
-                Undo::Service(..) | Undo::Timer(_) => {}
-            }
-        }
-        if files {
-            note(
-                self.manager.reload().map_err(|e| e.to_string()),
-                "reloaded the service manager".into(),
-            );
-        }
-        // Services that ran before run again, from their restored files, and
-        // a timer that was scheduled is scheduled again.
-        for u in &journal {
-            match u {
-                Undo::Service(id, ServiceState::Running | ServiceState::Starting) => note(
+                Undo::Service(id, ServiceState::Running | ServiceState::Starting) => notes.note(
                     self.manager
                         .run(Action::Activate, *id, ACTION_TIMEOUT)
                         .map_err(|e| e.to_string()),
                     format!("restarted {}", id.display_name()),
                 ),
-                Undo::Timer(true) => note(
+                Undo::Timer(true) => notes.note(
                     self.timer
                         .run(Action::Activate, ACTION_TIMEOUT)
                         .map_err(|e| e.to_string()),
@@ -322,8 +305,67 @@ impl Applier<'_> {
                 _ => {}
             }
         }
-        (undone, problems)
     }
+}
+
+/// What an undo did and what it could not do.
+#[derive(Default)]
+struct Notes {
+    undone: Vec<String>,
+    problems: Vec<String>,
+}
+
+impl Notes {
+    /// Notes `what` as undone, or as a problem with the error of `r`.
+    fn note(&mut self, r: std::result::Result<(), String>, what: String) {
+        match r {
+            Ok(()) => self.undone.push(what),
+            Err(e) => self.problems.push(format!("{what}: {e}")),
+        }
+    }
+}
+
+/// Puts back the directories, modes and files the journal names, newest
+/// first. Returns whether any file was restored (then the manager reloads).
+fn restore_files(journal: &[Undo], notes: &mut Notes) -> bool {
+    let mut files = false;
+    for u in journal.iter().rev() {
+        match u {
+            Undo::RemoveDir(p) => match std::fs::remove_dir(p) {
+                // A service may have logged there before failing: keep what it wrote.
+                Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+                    notes.note(Ok(()), format!("kept {} (not empty)", p.display()));
+                }
+                r => notes.note(
+                    r.map_err(|e| e.to_string()),
+                    format!("removed {}", p.display()),
+                ),
+            },
+            Undo::SetMode(p, m) => notes.note(
+                set_mode(p, *m).map_err(|e| e.to_string()),
+                format!("restored permissions of {}", p.display()),
+            ),
+            Undo::RestoreFile(p, old) => {
+                files = true;
+                let r = match old {
+                    Some((bytes, mode)) => atomic_write(p, bytes, *mode),
+                    None => std::fs::remove_file(p).or_else(|e| {
+                        if e.kind() == std::io::ErrorKind::NotFound {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        }
+                    }),
+                };
+                notes.note(
+                    r.map_err(|e| e.to_string()),
+                    format!("restored {}", p.display()),
+                );
+            }
+            Undo::Service(..) | Undo::Timer(_) => {}
+        }
+    }
+    files
 }
 
 /// Applies `plan` on this machine, reporting each step to `progress`. On

@@ -230,7 +230,38 @@ pub(crate) fn plan_from(
     let mut steps: Vec<Step> = pf.checks.iter().cloned().map(Step::Check).collect();
     let backup = timer_steps(ctx, timer, here)?;
     steps.extend(backup.check.map(Step::Check));
+    steps.extend(dir_steps(ctx)?);
+    steps.extend(config_step(ctx)?);
+    let services = service_files(ctx, manager, &pf, here)?;
+    steps.extend(services.steps);
+    steps.extend(backup.files);
+    let removals = replaced_ollama_steps(ctx, manager);
+    let files_changed = services.changed || backup.files_changed || !removals.is_empty();
+    steps.extend(removals);
+    steps.extend(backup.removals);
+    if files_changed {
+        steps.extend(commands(
+            None,
+            None,
+            manager.reload_commands(),
+            "make the service manager read the new files",
+        ));
+    }
+    steps.extend(start_steps(ctx, manager, services.actions));
+    // Last: backups are scheduled once the services they back up are healthy.
+    steps.extend(backup.activation);
+    Ok(Plan {
+        platform: ctx.platform(),
+        config_file: ctx.config_file.clone(),
+        manage_ollama: ctx.manages_ollama(),
+        external_ollama: pf.external_ollama,
+        steps,
+    })
+}
 
+/// Steps for Gardener's directories: data, logs, backups, the service
+/// manager's directory, and the config's when there is no config yet.
+fn dir_steps(ctx: &Context) -> Result<Vec<Step>> {
     // (path, mode, enforce the mode on an existing directory)
     let mut dirs: Vec<(&Path, u32, bool)> = vec![
         (&ctx.data_dir, PRIVATE_DIR, true),
@@ -241,40 +272,72 @@ pub(crate) fn plan_from(
     if let (false, Some(dir)) = (ctx.config_exists, ctx.config_file.parent()) {
         dirs.push((dir, PRIVATE_DIR, false));
     }
+    let mut steps = Vec::new();
     for (i, (dir, mode, enforce)) in dirs.iter().enumerate() {
         // On macOS the config and data directories are the same.
         if !dirs[..i].iter().any(|(d, ..)| d == dir) {
             steps.push(dir_step(dir, *mode, *enforce)?);
         }
     }
+    Ok(steps)
+}
+
+/// The step for the config file: written from the template when there is
+/// none, its permissions tightened when they are too open.
+fn config_step(ctx: &Context) -> Result<Option<Step>> {
     if !ctx.config_exists {
-        steps.push(Step::File {
+        return Ok(Some(Step::File {
             path: ctx.config_file.clone(),
             mode: mode_string(PRIVATE_FILE),
             content: TEMPLATE.to_owned(),
             change: Change::Create,
             purpose: "Gardener configuration (every key commented, defaults apply)".into(),
-        });
-    } else if mode_of(&ctx.config_file).map_err(Error::io("inspect", &ctx.config_file))?
-        != Some(PRIVATE_FILE)
-    {
-        let content = std::fs::read_to_string(&ctx.config_file)
-            .map_err(Error::io("read", &ctx.config_file))?;
-        steps.push(Step::File {
-            path: ctx.config_file.clone(),
-            mode: mode_string(PRIVATE_FILE),
-            content,
-            change: Change::Update,
-            purpose: "Gardener configuration: only its permissions are tightened".into(),
-        });
+        }));
     }
+    if mode_of(&ctx.config_file).map_err(Error::io("inspect", &ctx.config_file))?
+        == Some(PRIVATE_FILE)
+    {
+        return Ok(None);
+    }
+    let content =
+        std::fs::read_to_string(&ctx.config_file).map_err(Error::io("read", &ctx.config_file))?;
+    Ok(Some(Step::File {
+        path: ctx.config_file.clone(),
+        mode: mode_string(PRIVATE_FILE),
+        content,
+        change: Change::Update,
+        purpose: "Gardener configuration: only its permissions are tightened".into(),
+    }))
+}
 
+/// The managed services' files as the config renders them.
+struct ServiceFiles {
+    /// One file step per service.
+    steps: Vec<Step>,
+    /// Whether any file is new or differs.
+    changed: bool,
+    /// What each service needs once its file is in place: loading, a
+    /// start, or nothing.
+    actions: Vec<(ServiceId, Option<Action>)>,
+}
+
+/// Renders each managed service's file and compares it with what is
+/// installed and running.
+fn service_files(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    pf: &Preflight,
+    here: bool,
+) -> Result<ServiceFiles> {
     let kind = match ctx.platform() {
         crate::Platform::Macos => "launchd agent",
         crate::Platform::Linux => "systemd user unit",
     };
-    let mut files_changed = false;
-    let mut activations = Vec::new();
+    let mut out = ServiceFiles {
+        steps: Vec::new(),
+        changed: false,
+        actions: Vec::new(),
+    };
     for id in ctx.managed_services() {
         let program = match id {
             ServiceId::Ollama => &pf.ollama_binary,
@@ -283,7 +346,7 @@ pub(crate) fn plan_from(
         let content = manager.render(&ctx.spec(id, program))?;
         let path = manager.file_path(id);
         let change = file_change(&path, &content, SERVICE_FILE)?;
-        files_changed |= change != Change::Unchanged;
+        out.changed |= change != Change::Unchanged;
         // An unreachable manager is reported by preflight; plan as if nothing ran.
         let state = match here {
             true => manager
@@ -298,45 +361,47 @@ pub(crate) fn plan_from(
             (_, ServiceState::Stopped | ServiceState::Failed) => Some(Action::Start),
             _ => None,
         };
-        steps.push(Step::File {
+        out.steps.push(Step::File {
             path,
             mode: mode_string(SERVICE_FILE),
             content,
             change,
             purpose: format!("{} service ({kind})", id.display_name()),
         });
-        activations.push((id, action));
+        out.actions.push((id, action));
     }
-    steps.extend(backup.files);
-    files_changed |= backup.files_changed;
-    let mut removals = Vec::new();
-    if !ctx.manages_ollama() {
-        let path = manager.file_path(ServiceId::Ollama);
-        if path.exists() {
-            files_changed = true;
-            removals.extend(commands(
-                Some(ServiceId::Ollama),
-                Some(Action::Deactivate),
-                manager.commands(Action::Deactivate, ServiceId::Ollama),
-                "stop Gardener's Ollama service: the one already running is used instead",
-            ));
-            removals.push(Step::Remove {
-                path,
-                purpose: "Gardener's Ollama service, replaced by the running Ollama".into(),
-            });
-        }
+    Ok(out)
+}
+
+/// Steps that stop and remove Gardener's own Ollama service when the config
+/// uses an Ollama already running instead.
+fn replaced_ollama_steps(ctx: &Context, manager: &dyn ServiceManager) -> Vec<Step> {
+    let path = manager.file_path(ServiceId::Ollama);
+    if ctx.manages_ollama() || !path.exists() {
+        return Vec::new();
     }
-    steps.extend(removals);
-    steps.extend(backup.removals);
-    if files_changed {
-        steps.extend(commands(
-            None,
-            None,
-            manager.reload_commands(),
-            "make the service manager read the new files",
-        ));
-    }
+    let mut steps = commands(
+        Some(ServiceId::Ollama),
+        Some(Action::Deactivate),
+        manager.commands(Action::Deactivate, ServiceId::Ollama),
+        "stop Gardener's Ollama service: the one already running is used instead",
+    );
+    steps.push(Step::Remove {
+        path,
+        purpose: "Gardener's Ollama service, replaced by the running Ollama".into(),
+    });
+    steps
+}
+
+/// Steps that load or start each service as `actions` say and wait for it
+/// to be healthy (an Ollama Gardener does not manage is only waited for).
+fn start_steps(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    actions: Vec<(ServiceId, Option<Action>)>,
+) -> Vec<Step> {
     let timeout_secs = ctx.config.install.health_timeout_secs;
+    let mut steps = Vec::new();
     if !ctx.manages_ollama() {
         steps.push(Step::WaitHealthy {
             service: ServiceId::Ollama,
@@ -344,7 +409,7 @@ pub(crate) fn plan_from(
             timeout_secs,
         });
     }
-    for (id, action) in activations {
+    for (id, action) in actions {
         if let Some(action) = action {
             let purpose = match action {
                 Action::Start => format!("start {}", id.display_name()),
@@ -363,15 +428,7 @@ pub(crate) fn plan_from(
             timeout_secs,
         });
     }
-    // Last: backups are scheduled once the services they back up are healthy.
-    steps.extend(backup.activation);
-    Ok(Plan {
-        platform: ctx.platform(),
-        config_file: ctx.config_file.clone(),
-        manage_ollama: ctx.manages_ollama(),
-        external_ollama: pf.external_ollama,
-        steps,
-    })
+    steps
 }
 
 /// The plan that stops and removes the services and the backup timer. With
@@ -387,9 +444,34 @@ pub(crate) fn uninstall_plan_with(
     timer: &BackupTimer,
     purge: bool,
 ) -> Result<Plan> {
-    let mut steps = Vec::new();
-    let mut any = false;
     // The timer first, so that no backup starts while the services go.
+    let (mut steps, timer_files) = timer_removal(timer)?;
+    let (services, service_files) = service_removal(manager)?;
+    steps.extend(services);
+    if timer_files || service_files {
+        steps.extend(commands(
+            None,
+            None,
+            manager.reload_commands(),
+            "make the service manager forget the removed files",
+        ));
+    }
+    if purge {
+        steps.extend(purge_steps(ctx));
+    }
+    Ok(Plan {
+        platform: ctx.platform(),
+        config_file: ctx.config_file.clone(),
+        manage_ollama: ctx.manages_ollama(),
+        external_ollama: None,
+        steps,
+    })
+}
+
+/// Steps that stop the backup timer and remove its files, and whether
+/// there were files to remove.
+fn timer_removal(timer: &BackupTimer) -> Result<(Vec<Step>, bool)> {
+    let mut steps = Vec::new();
     let installed: Vec<PathBuf> = timer.files().into_iter().filter(|p| p.exists()).collect();
     let active = match timer.is_active() {
         Ok(active) => active,
@@ -404,13 +486,19 @@ pub(crate) fn uninstall_plan_with(
             "stop scheduled backups",
         ));
     }
-    for path in installed {
-        steps.push(Step::Remove {
-            path,
-            purpose: "file of the scheduled-backup timer".into(),
-        });
-        any = true;
-    }
+    let any = !installed.is_empty();
+    steps.extend(installed.into_iter().map(|path| Step::Remove {
+        path,
+        purpose: "file of the scheduled-backup timer".into(),
+    }));
+    Ok((steps, any))
+}
+
+/// Steps that stop and unload each service the manager knows and remove
+/// its file, and whether there were files to remove.
+fn service_removal(manager: &dyn ServiceManager) -> Result<(Vec<Step>, bool)> {
+    let mut steps = Vec::new();
+    let mut any = false;
     for id in ServiceId::ALL.into_iter().rev() {
         let path = manager.file_path(id);
         // Without a file, an unreachable manager has nothing of ours to stop.
@@ -435,46 +523,37 @@ pub(crate) fn uninstall_plan_with(
             any = true;
         }
     }
-    if any {
-        steps.extend(commands(
-            None,
-            None,
-            manager.reload_commands(),
-            "make the service manager forget the removed files",
-        ));
-    }
-    if purge {
-        for (path, purpose) in [
-            (&ctx.config_file, "Gardener configuration"),
-            (&ctx.data_dir, "Gardener's data"),
-            (&ctx.logs_dir, "service logs"),
-        ] {
-            if path.exists() && !ctx.backups_dir.starts_with(path) {
-                steps.push(Step::Remove {
-                    path: path.clone(),
-                    purpose: purpose.into(),
-                });
-            } else if path.exists() {
-                // Backups live inside: remove everything but them.
-                if let Ok(entries) = std::fs::read_dir(path) {
-                    for entry in entries.flatten() {
-                        let p = entry.path();
-                        if !ctx.backups_dir.starts_with(&p) {
-                            steps.push(Step::Remove {
-                                path: p,
-                                purpose: purpose.into(),
-                            });
-                        }
+    Ok((steps, any))
+}
+
+/// Steps that remove Gardener's config, data and logs, keeping the backups
+/// wherever they are inside them.
+fn purge_steps(ctx: &Context) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (path, purpose) in [
+        (&ctx.config_file, "Gardener configuration"),
+        (&ctx.data_dir, "Gardener's data"),
+        (&ctx.logs_dir, "service logs"),
+    ] {
+        if path.exists() && !ctx.backups_dir.starts_with(path) {
+            steps.push(Step::Remove {
+                path: path.clone(),
+                purpose: purpose.into(),
+            });
+        } else if path.exists() {
+            // Backups live inside: remove everything but them.
+            if let Ok(entries) = std::fs::read_dir(path) {
+                for entry in entries.flatten() {
+                    let p = entry.path();
+                    if !ctx.backups_dir.starts_with(&p) {
+                        steps.push(Step::Remove {
+                            path: p,
+                            purpose: purpose.into(),
+                        });
                     }
                 }
             }
         }
     }
-    Ok(Plan {
-        platform: ctx.platform(),
-        config_file: ctx.config_file.clone(),
-        manage_ollama: ctx.manages_ollama(),
-        external_ollama: None,
-        steps,
-    })
+    steps
 }

@@ -62,38 +62,57 @@ fn ollama_checks(
     opts: &PreflightOptions,
     pf: &mut Preflight,
 ) {
+    if !ctx.config.ollama.external {
+        ollama_binary_check(ctx, pf);
+    }
+    ollama_port_check(ctx, manager, opts, pf);
+}
+
+/// Whether the Ollama binary to run exists and says its version; it
+/// becomes the plan's binary when found.
+fn ollama_binary_check(ctx: &Context, pf: &mut Preflight) {
     let cfg = &ctx.config;
     let file = ctx.config_file.display();
-    if !cfg.ollama.external {
-        match find_ollama(ctx) {
-            Some(bin) => {
-                let detail = match run_bounded(&bin, &["--version"], Duration::from_secs(10)) {
-                    Ok(out) => Ok(parse_ollama_version(&out).unwrap_or_else(|| "unknown version".into())),
-                    Err(e) => Err(e),
-                };
-                pf.checks.push(match detail {
-                    Ok(version) => ok("ollama-binary", "Ollama installed", format!("ollama {version} at {}", bin.display())),
-                    Err(e) => check("ollama-binary", "Ollama installed", Outcome::Fail, e,
-                        Some(format!("reinstall Ollama, or point `[ollama] binary` in {file} at a working one"))),
-                });
-                pf.ollama_binary = bin;
-            }
-            None => pf.checks.push(check(
-                "ollama-binary",
-                "Ollama installed",
-                Outcome::Fail,
-                match &cfg.ollama.binary {
-                    Some(b) => format!("`{}` (from `[ollama] binary`) does not exist", b.display()),
-                    None => "no `ollama` on PATH, in /opt/homebrew/bin, /usr/local/bin or Ollama.app".into(),
-                },
-                Some(format!(
-                    "install Ollama (`brew install ollama` on macOS, the official install script on Linux), \
-                     or set `[ollama] binary` in {file}"
-                )),
-            )),
+    match find_ollama(ctx) {
+        Some(bin) => {
+            let detail = match run_bounded(&bin, &["--version"], Duration::from_secs(10)) {
+                Ok(out) => Ok(parse_ollama_version(&out).unwrap_or_else(|| "unknown version".into())),
+                Err(e) => Err(e),
+            };
+            pf.checks.push(match detail {
+                Ok(version) => ok("ollama-binary", "Ollama installed", format!("ollama {version} at {}", bin.display())),
+                Err(e) => check("ollama-binary", "Ollama installed", Outcome::Fail, e,
+                    Some(format!("reinstall Ollama, or point `[ollama] binary` in {file} at a working one"))),
+            });
+            pf.ollama_binary = bin;
         }
+        None => pf.checks.push(check(
+            "ollama-binary",
+            "Ollama installed",
+            Outcome::Fail,
+            match &cfg.ollama.binary {
+                Some(b) => format!("`{}` (from `[ollama] binary`) does not exist", b.display()),
+                None => "no `ollama` on PATH, in /opt/homebrew/bin, /usr/local/bin or Ollama.app".into(),
+            },
+            Some(format!(
+                "install Ollama (`brew install ollama` on macOS, the official install script on Linux), \
+                 or set `[ollama] binary` in {file}"
+            )),
+        )),
     }
+}
 
+/// Who holds Ollama's port: nobody, Gardener's Ollama, an Ollama Gardener
+/// did not install (recorded, and fine when it is to be used), or another
+/// program.
+fn ollama_port_check(
+    ctx: &Context,
+    manager: &dyn ServiceManager,
+    opts: &PreflightOptions,
+    pf: &mut Preflight,
+) {
+    let cfg = &ctx.config;
+    let file = ctx.config_file.display();
     let host = &cfg.ollama.host;
     let Ok(addr) = parse_loopback_host(host) else {
         return; // validated when the config was loaded

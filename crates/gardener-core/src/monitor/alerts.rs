@@ -253,29 +253,152 @@ fn step(
     now: u64,
     muted: bool,
 ) -> Option<Event> {
-    let value = match reading {
-        Reading::Value(v) => v,
-        Reading::Unknown => {
-            st.value = None;
-            return None;
-        }
+    let value = value_of(reading, st, now)?;
+    st.value = Some(value);
+    match st.state {
+        AlertState::Ok | AlertState::Pending => step_quiet(rule, st, value, snapshot, now, muted),
+        AlertState::Firing => step_firing(rule, st, value, snapshot, now, muted),
+    }
+}
+
+/// The value a reading gives; a reading without one clears the rule's value
+/// and, when the rule is suspended or gone, ends what it may no longer claim.
+fn value_of(reading: Reading, st: &mut RuleState, now: u64) -> Option<f64> {
+    match reading {
+        Reading::Value(v) => return Some(v),
+        Reading::Unknown => {}
         Reading::Suspended => {
-            st.value = None;
             if st.state == AlertState::Pending {
                 back_to_ok(st, now);
             }
-            return None;
         }
         Reading::Gone => {
-            st.value = None;
             if st.state != AlertState::Ok {
                 back_to_ok(st, now);
             }
+        }
+    }
+    st.value = None;
+    None
+}
+
+/// A sample of a rule that is not firing: over the threshold long enough, it
+/// fires; over it for less, it is pending; under it, it is ok again.
+fn step_quiet(
+    rule: &Rule,
+    st: &mut RuleState,
+    value: f64,
+    snapshot: &Snapshot,
+    now: u64,
+    muted: bool,
+) -> Option<Event> {
+    if !rule.over(value) {
+        // A dip below the threshold ends a pending alert silently.
+        if st.state == AlertState::Pending {
+            back_to_ok(st, now);
+        }
+        return None;
+    }
+    let start = match (st.state, st.over_since) {
+        (AlertState::Pending, Some(t)) => t,
+        _ => now,
+    };
+    // saturating: a clock stepped backwards must not fire early.
+    let over_secs = now.saturating_sub(start);
+    if over_secs < rule.for_secs {
+        if st.state == AlertState::Ok {
+            st.state = AlertState::Pending;
+            st.since = Some(now);
+            st.over_since = Some(now);
+        }
+        return None;
+    }
+    st.state = AlertState::Firing;
+    st.since = Some(now);
+    st.over_since = Some(start);
+    st.last_notified = Some(now);
+    st.undelivered = muted;
+    let message = rule.firing_message(value, snapshot, over_secs, false);
+    Some(event(
+        rule,
+        EventKind::Firing,
+        value,
+        now,
+        message,
+        false,
+        muted,
+    ))
+}
+
+/// A sample of a firing rule: cleared, it recovers; still over the
+/// threshold, it reminds once the cooldown has passed or a mute has ended.
+fn step_firing(
+    rule: &Rule,
+    st: &mut RuleState,
+    value: f64,
+    snapshot: &Snapshot,
+    now: u64,
+    muted: bool,
+) -> Option<Event> {
+    if rule.cleared(value) {
+        // Telling someone "back to normal" about an alert they were
+        // never told about is noise, so that one stays muted too.
+        let quiet = muted || st.undelivered;
+        back_to_ok(st, now);
+        if !rule.recovery {
             return None;
         }
-    };
-    st.value = Some(value);
-    let event = |kind, message, repeat, muted| Event {
+        st.last_notified = Some(now);
+        let message = rule.resolved_message(value);
+        return Some(event(
+            rule,
+            EventKind::Resolved,
+            value,
+            now,
+            message,
+            false,
+            quiet,
+        ));
+    }
+    // Between `clear` and the threshold: still firing, but no
+    // reminders saying "still at 75% (threshold 80%)".
+    if !rule.over(value) {
+        return None;
+    }
+    let last = st.last_notified.or(st.since).unwrap_or(now);
+    let cooled = rule.cooldown_secs > 0 && now.saturating_sub(last) >= rule.cooldown_secs;
+    // The mute ended with the alert still firing: say so once now
+    // rather than staying silent until the next cooldown.
+    let catch_up = st.undelivered && !muted;
+    if !(cooled || catch_up) {
+        return None;
+    }
+    st.last_notified = Some(now);
+    st.undelivered = muted;
+    let over_secs = now.saturating_sub(st.over_since.unwrap_or(now));
+    let message = rule.firing_message(value, snapshot, over_secs, true);
+    Some(event(
+        rule,
+        EventKind::Firing,
+        value,
+        now,
+        message,
+        true,
+        muted,
+    ))
+}
+
+/// The event `rule` sends about `value` at `now`.
+fn event(
+    rule: &Rule,
+    kind: EventKind,
+    value: f64,
+    now: u64,
+    message: String,
+    repeat: bool,
+    muted: bool,
+) -> Event {
+    Event {
         rule: rule.id.to_owned(),
         kind,
         value,
@@ -284,71 +407,6 @@ fn step(
         message,
         repeat,
         muted,
-    };
-    let over = rule.over(value);
-    match st.state {
-        AlertState::Ok | AlertState::Pending => {
-            if !over {
-                // A dip below the threshold ends a pending alert silently.
-                if st.state == AlertState::Pending {
-                    back_to_ok(st, now);
-                }
-                return None;
-            }
-            let start = match (st.state, st.over_since) {
-                (AlertState::Pending, Some(t)) => t,
-                _ => now,
-            };
-            // saturating: a clock stepped backwards must not fire early.
-            let over_secs = now.saturating_sub(start);
-            if over_secs < rule.for_secs {
-                if st.state == AlertState::Ok {
-                    st.state = AlertState::Pending;
-                    st.since = Some(now);
-                    st.over_since = Some(now);
-                }
-                return None;
-            }
-            st.state = AlertState::Firing;
-            st.since = Some(now);
-            st.over_since = Some(start);
-            st.last_notified = Some(now);
-            st.undelivered = muted;
-            let message = rule.firing_message(value, snapshot, over_secs, false);
-            Some(event(EventKind::Firing, message, false, muted))
-        }
-        AlertState::Firing => {
-            if rule.cleared(value) {
-                // Telling someone "back to normal" about an alert they were
-                // never told about is noise, so that one stays muted too.
-                let quiet = muted || st.undelivered;
-                back_to_ok(st, now);
-                if !rule.recovery {
-                    return None;
-                }
-                st.last_notified = Some(now);
-                let message = rule.resolved_message(value);
-                return Some(event(EventKind::Resolved, message, false, quiet));
-            }
-            // Between `clear` and the threshold: still firing, but no
-            // reminders saying "still at 75% (threshold 80%)".
-            if !over {
-                return None;
-            }
-            let last = st.last_notified.or(st.since).unwrap_or(now);
-            let cooled = rule.cooldown_secs > 0 && now.saturating_sub(last) >= rule.cooldown_secs;
-            // The mute ended with the alert still firing: say so once now
-            // rather than staying silent until the next cooldown.
-            let catch_up = st.undelivered && !muted;
-            if !(cooled || catch_up) {
-                return None;
-            }
-            st.last_notified = Some(now);
-            st.undelivered = muted;
-            let over_secs = now.saturating_sub(st.over_since.unwrap_or(now));
-            let message = rule.firing_message(value, snapshot, over_secs, true);
-            Some(event(EventKind::Firing, message, true, muted))
-        }
     }
 }
 

@@ -41,6 +41,22 @@ impl Out {
         self.family(name, "gauge", help);
         self.sample(name, &[], value);
     }
+
+    /// A gauge family with a sample for each service `value` has a number for.
+    fn per_service(
+        &mut self,
+        name: &str,
+        help: &str,
+        services: &[(&str, &ServiceSnapshot)],
+        value: impl Fn(&ServiceSnapshot) -> Option<f64>,
+    ) {
+        self.family(name, "gauge", help);
+        for (id, svc) in services {
+            if let Some(v) = value(svc) {
+                self.sample(name, &[("service", id)], v);
+            }
+        }
+    }
 }
 
 /// Prometheus spells non-finite values `NaN`, `+Inf`, `-Inf`.
@@ -62,6 +78,38 @@ fn f(v: u64) -> f64 {
 /// Renders `s` as Prometheus text.
 pub fn render(s: &Snapshot) -> String {
     let mut o = Out(String::with_capacity(4096));
+    system(&mut o, s);
+    services(&mut o, s);
+    o.family(
+        "gardener_ollama_loaded_model_bytes",
+        "gauge",
+        "Memory of each model Ollama holds loaded.",
+    );
+    for m in &s.services.ollama.models {
+        o.sample(
+            "gardener_ollama_loaded_model_bytes",
+            &[("model", &m.name)],
+            f(m.size_bytes),
+        );
+    }
+    o.family(
+        "gardener_alert_firing",
+        "gauge",
+        "1 while an alert rule fires.",
+    );
+    for a in &s.alerts {
+        let firing = a.state == AlertState::Firing;
+        o.sample(
+            "gardener_alert_firing",
+            &[("rule", &a.rule)],
+            f64::from(u8::from(firing)),
+        );
+    }
+    o.0
+}
+
+/// The machine's families: CPU, memory, swap and the data directory's disk.
+fn system(o: &mut Out, s: &Snapshot) {
     let sys = &s.system;
     o.gauge(
         "gardener_cpu_percent",
@@ -101,120 +149,55 @@ pub fn render(s: &Snapshot) -> String {
         "Size of the volume holding the data directory.",
     );
     o.sample("gardener_disk_total_bytes", &disk, f(sys.disk.total_bytes));
+}
 
+/// The services' families, one sample per service that has the value.
+fn services(o: &mut Out, s: &Snapshot) {
     let services: [(&str, &ServiceSnapshot); 2] = [
         ("ollama", &s.services.ollama.service),
         ("app", &s.services.app),
     ];
-    o.family(
+    o.per_service(
         "gardener_service_up",
-        "gauge",
         "1 when the service's process runs (or, for an external Ollama or one whose service manager cannot be asked, answers).",
+        &services,
+        |svc| {
+            // Unknown: the manager cannot be asked; an answer is then what shows it runs.
+            let up = matches!(svc.state, RunState::Running | RunState::External)
+                || (svc.state == RunState::Unknown && svc.healthy);
+            Some(f64::from(u8::from(up)))
+        },
     );
-    for (id, svc) in services {
-        // Unknown: the manager cannot be asked; an answer is then what shows it runs.
-        let up = matches!(svc.state, RunState::Running | RunState::External)
-            || (svc.state == RunState::Unknown && svc.healthy);
-        o.sample(
-            "gardener_service_up",
-            &[("service", id)],
-            f64::from(u8::from(up)),
-        );
-    }
-    o.family(
+    o.per_service(
         "gardener_service_healthy",
-        "gauge",
         "1 when the service answered its health check.",
+        &services,
+        |svc| Some(f64::from(u8::from(svc.healthy))),
     );
-    for (id, svc) in services {
-        o.sample(
-            "gardener_service_healthy",
-            &[("service", id)],
-            f64::from(u8::from(svc.healthy)),
-        );
-    }
-    o.family(
+    o.per_service(
         "gardener_service_probe_seconds",
-        "gauge",
         "How long the last health check took.",
+        &services,
+        |svc| svc.latency_ms.map(|ms| f(ms) / 1000.0),
     );
-    for (id, svc) in services {
-        if let Some(ms) = svc.latency_ms {
-            o.sample(
-                "gardener_service_probe_seconds",
-                &[("service", id)],
-                f(ms) / 1000.0,
-            );
-        }
-    }
-    o.family(
+    o.per_service(
         "gardener_service_resident_bytes",
-        "gauge",
         "Resident memory of the service's process tree.",
+        &services,
+        |svc| svc.rss_bytes.map(f),
     );
-    for (id, svc) in services {
-        if let Some(rss) = svc.rss_bytes {
-            o.sample(
-                "gardener_service_resident_bytes",
-                &[("service", id)],
-                f(rss),
-            );
-        }
-    }
-    o.family(
+    o.per_service(
         "gardener_service_cpu_percent",
-        "gauge",
         "CPU use of the service's process tree (percent of one core).",
+        &services,
+        |svc| svc.cpu_percent.map(f64::from),
     );
-    for (id, svc) in services {
-        if let Some(cpu) = svc.cpu_percent {
-            o.sample(
-                "gardener_service_cpu_percent",
-                &[("service", id)],
-                f64::from(cpu),
-            );
-        }
-    }
-    o.family(
+    o.per_service(
         "gardener_service_restarts",
-        "gauge",
         "Restarts by the service manager since it was started.",
+        &services,
+        |svc| svc.restarts.map(f64::from),
     );
-    for (id, svc) in services {
-        if let Some(n) = svc.restarts {
-            o.sample(
-                "gardener_service_restarts",
-                &[("service", id)],
-                f64::from(n),
-            );
-        }
-    }
-    o.family(
-        "gardener_ollama_loaded_model_bytes",
-        "gauge",
-        "Memory of each model Ollama holds loaded.",
-    );
-    for m in &s.services.ollama.models {
-        o.sample(
-            "gardener_ollama_loaded_model_bytes",
-            &[("model", &m.name)],
-            f(m.size_bytes),
-        );
-    }
-    o.family(
-        "gardener_alert_firing",
-        "gauge",
-        "1 while an alert rule fires.",
-    );
-    for a in &s.alerts {
-        let firing = a.state == AlertState::Firing;
-        o.sample(
-            "gardener_alert_firing",
-            &[("rule", &a.rule)],
-            f64::from(u8::from(firing)),
-        );
-    }
-    o.0
 }
 
 #[cfg(test)]

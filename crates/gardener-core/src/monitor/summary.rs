@@ -99,15 +99,9 @@ pub fn copies_marks(s: &Snapshot) -> String {
         .collect()
 }
 
-/// `secs` in words: "just now", "5 min ago", "3 h ago", "2 days ago".
-pub fn ago(secs: u64) -> String {
-    match secs {
-        0..120 => "just now".into(),
-        120..7_200 => format!("{} min ago", secs / 60),
-        7_200..172_800 => format!("{} h ago", secs / 3_600),
-        _ => format!("{} days ago", secs / 86_400),
-    }
-}
+/// The wording for ages lives in [`crate::words`], so backups use it too;
+/// it stays reachable here, where the menu's lines are made.
+pub use crate::words::ago;
 
 /// Summarizes `s`, taken at about `now` (seconds since the epoch).
 pub fn summarize(s: &Snapshot, now: u64) -> Summary {
