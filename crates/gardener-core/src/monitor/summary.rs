@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::snapshot::{AlertState, RunState, ServiceSnapshot, Snapshot};
 use crate::backup::BackupKind;
+use crate::words::ago;
 
 /// How the stack is doing, worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -98,10 +99,6 @@ pub fn copies_marks(s: &Snapshot) -> String {
         })
         .collect()
 }
-
-/// The wording for ages lives in [`crate::words`], so backups use it too;
-/// it stays reachable here, where the menu's lines are made.
-pub use crate::words::ago;
 
 /// Summarizes `s`, taken at about `now` (seconds since the epoch).
 pub fn summarize(s: &Snapshot, now: u64) -> Summary {
