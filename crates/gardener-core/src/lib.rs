@@ -14,6 +14,7 @@ pub mod logs;
 pub mod monitor;
 pub mod paths;
 pub mod services;
+pub mod settings;
 pub mod words;
 
 pub use config::Config;

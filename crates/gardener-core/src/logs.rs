@@ -10,6 +10,7 @@
 
 #[cfg(test)]
 mod tests;
+pub mod watch;
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
