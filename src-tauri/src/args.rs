@@ -3,7 +3,7 @@
 //! `--view NAME` for the dashboard) is how the menu-bar process starts the
 //! process that shows a window.
 
-use crate::window::{DASHBOARD, SETUP, VIEWS};
+use crate::window::{DASHBOARD, SETUP, View};
 
 /// A window the app shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct Args {
     /// Be this window's process: no tray, exit when the window closes.
     pub window: Option<Window>,
     /// The dashboard's view to show first.
-    pub view: Option<String>,
+    pub view: Option<View>,
 }
 
 impl Args {
@@ -55,9 +55,11 @@ impl Args {
             match (flag.as_str(), window, value.as_deref()) {
                 ("--open", Some(w), _) => parsed.open = Some(w),
                 ("--window", Some(w), _) => parsed.window = Some(w),
-                ("--view", _, Some(v)) if VIEWS.contains(&v) => parsed.view = Some(v.to_owned()),
+                ("--view", _, v) if v.and_then(View::named).is_some() => {
+                    parsed.view = v.and_then(View::named);
+                }
                 ("--view", _, other) => {
-                    tracing::warn!(view = ?other, known = ?VIEWS, "unknown dashboard view");
+                    tracing::warn!(view = ?other, known = ?View::ALL, "unknown dashboard view");
                 }
                 ("--open" | "--window", None, other) => {
                     tracing::warn!(%flag, window = ?other, "unknown window (known: setup, dashboard)");
@@ -69,11 +71,8 @@ impl Args {
     }
 
     /// The dashboard's first view.
-    pub fn view(&self) -> &'static str {
-        VIEWS
-            .into_iter()
-            .find(|v| self.view.as_deref() == Some(v))
-            .unwrap_or(VIEWS[0])
+    pub fn view(&self) -> View {
+        self.view.unwrap_or_default()
     }
 }
 
@@ -88,7 +87,7 @@ mod tests {
     #[test]
     fn no_arguments_opens_nothing() {
         assert_eq!(parse(&[]), Args::default());
-        assert_eq!(parse(&[]).view(), "overview");
+        assert_eq!(parse(&[]).view(), View::Overview);
     }
 
     #[test]
@@ -102,7 +101,10 @@ mod tests {
         );
         assert_eq!(parse(&["--open", "setup"]).window, None);
         let d = parse(&["--window", "dashboard", "--view", "backups"]);
-        assert_eq!((d.window, d.view()), (Some(Window::Dashboard), "backups"));
+        assert_eq!(
+            (d.window, d.view()),
+            (Some(Window::Dashboard), View::Backups)
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::args::{Args, Window};
 use crate::menu_bar::{Event, Events};
+use crate::window::View;
 
 /// How long quitting waits for the monitor to stop.
 const QUIT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -82,7 +83,7 @@ fn run(args: Args) -> tauri::Result<()> {
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!(?argv, "second launch: showing the dashboard");
             if let Some(events) = app.try_state::<Events>() {
-                events.send(Event::ShowDashboard("overview"));
+                events.send(Event::ShowDashboard(View::Overview));
             }
         }))
         .plugin(tauri_plugin_notification::init())

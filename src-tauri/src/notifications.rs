@@ -12,6 +12,7 @@ use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt;
 
 use crate::menu_bar::{Event, Events};
+use crate::window::View;
 
 /// A notification's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,16 +22,16 @@ pub struct Note {
     /// The engine's sentence with the figures.
     pub body: String,
     /// The dashboard view a click opens.
-    pub view: &'static str,
+    pub view: View,
 }
 
 /// The dashboard view an alert rule is about.
-pub fn view_of(rule: &str) -> &'static str {
+pub fn view_of(rule: &str) -> View {
     match rule {
-        "cpu" | "memory" | "swap" | "disk" => "overview",
-        "backup_overdue" | "backup_failed" => "backups",
-        r if r.starts_with("copy_failed:") || r.starts_with("copy_overdue:") => "backups",
-        _ => "services",
+        "cpu" | "memory" | "swap" | "disk" => View::Overview,
+        "backup_overdue" | "backup_failed" => View::Backups,
+        r if r.starts_with("copy_failed:") || r.starts_with("copy_overdue:") => View::Backups,
+        _ => View::Services,
     }
 }
 
@@ -94,7 +95,7 @@ pub fn for_event(event: &alerts::Event) -> Option<Note> {
 #[derive(Debug)]
 pub struct Shown {
     next_id: i32,
-    views: VecDeque<(i32, &'static str)>,
+    views: VecDeque<(i32, View)>,
 }
 
 impl Default for Shown {
@@ -110,7 +111,7 @@ impl Shown {
     const REMEMBERED: usize = 100;
 
     /// A new notification's id, remembering the view it opens.
-    pub fn record(&mut self, view: &'static str) -> i32 {
+    pub fn record(&mut self, view: View) -> i32 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.views.push_back((id, view));
@@ -121,9 +122,9 @@ impl Shown {
     }
 
     /// The view notification `id` opens.
-    pub fn view_of(&self, id: Option<i32>) -> &'static str {
+    pub fn view_of(&self, id: Option<i32>) -> View {
         id.and_then(|id| self.views.iter().find(|(i, _)| *i == id).map(|(_, v)| *v))
-            .unwrap_or("overview")
+            .unwrap_or_default()
     }
 }
 
@@ -189,19 +190,23 @@ mod tests {
             for_event(&event("ollama_down", EventKind::Firing, false))
                 .unwrap()
                 .view,
-            "services"
+            View::Services
         );
-        assert_eq!(view_of("disk"), "overview");
-        assert_eq!(view_of("backup_overdue"), "backups");
+        assert_eq!(view_of("disk"), View::Overview);
+        assert_eq!(view_of("backup_overdue"), View::Backups);
         let mut shown = Shown::default();
-        let id = shown.record("backups");
-        assert_eq!(shown.view_of(Some(id)), "backups");
-        assert_eq!(shown.view_of(Some(id + 1)), "overview", "not one of ours");
-        assert_eq!(shown.view_of(None), "overview");
+        let id = shown.record(View::Backups);
+        assert_eq!(shown.view_of(Some(id)), View::Backups);
+        assert_eq!(
+            shown.view_of(Some(id + 1)),
+            View::Overview,
+            "not one of ours"
+        );
+        assert_eq!(shown.view_of(None), View::Overview);
         for _ in 0..Shown::REMEMBERED {
-            shown.record("services");
+            shown.record(View::Services);
         }
-        assert_eq!(shown.view_of(Some(id)), "overview", "forgotten by now");
+        assert_eq!(shown.view_of(Some(id)), View::Overview, "forgotten by now");
     }
 
     #[test]
@@ -209,7 +214,7 @@ mod tests {
         let failed = for_event(&event("copy_failed:nas", EventKind::Firing, false)).unwrap();
         assert_eq!(
             (failed.title.as_str(), failed.view),
-            ("Copy to nas failed", "backups")
+            ("Copy to nas failed", View::Backups)
         );
         let back = for_event(&event("copy_failed:nas", EventKind::Resolved, false)).unwrap();
         assert_eq!(back.title, "Copy to nas works again");

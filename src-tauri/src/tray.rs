@@ -13,6 +13,7 @@ use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
 
 use crate::menu_bar::{Event, Events, MenuItem};
+use crate::window::View;
 
 /// Menu item ids.
 mod id {
@@ -314,8 +315,8 @@ fn item_of(id: &str) -> Option<MenuItem> {
         id::RESUME => MenuItem::PauseAlerts(PauseFor::Resume),
         id::OPEN_LOGS => MenuItem::OpenLogs,
         id::SET_UP => MenuItem::SetUp,
-        id::DASHBOARD => MenuItem::Dashboard("overview"),
-        id::SETTINGS => MenuItem::Dashboard("settings"),
+        id::DASHBOARD => MenuItem::Dashboard(View::Overview),
+        id::SETTINGS => MenuItem::Dashboard(View::Settings),
         id::QUIT => MenuItem::Quit,
         _ => return None,
     })
@@ -360,7 +361,10 @@ mod tests {
             item_of(id::RESTART_APP),
             Some(MenuItem::Restart(ServiceId::App))
         );
-        assert_eq!(item_of(id::SETTINGS), Some(MenuItem::Dashboard("settings")));
+        assert_eq!(
+            item_of(id::SETTINGS),
+            Some(MenuItem::Dashboard(View::Settings))
+        );
         assert_eq!(item_of(id::QUIT), Some(MenuItem::Quit));
         assert_eq!(item_of("line-0"), None, "status lines do nothing");
     }

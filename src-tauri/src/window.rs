@@ -2,6 +2,7 @@
 //! `window_process.rs` for how the menu bar starts them): their labels, the
 //! dashboard's views, and building each window.
 
+use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 use gardener_core::monitor::run_loop::Recent;
@@ -11,8 +12,45 @@ pub const SETUP: &str = "setup";
 /// Label of the dashboard window; capabilities/dashboard.json grants its commands.
 pub const DASHBOARD: &str = "dashboard";
 
-/// The views of the dashboard, by the name the UI and `--view` use.
-pub const VIEWS: [&str; 5] = ["overview", "services", "backups", "alerts", "settings"];
+/// A view of the dashboard, by the name the page and `--view` use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export, rename = "ViewName"))]
+pub enum View {
+    #[default]
+    Overview,
+    Services,
+    Backups,
+    Alerts,
+    Settings,
+}
+
+impl View {
+    /// Every view, in the order of the dashboard's tabs.
+    pub const ALL: [Self; 5] = [
+        Self::Overview,
+        Self::Services,
+        Self::Backups,
+        Self::Alerts,
+        Self::Settings,
+    ];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Overview => "overview",
+            Self::Services => "services",
+            Self::Backups => "backups",
+            Self::Alerts => "alerts",
+            Self::Settings => "settings",
+        }
+    }
+
+    /// The view called `name`.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
 
 /// In the setup window's process: opens the window (it is destroyed on
 /// close, and the process then exits).

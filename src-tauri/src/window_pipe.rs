@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::menu_bar::{self, Events};
+use crate::window::View;
 
 /// Set in the environment of a window's process that the tray feeds.
 pub const ENV: &str = "GARDENER_FEED";
@@ -43,7 +44,7 @@ pub enum ToWindow {
     /// The outcome of the window's ask `id`.
     Reply { id: u64, outcome: Outcome },
     /// Turn to this view (a second Open Dashboard…, a notification clicked).
-    Show { view: String },
+    Show { view: View },
 }
 
 /// Something the window asks the monitor to do.

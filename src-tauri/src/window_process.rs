@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::args::Window;
 use crate::menu_bar::{Event, Events};
-use crate::window::{DASHBOARD, SETUP};
+use crate::window::{DASHBOARD, SETUP, View};
 use crate::window_pipe::{self, Feed};
 
 /// Starts the setup window's process; returns its pid.
@@ -25,9 +25,9 @@ pub fn start_setup(events: &Events) -> std::io::Result<u32> {
 
 /// Starts the dashboard's process at `view`, fed through its pipe; returns
 /// its pid and the pipe's feed.
-pub fn start_dashboard(events: &Events, view: &str) -> std::io::Result<(u32, Feed)> {
+pub fn start_dashboard(events: &Events, view: View) -> std::io::Result<(u32, Feed)> {
     let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(["--window", DASHBOARD, "--view", view])
+    cmd.args(["--window", DASHBOARD, "--view", view.name()])
         .env(window_pipe::ENV, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());

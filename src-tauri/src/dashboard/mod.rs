@@ -25,7 +25,7 @@ use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::oneshot;
 
 use crate::lock::lock;
-use crate::window;
+use crate::window::{self, View};
 use crate::window_pipe::{self, Ask, Asked, Outcome, ToWindow};
 
 /// When the process started (taken first thing in `main`), for the time to
@@ -81,7 +81,7 @@ pub enum DashEvent {
         kept: Kept,
     },
     /// Turn to this view.
-    Show { view: String },
+    Show { view: View },
     /// The window was asked to close while a backup, check or restore
     /// runs: it closes by itself when that is done.
     Closing,
@@ -110,7 +110,7 @@ pub struct Dash {
     /// The log the services view follows.
     pub log: Mutex<Option<Follower>>,
     /// The view to show when the window subscribes.
-    first_view: String,
+    first_view: View,
     /// Whether the tray's recent past has arrived.
     arrived: (Mutex<bool>, std::sync::Condvar),
     /// Closing was asked for while busy.
@@ -120,12 +120,12 @@ pub struct Dash {
 }
 
 impl Dash {
-    fn new(asker: Asker, first_view: &str, started: Started) -> Self {
+    fn new(asker: Asker, first_view: View, started: Started) -> Self {
         Self {
             started,
             close_when_done: std::sync::atomic::AtomicBool::new(false),
             arrived: (Mutex::new(false), std::sync::Condvar::new()),
-            first_view: first_view.to_owned(),
+            first_view,
             recent: Mutex::new(Recent::default()),
             ui: Mutex::new(None),
             asker,
@@ -168,7 +168,7 @@ impl Dash {
         // Held until the channel is in place: no sample falls in between.
         let recent = lock(&self.recent);
         let view = DashEvent::Show {
-            view: self.first_view.clone(),
+            view: self.first_view,
         };
         if channel
             .send(DashEvent::Recent(Box::new(recent.clone())))
@@ -266,7 +266,7 @@ impl Dash {
 }
 
 /// Runs the dashboard's process until its window closes.
-pub fn run(view: &str, started: Started) -> tauri::Result<()> {
+pub fn run(view: View, started: Started) -> tauri::Result<()> {
     let fed = std::env::var_os(window_pipe::ENV).is_some();
     let asker = if fed {
         Asker::Fed {
@@ -403,7 +403,7 @@ mod tests {
             Asker::Own {
                 monitor: Mutex::new(None),
             },
-            "overview",
+            View::Overview,
             Started::now(),
         );
         assert!(!dash.close_requested(), "idle: closes at once");

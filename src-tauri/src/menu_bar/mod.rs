@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 use crate::args::Window;
 use crate::notifications::{self, Note, Shown};
 use crate::tray::Tray;
+use crate::window::View;
 use crate::window_pipe::{Ask, Asked, Feed, NOT_RUNNING, Outcome, ToWindow};
 use crate::window_process;
 use menu::Extras;
@@ -43,7 +44,7 @@ pub enum Event {
     /// A menu item was chosen.
     Menu(MenuItem),
     /// Open the dashboard at this view (a second launch, `--open`).
-    ShowDashboard(&'static str),
+    ShowDashboard(View),
     /// Open the setup window.
     ShowSetup,
     /// A notification was clicked (its id, when the desktop says).
@@ -75,7 +76,7 @@ pub enum MenuItem {
     PauseAlerts(PauseFor),
     OpenLogs,
     SetUp,
-    Dashboard(&'static str),
+    Dashboard(View),
     Quit,
 }
 
@@ -179,7 +180,7 @@ impl<R: Runtime> Owner<R> {
             Event::ShowSetup => self.show_setup(),
             Event::NotificationClicked(id) => {
                 let view = self.shown.view_of(id);
-                tracing::info!(view, "notification clicked");
+                tracing::info!(view = view.name(), "notification clicked");
                 self.show_dashboard(view);
             }
             Event::WindowExited { window, pid } => self.on_window_exited(window, pid),
@@ -301,7 +302,7 @@ impl<R: Runtime> Owner<R> {
             Err(why) => self.notify(Note {
                 title: "Could not change the alert pause".into(),
                 body: why,
-                view: "services",
+                view: View::Services,
             }),
         }
     }
@@ -431,7 +432,7 @@ impl<R: Runtime> Owner<R> {
                 self.reply(ask.id, Ok(Vec::new()));
             }
             Asked::Notify { title, body } => {
-                let view = "backups";
+                let view = View::Backups;
                 self.notify(Note { title, body, view });
                 self.reply(ask.id, Ok(Vec::new()));
             }
@@ -454,14 +455,14 @@ impl<R: Runtime> Owner<R> {
 
     /// Opens the dashboard at `view` in its own process, fed by the monitor;
     /// if it is open already, it turns to `view` instead.
-    fn show_dashboard(&mut self, view: &str) {
+    fn show_dashboard(&mut self, view: View) {
         if let Some(open) = &self.dashboard {
             tracing::info!(
                 pid = open.pid,
-                view,
+                view = view.name(),
                 "the dashboard is open: turning to the view"
             );
-            open.feed.send(&ToWindow::Show { view: view.into() });
+            open.feed.send(&ToWindow::Show { view });
             return;
         }
         let (pid, feed) = match window_process::start_dashboard(&self.events, view) {

@@ -14,6 +14,7 @@ use tauri_plugin_opener::OpenerExt;
 
 use super::{Event, Events};
 use crate::notifications::Note;
+use crate::window::View;
 use crate::window_pipe::Outcome;
 
 /// Index of each service's line in the menu.
@@ -32,7 +33,7 @@ pub fn short_name(service: ServiceId) -> &'static str {
     }
 }
 
-fn note(title: impl Into<String>, body: impl Into<String>, view: &'static str) -> Note {
+fn note(title: impl Into<String>, body: impl Into<String>, view: View) -> Note {
     Note {
         title: title.into(),
         body: body.into(),
@@ -45,7 +46,7 @@ fn not_monitoring() -> Note {
     note(
         "Gardener is not monitoring",
         "The monitor is not running; see the first line of the menu.",
-        "services",
+        View::Services,
     )
 }
 
@@ -57,7 +58,7 @@ pub fn restart_news(service: ServiceId, answer: Option<Outcome>) -> Option<Note>
         Some(Err(why)) => Some(note(
             format!("Could not restart {}", short_name(service)),
             why,
-            "services",
+            View::Services,
         )),
         None => Some(not_monitoring()),
     }
@@ -69,7 +70,7 @@ pub fn unload_news(answer: Option<Outcome>) -> Note {
         Some(Ok(names)) if names.is_empty() => note(
             "No models were loaded",
             "Ollama had nothing in memory.",
-            "services",
+            View::Services,
         ),
         Some(Ok(names)) => note(
             "Models unloaded",
@@ -77,9 +78,9 @@ pub fn unload_news(answer: Option<Outcome>) -> Note {
                 "Freed the memory of {}. They load again when next used.",
                 names.join(", ")
             ),
-            "services",
+            View::Services,
         ),
-        Some(Err(why)) => note("Could not unload the models", why, "services"),
+        Some(Err(why)) => note("Could not unload the models", why, View::Services),
         None => not_monitoring(),
     }
 }
@@ -137,8 +138,12 @@ fn run_backup(events: &Events) -> Note {
             .map_err(|e| e.to_string())
         });
     match result {
-        Ok((report, copies)) => note("Backup done", copy::done_words(&report, &copies), "backups"),
-        Err(why) => note("Backup failed", why, "backups"),
+        Ok((report, copies)) => note(
+            "Backup done",
+            copy::done_words(&report, &copies),
+            View::Backups,
+        ),
+        Err(why) => note("Backup failed", why, View::Backups),
     }
 }
 
@@ -178,7 +183,7 @@ pub fn open_logs<R: Runtime>(app: &AppHandle<R>) -> Option<Note> {
         });
     result
         .err()
-        .map(|why| note("Could not open the logs", why, "services"))
+        .map(|why| note("Could not open the logs", why, View::Services))
 }
 
 #[cfg(test)]

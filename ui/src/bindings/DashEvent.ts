@@ -3,8 +3,9 @@ import type { AlertEvent } from "./AlertEvent";
 import type { Kept } from "./Kept";
 import type { Recent } from "./Recent";
 import type { Snapshot } from "./Snapshot";
+import type { ViewName } from "./ViewName";
 
 /**
  * What the window is sent while it is open.
  */
-export type DashEvent = { "type": "recent" } & Recent | { "type": "tick", snapshot: Snapshot, events: Array<AlertEvent>, kept: Kept, } | { "type": "show", view: string, } | { "type": "closing" };
+export type DashEvent = { "type": "recent" } & Recent | { "type": "tick", snapshot: Snapshot, events: Array<AlertEvent>, kept: Kept, } | { "type": "show", view: ViewName, } | { "type": "closing" };

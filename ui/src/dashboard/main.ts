@@ -5,6 +5,7 @@
 
 import type { DashEvent } from "../bindings/DashEvent";
 import type { Recent } from "../bindings/Recent";
+import type { ViewName } from "../bindings/ViewName";
 import { dashboardPainted, dashboardSubscribe } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
 import { renderError } from "../plan";
@@ -16,9 +17,10 @@ import { mountSettings } from "./settings";
 import { empty, fold, type DashState } from "./state";
 import { nowSecs, type Mount, type View } from "./view";
 
-export const VIEWS = ["overview", "services", "backups", "alerts", "settings"] as const;
-export type ViewName = (typeof VIEWS)[number];
+export type { ViewName };
 
+// The views are named once, in Rust (`ViewName`); every table here must
+// cover each of them, and the tabs follow this one's order.
 const TITLES: Record<ViewName, string> = {
   overview: "Overview",
   services: "Services",
@@ -26,6 +28,8 @@ const TITLES: Record<ViewName, string> = {
   alerts: "Alerts",
   settings: "Settings",
 };
+
+export const VIEWS = Object.keys(TITLES) as ViewName[];
 
 const mountOverview: Mount = (root, initial) => {
   replaceChildren(root, h("h2", {}, "Overview"), renderOverview(initial, nowSecs()));
