@@ -2,7 +2,7 @@
 //! app, the machine, the last backup), the actions, and Quit. The icon shows
 //! the overall state. The menu needs no webview, so the idle app holds none.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use gardener_core::monitor::alerts::pause::PauseFor;
 use gardener_core::monitor::summary::Overall;
@@ -12,6 +12,7 @@ use tauri::menu::{Menu, MenuItem as Item, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
 
+use crate::lock::lock;
 use crate::menu_bar::{Event, Events, MenuItem};
 use crate::window::View;
 
@@ -245,7 +246,7 @@ impl<R: Runtime> Tray<R> {
     /// Brings the tray up to `state`, touching only what changed. Call on
     /// the main thread (elsewhere each change would wait for it).
     pub fn show(&self, state: &MenuState) {
-        let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut shown = lock(&self.shown);
         let old = shown.as_ref();
         let mut result = Ok(());
         let mut run = |r: tauri::Result<()>| {
