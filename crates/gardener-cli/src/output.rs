@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use gardener_core::error::ErrorCode;
 use gardener_core::install::{self, Check, Outcome, Plan, ServiceReport, Step};
 use gardener_core::services::ServiceState;
 use serde::Serialize;
@@ -19,7 +20,7 @@ pub const USAGE: u8 = 2;
 #[derive(Debug)]
 pub struct CliError {
     /// Stable code for JSON.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// What went wrong and what to do.
     pub message: String,
     /// Exit status.
@@ -30,7 +31,7 @@ impl CliError {
     /// A usage error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
-            code: "usage",
+            code: ErrorCode::Usage,
             message: message.into(),
             exit: USAGE,
         }

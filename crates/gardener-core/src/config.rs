@@ -335,6 +335,13 @@ fn location(path: &Path, line: Option<usize>, column: Option<usize>, key: Option
     s
 }
 
+impl Error {
+    /// Stable machine-readable code for JSON output and the UI.
+    pub fn code(&self) -> crate::error::ErrorCode {
+        crate::error::ErrorCode::Config
+    }
+}
+
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, Error>;
 

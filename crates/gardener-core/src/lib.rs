@@ -7,6 +7,7 @@ pub mod backup;
 pub mod config;
 pub mod context;
 pub mod copies;
+pub mod error;
 pub mod fsutil;
 pub mod health;
 pub mod install;

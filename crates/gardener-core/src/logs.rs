@@ -50,6 +50,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Stable machine-readable code for JSON output and the UI.
+    pub fn code(&self) -> crate::error::ErrorCode {
+        crate::error::ErrorCode::Io
+    }
+
     /// True when the file (or directory) does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)

@@ -72,6 +72,13 @@ pub enum Error {
     NoHome,
 }
 
+impl Error {
+    /// Stable machine-readable code for JSON output and the UI.
+    pub fn code(&self) -> crate::error::ErrorCode {
+        crate::error::ErrorCode::Paths
+    }
+}
+
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, Error>;
 

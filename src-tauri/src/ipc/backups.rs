@@ -11,7 +11,7 @@ use gardener_core::services::ServiceId;
 use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
-use super::{IpcError, Shared, blocking, context, error};
+use super::{ErrorCode, IpcError, Shared, blocking, context, error};
 use crate::dashboard::Dash;
 use crate::lock::lock;
 use crate::window_pipe::Asked;
@@ -33,7 +33,7 @@ pub fn start_busy(dash: &Dash) -> Result<Cancel, IpcError> {
     let mut busy = lock(&dash.busy);
     if busy.is_some() {
         return Err(error(
-            "busy",
+            ErrorCode::Busy,
             "a backup, check or restore is already running in this window",
         ));
     }
@@ -90,7 +90,9 @@ pub async fn backup_create<R: Runtime>(
             "Backup done",
             gardener_core::copies::copy::done_words(report, copies),
         ),
-        Err(e) if e.code == "cancelled" => ("Backup cancelled", "Nothing was left behind.".into()),
+        Err(e) if e.code == ErrorCode::Cancelled => {
+            ("Backup cancelled", "Nothing was left behind.".into())
+        }
         Err(e) => ("Backup failed", e.message.clone()),
     };
     tell(&dash, title, body).await;
@@ -245,7 +247,7 @@ fn restore_news(result: &Result<RestoreReport, IpcError>) -> (&'static str, Stri
                 ),
             )
         }
-        Err(e) if e.code == "rolled-back" => ("Restore undone", e.message.clone()),
+        Err(e) if e.code == ErrorCode::RolledBack => ("Restore undone", e.message.clone()),
         Err(e) => ("Restore failed", e.message.clone()),
     }
 }
@@ -288,12 +290,12 @@ mod tests {
         );
         let none = restore_news(&Ok(report(Vec::new())));
         assert_eq!(none.1, "Restored gardener-x; no service needed restarting.");
-        let undone = restore_news(&Err(error("rolled-back", "the app did not answer")));
+        let undone = restore_news(&Err(error(ErrorCode::RolledBack, "the app did not answer")));
         assert_eq!(
             undone,
             ("Restore undone", "the app did not answer".to_owned())
         );
-        let failed = restore_news(&Err(error("corrupt", "bad")));
+        let failed = restore_news(&Err(error(ErrorCode::Corrupt, "bad")));
         assert_eq!(failed.0, "Restore failed");
     }
 }

@@ -9,7 +9,7 @@ use gardener_core::services::{Action, ServiceId};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 
-use super::{IpcError, Shared, blocking, context, error};
+use super::{ErrorCode, IpcError, Shared, blocking, context, error};
 use crate::dashboard::DashEvent;
 use crate::lock::lock;
 use crate::window_pipe::Asked;
@@ -29,14 +29,14 @@ pub async fn service_control(
 ) -> Result<(), IpcError> {
     if !matches!(action, Action::Start | Action::Stop | Action::Restart) {
         return Err(error(
-            "usage",
+            ErrorCode::Usage,
             "the dashboard can start, stop and restart services; install and uninstall are in the setup window",
         ));
     }
     dash.ask(Asked::Control { action, service })
         .await
         .map(drop)
-        .map_err(|m| error("service", m))
+        .map_err(|m| error(ErrorCode::Service, m))
 }
 
 /// Unloads `model` (or every loaded model); returns the names unloaded.
@@ -47,7 +47,7 @@ pub async fn models_unload(
 ) -> Result<Vec<String>, IpcError> {
     dash.ask(Asked::Unload { model })
         .await
-        .map_err(|m| error("ollama", m))
+        .map_err(|m| error(ErrorCode::OllamaUnreachable, m))
 }
 
 /// Which of a service's two logs.
@@ -77,7 +77,7 @@ pub async fn log_open(
             Ok(tail) => tail,
             // Not written yet: the service has not started (or logs elsewhere).
             Err(e) if e.is_not_found() => logs::Tail::default(),
-            Err(e) => return Err(error("io", e.to_string())),
+            Err(e) => return Err(e.into()),
         };
         *lock(&dash.log) = Some(Follower::new(&path, tail.end));
         Ok(tail.lines)
@@ -94,7 +94,7 @@ pub async fn log_poll(dash: Shared<'_>) -> Result<Vec<String>, IpcError> {
         let Some(follower) = log.as_mut() else {
             return Ok(Vec::new());
         };
-        follower.poll().map_err(|e| error("io", e.to_string()))
+        follower.poll().map_err(IpcError::from)
     })
     .await
 }
@@ -105,7 +105,7 @@ pub async fn setup_open(dash: Shared<'_>) -> Result<(), IpcError> {
     dash.ask(Asked::OpenSetup)
         .await
         .map(drop)
-        .map_err(|m| error("setup", m))
+        .map_err(|m| error(ErrorCode::Setup, m))
 }
 
 /// The window painted its first figures at `at_ms` (milliseconds since the

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_autostart::ManagerExt;
 
-use super::{IpcError, Shared, blocking, context, error};
+use super::{ErrorCode, IpcError, Shared, blocking, context, error};
 use crate::dashboard::Dash;
 use crate::window_pipe::Asked;
 
@@ -29,7 +29,7 @@ pub async fn alerts_pause(dash: Shared<'_>, pause: PauseFor) -> Result<Option<u6
 pub async fn tell_config_changed(dash: &Dash) -> Result<(), IpcError> {
     dash.ask(Asked::ConfigChanged).await.map(drop).map_err(|m| {
         error(
-            "monitor",
+            ErrorCode::Monitor,
             format!("saved, but the monitor did not take it up: {m}"),
         )
     })
@@ -138,8 +138,16 @@ pub fn autostart_set<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<boo
     } else {
         autolaunch.disable()
     };
-    result.map_err(|e| error("autostart", format!("cannot change the login item: {e}")))?;
-    autolaunch
-        .is_enabled()
-        .map_err(|e| error("autostart", format!("cannot read the login item: {e}")))
+    result.map_err(|e| {
+        error(
+            ErrorCode::Autostart,
+            format!("cannot change the login item: {e}"),
+        )
+    })?;
+    autolaunch.is_enabled().map_err(|e| {
+        error(
+            ErrorCode::Autostart,
+            format!("cannot read the login item: {e}"),
+        )
+    })
 }

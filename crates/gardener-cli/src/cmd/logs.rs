@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use gardener_core::Platform;
 use gardener_core::context::Context;
+use gardener_core::error::ErrorCode;
 use gardener_core::logs::{self, Follower, Tail};
 use gardener_core::services::ServiceId;
 use serde::Serialize;
@@ -76,7 +77,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         match logs::tail(&path, args.lines) {
             Ok(t) => tails.push((path, Some(t))),
             Err(e) if e.is_not_found() => tails.push((path, None)),
-            Err(e) => return Err(failed("io", e.to_string())),
+            Err(e) => return Err(failed(e.code(), e.to_string())),
         }
     }
     if tails.iter().all(|(_, t)| t.is_none()) {
@@ -99,7 +100,10 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         Ok(()) => Ok(ExitCode::SUCCESS),
         // `gardener logs | head`: the reader left; that is not a failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(failed("io", format!("cannot write to stdout: {e}"))),
+        Err(e) => Err(failed(
+            ErrorCode::Io,
+            format!("cannot write to stdout: {e}"),
+        )),
     }
 }
 
@@ -116,7 +120,7 @@ fn select(ctx: &Context, args: &Args) -> Result<Vec<PathBuf>, CliError> {
             Some(p) => vec![p],
             None => {
                 return Err(failed(
-                    "log-missing",
+                    ErrorCode::LogMissing,
                     format!(
                         "no Gardener log (gardener.YYYY-MM-DD.log) in {}: none has been written yet",
                         ctx.logs_dir.display()
@@ -135,7 +139,7 @@ fn select(ctx: &Context, args: &Args) -> Result<Vec<PathBuf>, CliError> {
     })
 }
 
-fn failed(code: &'static str, message: String) -> CliError {
+fn failed(code: ErrorCode, message: String) -> CliError {
     CliError {
         code,
         message,
@@ -166,7 +170,7 @@ fn missing(ctx: &Context, args: &Args, tails: &[(PathBuf, Option<Tail>)]) -> Cli
                 .join(", ")
         ),
     };
-    failed("log-missing", message)
+    failed(ErrorCode::LogMissing, message)
 }
 
 /// Prints the tails, then follows if asked.

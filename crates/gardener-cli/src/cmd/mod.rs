@@ -12,6 +12,8 @@ pub mod service;
 pub mod status;
 pub mod uninstall;
 
+use gardener_core::error::ErrorCode;
+
 use crate::output::CliError;
 
 /// A single-threaded Tokio runtime for the subcommands that probe over HTTP:
@@ -21,7 +23,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError {
-            code: "runtime",
+            code: ErrorCode::Runtime,
             message: format!("cannot start the async runtime: {e}"),
             exit: crate::output::FAILED,
         })

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use bytesize::ByteSize;
 use gardener_core::Platform;
 use gardener_core::context::Context;
+use gardener_core::error::ErrorCode;
 use gardener_core::monitor::probe::ProbeError;
 use gardener_core::monitor::run_loop;
 use gardener_core::monitor::{InstalledModel, LoadedModel};
@@ -44,7 +45,7 @@ struct Listing {
 
 fn unreachable(host: &str, e: &ProbeError) -> CliError {
     CliError {
-        code: "ollama-unreachable",
+        code: ErrorCode::OllamaUnreachable,
         message: format!(
             "cannot reach Ollama at {host}: {e}\n  check it with `gardener status`; start it with `gardener service start ollama`"
         ),
@@ -58,7 +59,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     let host = ctx.config.ollama.host.clone();
     super::runtime()?.block_on(async {
         let prober = run_loop::prober(&ctx).map_err(|e| CliError {
-            code: "monitor",
+            code: e.code(),
             message: e.to_string(),
             exit: output::FAILED,
         })?;
@@ -89,7 +90,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
                     if !loaded.iter().any(|m| m.name == name) {
                         let names: Vec<&str> = loaded.iter().map(|m| m.name.as_str()).collect();
                         return Err(CliError {
-                            code: "not-loaded",
+                            code: ErrorCode::NotLoaded,
                             message: format!(
                                 "{name} is not loaded; loaded now: {}",
                                 if names.is_empty() {
@@ -106,7 +107,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
                 let mut unloaded = Vec::new();
                 for m in &targets {
                     prober.unload(&host, m).await.map_err(|e| CliError {
-                        code: "unload-failed",
+                        code: ErrorCode::UnloadFailed,
                         message: format!("Ollama did not unload {m}: {e}"),
                         exit: output::FAILED,
                     })?;

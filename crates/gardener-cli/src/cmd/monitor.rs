@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use gardener_core::Platform;
 use gardener_core::context::Context;
+use gardener_core::error::ErrorCode;
 use gardener_core::monitor::alerts::{Event, EventKind};
 use gardener_core::monitor::{Monitor, metrics};
 
@@ -29,7 +30,7 @@ pub struct Args {
     no_notify: bool,
 }
 
-fn failed(code: &'static str, message: String) -> CliError {
+fn failed(code: ErrorCode, message: String) -> CliError {
     CliError {
         code,
         message,
@@ -58,7 +59,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     let json = g.json;
     super::runtime()?.block_on(async move {
         let mut monitor = Monitor::new(ctx, true)
-            .map_err(|e| failed("monitor", format!("cannot start the monitor: {e}")))?;
+            .map_err(|e| failed(ErrorCode::Monitor, format!("cannot start the monitor: {e}")))?;
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -139,10 +140,14 @@ fn notifications_possible() -> bool {
 }
 
 fn serve_metrics(addr: SocketAddr, page: Arc<Mutex<String>>) -> Result<(), CliError> {
-    let server = tiny_http::Server::http(addr)
-        .map_err(|e| failed("metrics-bind", format!("cannot listen on {addr}: {e}")))?;
+    let server = tiny_http::Server::http(addr).map_err(|e| {
+        failed(
+            ErrorCode::MetricsBind,
+            format!("cannot listen on {addr}: {e}"),
+        )
+    })?;
     let header = tiny_http::Header::from_bytes("Content-Type", metrics::CONTENT_TYPE)
-        .map_err(|()| failed("metrics", "bad content type".into()))?;
+        .map_err(|()| failed(ErrorCode::Metrics, "bad content type".into()))?;
     std::thread::Builder::new()
         .name("metrics".into())
         .spawn(move || {
@@ -160,6 +165,11 @@ fn serve_metrics(addr: SocketAddr, page: Arc<Mutex<String>>) -> Result<(), CliEr
                 }
             }
         })
-        .map_err(|e| failed("metrics", format!("cannot start the metrics thread: {e}")))?;
+        .map_err(|e| {
+            failed(
+                ErrorCode::Metrics,
+                format!("cannot start the metrics thread: {e}"),
+            )
+        })?;
     Ok(())
 }

@@ -67,7 +67,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
 
 fn failed(e: gardener_core::monitor::run_loop::Error) -> CliError {
     CliError {
-        code: "monitor",
+        code: e.code(),
         message: e.to_string(),
         exit: output::FAILED,
     }

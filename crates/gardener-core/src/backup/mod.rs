@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorCode;
+
 pub use catalog::{BackupInfo, Catalog, PruneReport, prune};
 pub use create::{CreateOptions, CreateReport, create};
 pub use manifest::BackupKind;
@@ -113,17 +115,17 @@ pub enum Error {
 
 impl Error {
     /// Stable machine-readable code for JSON output and the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Io { .. } => "io",
-            Self::Corrupt { .. } => "corrupt",
-            Self::Hostile { .. } => "refused",
-            Self::Busy { .. } => "busy",
-            Self::Cancelled => "cancelled",
-            Self::Service(_) => "service",
-            Self::Usage(_) => "usage",
-            Self::RolledBack(_) => "rolled-back",
-            Self::SourceMissing { .. } => "source-missing",
+            Self::Io { .. } => ErrorCode::Io,
+            Self::Corrupt { .. } => ErrorCode::Corrupt,
+            Self::Hostile { .. } => ErrorCode::Refused,
+            Self::Busy { .. } => ErrorCode::Busy,
+            Self::Cancelled => ErrorCode::Cancelled,
+            Self::Service(e) => e.code(),
+            Self::Usage(_) => ErrorCode::Usage,
+            Self::RolledBack(_) => ErrorCode::RolledBack,
+            Self::SourceMissing { .. } => ErrorCode::SourceMissing,
         }
     }
 

@@ -51,7 +51,7 @@ pub struct CopyOutcome {
     /// What was copied, when it worked.
     pub report: Option<CopyReport>,
     /// The error's stable code, when it failed.
-    pub code: Option<String>,
+    pub code: Option<crate::error::ErrorCode>,
     /// Why it failed.
     pub error: Option<String>,
 }
@@ -516,7 +516,7 @@ pub fn copy_each(
                 CopyOutcome {
                     target: (*name).to_owned(),
                     report: None,
-                    code: Some(e.code().to_owned()),
+                    code: Some(e.code()),
                     error: Some(e.to_string()),
                 }
             }

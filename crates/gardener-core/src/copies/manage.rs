@@ -359,7 +359,7 @@ mod tests {
         let why = add(&ctx, &no_secret).unwrap_err().to_string();
         assert!(why.contains("secret access key"), "{why}");
         let unknown = remove(&ctx, "nope").unwrap_err();
-        assert_eq!(unknown.code(), "usage");
+        assert_eq!(unknown.code().as_str(), "usage");
         assert_eq!(std::fs::read_to_string(&ctx.config_file).unwrap(), before);
     }
 }

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::config::{TargetConfig, TargetKind};
 use crate::context::Context;
+use crate::error::ErrorCode;
 
 /// What went wrong with a copy, a target or the key.
 #[derive(Debug, thiserror::Error)]
@@ -91,17 +92,17 @@ pub enum Error {
 
 impl Error {
     /// Stable machine-readable code for JSON output and the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::UnknownTarget(_) => "usage",
-            Self::Unreachable { .. } => "unreachable",
-            Self::Refused { .. } => "refused",
-            Self::Denied { .. } => "denied",
-            Self::Missing { .. } => "missing",
-            Self::Corrupt { .. } => "corrupt",
-            Self::Key(_) => "key",
-            Self::Config(_) => "config",
-            Self::Io { .. } => "io",
+            Self::UnknownTarget(_) => ErrorCode::Usage,
+            Self::Unreachable { .. } => ErrorCode::Unreachable,
+            Self::Refused { .. } => ErrorCode::Refused,
+            Self::Denied { .. } => ErrorCode::Denied,
+            Self::Missing { .. } => ErrorCode::Missing,
+            Self::Corrupt { .. } => ErrorCode::Corrupt,
+            Self::Key(_) => ErrorCode::Key,
+            Self::Config(_) => ErrorCode::Config,
+            Self::Io { .. } => ErrorCode::Io,
             Self::Backup(e) => e.code(),
         }
     }

@@ -25,6 +25,7 @@ pub use status::{Drift, ServiceReport, control, service_reports};
 
 use crate::config::Config;
 use crate::context::Context;
+use crate::error::ErrorCode;
 use crate::health::Unhealthy;
 use crate::paths::Paths;
 use crate::services::ServiceId;
@@ -105,17 +106,17 @@ pub enum Error {
 
 impl Error {
     /// A stable code for machines (`--json`, the app's IPC errors).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Paths(_) => "paths",
-            Self::Config(_) => "config",
-            Self::Service(_) => "service",
-            Self::Io { .. } => "io",
-            Self::Blocked { .. } => "preflight",
-            Self::Unhealthy { .. } => "unhealthy",
-            Self::OtherPlatform { .. } => "other-platform",
-            Self::NotInstalled { .. } => "not-installed",
-            Self::NotManaged { .. } => "not-managed",
+            Self::Paths(e) => e.code(),
+            Self::Config(e) => e.code(),
+            Self::Service(e) => e.code(),
+            Self::Io { .. } => ErrorCode::Io,
+            Self::Blocked { .. } => ErrorCode::Preflight,
+            Self::Unhealthy { .. } => ErrorCode::Unhealthy,
+            Self::OtherPlatform { .. } => ErrorCode::OtherPlatform,
+            Self::NotInstalled { .. } => ErrorCode::NotInstalled,
+            Self::NotManaged { .. } => ErrorCode::NotManaged,
             Self::RolledBack { error, .. } => error.code(),
         }
     }

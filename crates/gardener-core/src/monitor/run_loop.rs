@@ -15,6 +15,7 @@ use super::sampler::Sampler;
 use super::snapshot::{LoadedModel, Snapshot};
 use crate::config::WatchdogAction;
 use crate::context::Context;
+use crate::error::ErrorCode;
 use crate::services::{Action, ServiceId};
 
 /// How often the services' log files are checked for rotation.
@@ -30,6 +31,13 @@ pub enum Error {
     /// The HTTP client could not be built.
     #[error("cannot create the HTTP client: {0}")]
     Client(#[from] ProbeError),
+}
+
+impl Error {
+    /// Stable machine-readable code for JSON output and the UI.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::Monitor
+    }
 }
 
 /// Result alias for this module.

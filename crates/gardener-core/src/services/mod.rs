@@ -306,6 +306,13 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Stable machine-readable code for JSON output and the UI.
+    pub fn code(&self) -> crate::error::ErrorCode {
+        crate::error::ErrorCode::Service
+    }
+}
+
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, Error>;
 

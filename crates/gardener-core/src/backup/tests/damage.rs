@@ -199,7 +199,7 @@ fn restoring_a_damaged_archive_changes_nothing() {
     )
     .unwrap_err();
     eprintln!("restore: {err}");
-    assert_eq!(err.code(), "corrupt", "{err}");
+    assert_eq!(err.code().as_str(), "corrupt", "{err}");
     f.assert_untouched(&before, "damaged restore");
 }
 
