@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{ChildStdin, ChildStdout};
 use std::sync::mpsc::{SyncSender, TrySendError};
 
+use gardener_core::error::{ErrorCode, Failure};
 use gardener_core::monitor::Snapshot;
 use gardener_core::monitor::alerts::Event;
 use gardener_core::monitor::run_loop::{Recent, Request};
@@ -27,8 +28,8 @@ pub const ENV: &str = "GARDENER_FEED";
 const QUEUE: usize = 64;
 
 /// What a service action's outcome is: the names of the models unloaded
-/// (empty for the others), or why it failed.
-pub type Outcome = Result<Vec<String>, String>;
+/// (empty for the others), or how it failed, with the failure's own code.
+pub type Outcome = Result<Vec<String>, Failure>;
 
 /// Menu-bar process → window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +79,11 @@ pub struct Ask {
 /// What a window is told when the monitor it asks is not running.
 pub const NOT_RUNNING: &str = "the monitor is not running (see the first line of the menu)";
 
+/// [`NOT_RUNNING`] as the failure a window is sent.
+pub fn not_running() -> Failure {
+    Failure::new(ErrorCode::Monitor, NOT_RUNNING)
+}
+
 /// Hands `asked` (not `ConfigChanged`, which the caller does) to a monitor
 /// through `send` and waits for its outcome.
 pub async fn serve(asked: Asked, send: impl FnOnce(Request) -> bool) -> Outcome {
@@ -89,29 +95,32 @@ pub async fn serve(asked: Asked, send: impl FnOnce(Request) -> bool) -> Outcome 
                 service,
                 reply,
             }) {
-                return Err(NOT_RUNNING.into());
+                return Err(not_running());
             }
             answer
                 .await
-                .map_err(|_| NOT_RUNNING.to_owned())?
+                .map_err(|_| not_running())?
                 .map(|()| Vec::new())
         }
         Asked::Unload { model } => {
             let (reply, answer) = oneshot::channel();
             if !send(Request::UnloadModels { only: model, reply }) {
-                return Err(NOT_RUNNING.into());
+                return Err(not_running());
             }
-            answer.await.map_err(|_| NOT_RUNNING.to_owned())?
+            answer.await.map_err(|_| not_running())?
         }
         Asked::SampleNow => {
             if send(Request::SampleNow) {
                 Ok(Vec::new())
             } else {
-                Err(NOT_RUNNING.into())
+                Err(not_running())
             }
         }
         Asked::ConfigChanged => Ok(Vec::new()),
-        Asked::OpenSetup => Err("choose Set Up… in the menu-bar app's menu".into()),
+        Asked::OpenSetup => Err(Failure::new(
+            ErrorCode::Setup,
+            "choose Set Up… in the menu-bar app's menu",
+        )),
         // Without the menu-bar app the window's own report is all there is.
         Asked::Notify { .. } => Ok(Vec::new()),
     }
@@ -211,7 +220,7 @@ mod tests {
 
         let reply = ToWindow::Reply {
             id: 7,
-            outcome: Err("no".into()),
+            outcome: Err(Failure::new(ErrorCode::NotInstalled, "no")),
         };
         let notify = Ask {
             id: 8,
@@ -224,7 +233,38 @@ mod tests {
         assert_eq!(back, notify);
 
         let back: ToWindow = serde_json::from_str(&line(&reply).unwrap()).unwrap();
-        assert!(matches!(back, ToWindow::Reply { id: 7, outcome: Err(why) } if why == "no"));
+        assert!(
+            matches!(back, ToWindow::Reply { id: 7, outcome: Err(why) } if why.message == "no")
+        );
+    }
+
+    #[test]
+    fn a_monitor_reply_keeps_its_code_through_the_json_line() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let not_loaded = gardener_core::monitor::unload::Error::NotLoaded("qwen".into());
+        let outcome = runtime.block_on(serve(
+            Asked::Unload {
+                model: Some("qwen".into()),
+            },
+            |request| match request {
+                Request::UnloadModels { reply, .. } => reply.send(Err(not_loaded.into())).is_ok(),
+                other => panic!("unexpected {other:?}"),
+            },
+        ));
+        let text = line(&ToWindow::Reply { id: 3, outcome }).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            json["outcome"]["Err"],
+            serde_json::json!({ "code": "not-loaded", "message": "qwen is not loaded" })
+        );
+        let Ok(ToWindow::Reply { id: 3, outcome }) = serde_json::from_str(&text) else {
+            panic!("not a reply: {text}");
+        };
+        let failure = outcome.unwrap_err();
+        assert_eq!(failure.code, ErrorCode::NotLoaded);
+        assert_eq!(failure.message, "qwen is not loaded");
     }
 
     #[test]
@@ -269,14 +309,21 @@ mod tests {
                         action: Action::Stop,
                         service: ServiceId::App,
                         reply,
-                    } => reply.send(Err("not installed".into())).is_ok(),
+                    } => reply
+                        .send(Err(Failure::new(ErrorCode::NotInstalled, "not installed")))
+                        .is_ok(),
                     other => panic!("unexpected {other:?}"),
                 },
             )
             .await;
-            assert_eq!(stopped, Err("not installed".to_owned()));
+            assert_eq!(
+                stopped,
+                Err(Failure::new(ErrorCode::NotInstalled, "not installed"))
+            );
             let nobody = serve(Asked::Unload { model: None }, |_| false).await;
-            assert!(nobody.unwrap_err().contains("not running"));
+            let nobody = nobody.unwrap_err();
+            assert!(nobody.message.contains("not running"));
+            assert_eq!(nobody.code, ErrorCode::Monitor);
         });
     }
 }

@@ -178,6 +178,7 @@ failure_from!(
     crate::paths::Error,
     crate::logs::Error,
     crate::monitor::run_loop::Error,
+    crate::monitor::unload::Error,
 );
 
 #[cfg(test)]

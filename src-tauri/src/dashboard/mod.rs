@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gardener_core::Platform;
 use gardener_core::backup::Cancel;
 use gardener_core::context::Context;
+use gardener_core::error::{ErrorCode, Failure};
 use gardener_core::logs::Follower;
 use gardener_core::monitor::alerts::Event;
 use gardener_core::monitor::host::MonitorThread;
@@ -235,19 +236,21 @@ impl Dash {
                 });
                 if !sent {
                     lock(waiting).remove(&id);
-                    return Err("the menu-bar app is not answering".into());
+                    return Err(Failure::new(
+                        ErrorCode::Monitor,
+                        "the menu-bar app is not answering",
+                    ));
                 }
                 answer
                     .await
-                    .map_err(|_| "the menu-bar app has quit".to_owned())?
+                    .map_err(|_| Failure::new(ErrorCode::Monitor, "the menu-bar app has quit"))?
             }
             Asker::Own { monitor } => {
                 let send = |request| lock(monitor).as_ref().is_some_and(|m| m.ask(request));
                 if asked == Asked::ConfigChanged {
                     // This monitor reads the alert settings again; a new
                     // interval applies when the dashboard is next opened.
-                    let ctx =
-                        Context::load(None, Platform::current()).map_err(|e| e.to_string())?;
+                    let ctx = Context::load(None, Platform::current()).map_err(Failure::from)?;
                     send(Request::Alerts(Box::new(ctx.config.alerts)));
                     return Ok(Vec::new());
                 }

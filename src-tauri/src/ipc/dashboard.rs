@@ -33,10 +33,7 @@ pub async fn service_control(
             "the dashboard can start, stop and restart services; install and uninstall are in the setup window",
         ));
     }
-    dash.ask(Asked::Control { action, service })
-        .await
-        .map(drop)
-        .map_err(|m| error(ErrorCode::Service, m))
+    dash.ask(Asked::Control { action, service }).await.map(drop)
 }
 
 /// Unloads `model` (or every loaded model); returns the names unloaded.
@@ -45,9 +42,7 @@ pub async fn models_unload(
     dash: Shared<'_>,
     model: Option<String>,
 ) -> Result<Vec<String>, IpcError> {
-    dash.ask(Asked::Unload { model })
-        .await
-        .map_err(|m| error(ErrorCode::OllamaUnreachable, m))
+    dash.ask(Asked::Unload { model }).await
 }
 
 /// Which of a service's two logs.
@@ -102,10 +97,7 @@ pub async fn log_poll(dash: Shared<'_>) -> Result<Vec<String>, IpcError> {
 /// Opens the setup window (to repair what differs from the config).
 #[tauri::command]
 pub async fn setup_open(dash: Shared<'_>) -> Result<(), IpcError> {
-    dash.ask(Asked::OpenSetup)
-        .await
-        .map(drop)
-        .map_err(|m| error(ErrorCode::Setup, m))
+    dash.ask(Asked::OpenSetup).await.map(drop)
 }
 
 /// The window painted its first figures at `at_ms` (milliseconds since the

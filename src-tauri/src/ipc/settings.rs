@@ -27,10 +27,12 @@ pub async fn alerts_pause(dash: Shared<'_>, pause: PauseFor) -> Result<Option<u6
 }
 
 pub async fn tell_config_changed(dash: &Dash) -> Result<(), IpcError> {
-    dash.ask(Asked::ConfigChanged).await.map(drop).map_err(|m| {
+    // The failure keeps its code (the monitor's, or the config's when the
+    // window's own monitor cannot read the file again).
+    dash.ask(Asked::ConfigChanged).await.map(drop).map_err(|f| {
         error(
-            ErrorCode::Monitor,
-            format!("saved, but the monitor did not take it up: {m}"),
+            f.code,
+            format!("saved, but the monitor did not take it up: {}", f.message),
         )
     })
 }

@@ -29,7 +29,7 @@ use crate::args::Window;
 use crate::notifications::{self, Note, Shown};
 use crate::tray::Tray;
 use crate::window::View;
-use crate::window_pipe::{Ask, Asked, Feed, NOT_RUNNING, Outcome, ToWindow};
+use crate::window_pipe::{self, Ask, Asked, Feed, Outcome, ToWindow};
 use crate::window_process;
 use menu::Extras;
 
@@ -392,7 +392,7 @@ impl<R: Runtime> Owner<R> {
     fn on_answer(&mut self, to: Asker, answer: Option<Outcome>) {
         match to {
             Asker::Window(id) => {
-                let outcome = answer.unwrap_or_else(|| Err(NOT_RUNNING.into()));
+                let outcome = answer.unwrap_or_else(|| Err(window_pipe::not_running()));
                 self.reply(id, outcome);
             }
             Asker::Restart(service) => {
@@ -419,7 +419,7 @@ impl<R: Runtime> Owner<R> {
                 let outcome = if self.ask(Request::SampleNow) {
                     Ok(Vec::new())
                 } else {
-                    Err(NOT_RUNNING.into())
+                    Err(window_pipe::not_running())
                 };
                 self.reply(ask.id, outcome);
             }

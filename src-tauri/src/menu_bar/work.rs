@@ -55,9 +55,9 @@ fn not_monitoring() -> Note {
 pub fn restart_news(service: ServiceId, answer: Option<Outcome>) -> Option<Note> {
     match answer {
         Some(Ok(_)) => None,
-        Some(Err(why)) => Some(note(
+        Some(Err(failure)) => Some(note(
             format!("Could not restart {}", short_name(service)),
-            why,
+            failure.message,
             View::Services,
         )),
         None => Some(not_monitoring()),
@@ -80,7 +80,11 @@ pub fn unload_news(answer: Option<Outcome>) -> Note {
             ),
             View::Services,
         ),
-        Some(Err(why)) => note("Could not unload the models", why, View::Services),
+        Some(Err(failure)) => note(
+            "Could not unload the models",
+            failure.message,
+            View::Services,
+        ),
         None => not_monitoring(),
     }
 }
@@ -192,7 +196,9 @@ mod tests {
 
     #[test]
     fn outcomes_are_told_in_words() {
-        let failed = restart_news(ServiceId::Ollama, Some(Err("exit 5".into()))).unwrap();
+        let exit =
+            gardener_core::error::Failure::new(gardener_core::error::ErrorCode::Service, "exit 5");
+        let failed = restart_news(ServiceId::Ollama, Some(Err(exit))).unwrap();
         assert_eq!(failed.title, "Could not restart Ollama");
         assert_eq!(failed.body, "exit 5");
         assert_eq!(restart_news(ServiceId::App, Some(Ok(Vec::new()))), None);

@@ -214,4 +214,24 @@ fn backup_and_copy_errors_keep_their_codes() {
 fn monitor_errors_keep_their_codes() {
     let client = crate::monitor::run_loop::Error::Client(refused());
     assert_eq!(failure(client).0, ErrorCode::Monitor);
+    let down = crate::monitor::unload::Error::Unreachable {
+        host: "127.0.0.1:11434".into(),
+        source: refused(),
+    };
+    let (code, message) = failure(down);
+    assert_eq!(code, ErrorCode::OllamaUnreachable);
+    assert_eq!(
+        message,
+        "cannot reach Ollama at 127.0.0.1:11434: connection refused: nothing is listening on 127.0.0.1:11434"
+    );
+    let absent = crate::monitor::unload::Error::NotLoaded("qwen".into());
+    assert_eq!(
+        failure(absent),
+        (ErrorCode::NotLoaded, "qwen is not loaded".into())
+    );
+    let failed = crate::monitor::unload::Error::Failed {
+        model: "qwen".into(),
+        source: ProbeError::Status { code: 500 },
+    };
+    assert_eq!(failure(failed).0, ErrorCode::UnloadFailed);
 }

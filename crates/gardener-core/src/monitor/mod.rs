@@ -13,6 +13,7 @@ pub mod run_loop;
 pub mod sampler;
 pub mod snapshot;
 pub mod summary;
+pub mod unload;
 
 pub use run_loop::{Monitor, WatchdogOutcome};
 pub use snapshot::*;

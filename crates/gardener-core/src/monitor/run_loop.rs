@@ -15,7 +15,7 @@ use super::sampler::Sampler;
 use super::snapshot::{LoadedModel, Snapshot};
 use crate::config::WatchdogAction;
 use crate::context::Context;
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, Failure};
 use crate::services::{Action, ServiceId};
 
 /// How often the services' log files are checked for rotation.
@@ -67,22 +67,23 @@ pub enum Request {
     /// Sample now instead of at the next tick.
     SampleNow,
     /// Start, stop or restart one managed service; the reply carries the
-    /// error in words.
+    /// failure with its code (the install or service error's).
     Control {
         /// What to do.
         action: Action,
         /// To which service.
         service: ServiceId,
         /// Where the outcome goes.
-        reply: oneshot::Sender<std::result::Result<(), String>>,
+        reply: oneshot::Sender<std::result::Result<(), Failure>>,
     },
     /// Unload every loaded model from Ollama, or only the one named; the
-    /// reply lists those unloaded.
+    /// reply lists those unloaded, or says why not (Ollama unreachable, the
+    /// model not loaded, an unload refused: see [`super::unload::Error`]).
     UnloadModels {
         /// Only this model (`None`: all of them).
         only: Option<String>,
         /// Where the outcome goes.
-        reply: oneshot::Sender<std::result::Result<Vec<String>, String>>,
+        reply: oneshot::Sender<std::result::Result<Vec<String>, Failure>>,
     },
     /// Use these `[alerts]` settings from now on (the mute, say).
     Alerts(Box<crate::config::AlertsConfig>),
@@ -341,7 +342,7 @@ impl Monitor {
                 let result =
                     crate::install::control(ctx, self.sampler.manager(), action, &[service])
                         .map(drop)
-                        .map_err(|e| e.to_string());
+                        .map_err(Failure::from);
                 self.sampler.invalidate();
                 // The asker may have gone away; the outcome is logged anyway.
                 if let Err(e) = &result {
@@ -350,7 +351,14 @@ impl Monitor {
                 let _ = reply.send(result);
             }
             Request::UnloadModels { only, reply } => {
-                let result = self.unload(only.as_deref()).await;
+                let ctx = self.sampler.context();
+                let result = super::unload::unload(
+                    self.sampler.prober(),
+                    &ctx.config.ollama.host,
+                    only.as_deref(),
+                )
+                .await
+                .map_err(Failure::from);
                 let _ = reply.send(result);
             }
             Request::Alerts(config) => self.engine.reconfigure(&config),
@@ -362,35 +370,6 @@ impl Monitor {
                 });
             }
         }
-    }
-
-    /// Unloads every model Ollama has loaded now (or only `only`); returns
-    /// their names.
-    async fn unload(&self, only: Option<&str>) -> std::result::Result<Vec<String>, String> {
-        let host = &self.sampler.context().config.ollama.host;
-        let prober = self.sampler.prober();
-        let loaded = prober
-            .ollama_ps(host)
-            .await
-            .result
-            .map_err(|e| format!("cannot reach Ollama at {host}: {e}"))?;
-        if let Some(name) = only
-            && !loaded.iter().any(|m| m.name == name)
-        {
-            return Err(format!("{name} is not loaded"));
-        }
-        let mut done = Vec::new();
-        for m in loaded
-            .into_iter()
-            .filter(|m| only.is_none_or(|n| m.name == n))
-        {
-            prober
-                .unload(host, &m.name)
-                .await
-                .map_err(|e| format!("cannot unload {}: {e}", m.name))?;
-            done.push(m.name);
-        }
-        Ok(done)
     }
 }
 
@@ -512,9 +491,14 @@ pub(crate) mod tests {
             assert!(monitor.engine().muted_at(sampler_now()));
             // Gardener installed nothing, so it refuses to restart the app.
             let refused = control_done.await.unwrap().unwrap_err();
-            assert!(refused.contains("not installed"), "{refused}");
+            assert!(refused.message.contains("not installed"), "{refused}");
+            assert_eq!(refused.code, ErrorCode::NotInstalled);
             let unreachable = unload_done.await.unwrap().unwrap_err();
-            assert!(unreachable.contains("cannot reach Ollama"), "{unreachable}");
+            assert!(
+                unreachable.message.contains("cannot reach Ollama"),
+                "{unreachable}"
+            );
+            assert_eq!(unreachable.code, ErrorCode::OllamaUnreachable);
             // Asked after four samples: it sees those four, the newest last.
             let recent = recent_done.await.unwrap();
             assert_eq!(recent.history.len(), 4);
