@@ -9,13 +9,15 @@ import { extname, join, normalize } from "node:path";
 
 import { chromium, type Browser, type Page } from "playwright-core";
 
+import type { IpcError } from "../src/bindings/IpcError";
+
 const DIST = join(import.meta.dirname, "..", "dist");
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png" };
 
 /** What a mocked command does: send on one of its channels, then answer or fail. */
 export interface Answer {
   value?: unknown;
-  error?: { code: string; message: string };
+  error?: IpcError;
   /** Messages for the channel passed as argument `arg`, sent before answering. */
   send?: { arg: string; messages: unknown[] };
   /** Milliseconds between those messages and before the answer. */

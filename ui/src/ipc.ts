@@ -5,6 +5,7 @@
 import { invoke } from "@tauri-apps/api/core";
 
 import type { IpcError } from "./bindings/IpcError";
+import { isErrorCode } from "./errors";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: IpcError };
 
@@ -22,14 +23,21 @@ export function toIpcError(error: unknown): IpcError {
   // Tauri rejects with a string for its own failures (e.g. a missing permission).
   if (typeof error === "string") return { code: "ipc", message: error };
   if (error instanceof Error) return { code: "ipc", message: error.message };
+  // `{ code, message }` with a code this page does not know: the words still help.
+  const message = messageOf(error);
+  if (message !== undefined) return { code: "ipc", message };
   return { code: "internal", message: "Something unexpected went wrong while talking to Gardener." };
 }
 
 function isIpcError(value: unknown): value is IpcError {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as Record<string, unknown>)["code"] === "string" &&
-    typeof (value as Record<string, unknown>)["message"] === "string"
-  );
+  return isErrorCode(field(value, "code")) && messageOf(value) !== undefined;
+}
+
+function messageOf(value: unknown): string | undefined {
+  const message = field(value, "message");
+  return typeof message === "string" ? message : undefined;
+}
+
+function field(value: unknown, name: string): unknown {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[name] : undefined;
 }

@@ -9,6 +9,7 @@ import type { Plan } from "./bindings/Plan";
 import type { ServiceId } from "./bindings/ServiceId";
 import type { Step } from "./bindings/Step";
 import { h } from "./dom";
+import { errorHelp } from "./errors";
 
 type StepOf<K extends Step["kind"]> = Extract<Step, { kind: K }>;
 
@@ -80,13 +81,14 @@ export function renderPlan(plan: Plan): HTMLElement {
   );
 }
 
-/** What went wrong, with its stable code for bug reports. */
+/** What went wrong, what to do about it, and its stable code for bug reports. */
 export function renderError(error: IpcError, title = "Gardener couldn't work out what to set up"): HTMLElement {
   return h(
     "div",
     { class: "error", role: "alert" },
     h("h2", {}, title),
     h("p", { class: "error-message" }, error.message),
+    h("p", { class: "error-hint" }, errorHelp(error.code).hint),
     h("p", { class: "error-code" }, "Error code: ", h("code", {}, error.code)),
   );
 }

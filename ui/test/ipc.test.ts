@@ -58,4 +58,8 @@ describe("toIpcError", () => {
   it("never shows a raw object", () => {
     expect(toIpcError({ nope: 1 }).code).toBe("internal");
   });
+
+  it("keeps the words of an error whose code this page does not know", () => {
+    expect(toIpcError({ code: "ollama", message: "cannot reach Ollama" })).toEqual({ code: "ipc", message: "cannot reach Ollama" });
+  });
 });

@@ -12,6 +12,7 @@ import type { RestoreReport } from "../bindings/RestoreReport";
 import type { TargetSummary } from "../bindings/TargetSummary";
 import { backupCancel, backupCopy, backupCreate, backupVerify, backupsList, copyFetch, copyVerify, restoreApply, restorePreview, targetAdd, targetRemove, targetTest, targetsList } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
+import { errorHelp } from "../errors";
 import { renderKeyOffer } from "../key";
 import { renderError } from "../plan";
 import { bytes, when } from "./format";
@@ -220,7 +221,8 @@ export const mountBackups = (root: HTMLElement): View => {
   };
 
   const failed = (title: string, e: IpcError): void => {
-    status.say(e.code === "cancelled" ? "Cancelled; nothing was left behind." : `${title}: ${e.message}`, e.code !== "cancelled");
+    const cancelled = errorHelp(e.code).treatment === "cancelled";
+    status.say(cancelled ? "Cancelled; nothing was left behind." : `${title}: ${e.message}`, !cancelled);
   };
 
   const runBackup = async (): Promise<void> => {
@@ -291,7 +293,7 @@ export const mountBackups = (root: HTMLElement): View => {
       replaceChildren(work, h("h3", {}, `Restoring ${b.id}`), panel.element);
       const result = await restoreApply(b.id, panel.show);
       busy = false;
-      replaceChildren(work, result.ok ? renderRestored(result.value) : renderError(result.error, result.error.code === "rolled-back" ? "The restore was undone" : "The restore failed"));
+      replaceChildren(work, result.ok ? renderRestored(result.value) : renderError(result.error, errorHelp(result.error.code).treatment === "undone" ? "The restore was undone" : "The restore failed"));
       renderList();
     };
   };
