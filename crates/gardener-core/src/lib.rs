@@ -13,6 +13,7 @@ pub mod health;
 pub mod install;
 pub mod logs;
 pub mod monitor;
+pub mod news;
 pub mod paths;
 pub mod services;
 pub mod settings;

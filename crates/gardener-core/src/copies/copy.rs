@@ -493,6 +493,19 @@ pub fn copy_to_all(
     copy_each(ctx, &names, Some(id), cancel, progress)
 }
 
+/// Copies backup `id` to `target` (to every target with `None`), each on
+/// its own: an unknown target is an error, a copy that fails is an outcome.
+pub fn copy_to(
+    ctx: &Context,
+    id: &str,
+    target: Option<&str>,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Vec<CopyOutcome>> {
+    let names = super::names(ctx, target)?;
+    Ok(copy_each(ctx, &names, Some(id), cancel, progress))
+}
+
 /// Copies backup `id` (the newest with `None`) to each target in `names`,
 /// each on its own: one that fails does not stop the others.
 pub fn copy_each(
@@ -536,6 +549,23 @@ pub fn backup_and_copy(
     let report = crate::backup::create(ctx, manager, opts, progress)?;
     let outcomes = copy_to_all(ctx, &report.backup.id, &opts.cancel, progress);
     Ok((report, outcomes))
+}
+
+/// Back Up Now from the app: a backup like `gardener backup create`
+/// (checked as the config says), then copied to every target.
+pub fn back_up_now(
+    ctx: &Context,
+    cancel: crate::backup::Cancel,
+    progress: &mut dyn FnMut(&Progress),
+) -> crate::backup::Result<(crate::backup::CreateReport, Vec<CopyOutcome>)> {
+    let opts = crate::backup::CreateOptions {
+        verify: None,
+        scheduled: false,
+        from_app: true,
+        cancel,
+        ..crate::backup::CreateOptions::default()
+    };
+    backup_and_copy(ctx, ctx.manager().as_ref(), &opts, progress)
 }
 
 /// The outcome of a backup and its copies in a sentence or two, as a
