@@ -5,6 +5,8 @@
 //! The window gets the recent past when it subscribes, then every sample,
 //! over a channel that exists only while the window does.
 
+mod busy;
+
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +30,7 @@ use tokio::sync::oneshot;
 use crate::lock::lock;
 use crate::window::{self, View};
 use crate::window_pipe::{self, Ask, Asked, Outcome, ToWindow};
+pub use busy::Then;
 
 /// When the process started (taken first thing in `main`), for the time to
 /// the first paint.
@@ -107,9 +110,9 @@ pub struct Dash {
     ui: Mutex<Option<Channel<DashEvent>>>,
     asker: Asker,
     /// The Cancel of the backup, verification or restore running now.
-    pub busy: Mutex<Option<Cancel>>,
+    busy: Mutex<Option<Cancel>>,
     /// The log the services view follows.
-    pub log: Mutex<Option<Follower>>,
+    log: Mutex<Option<Follower>>,
     /// The view to show when the window subscribes.
     first_view: View,
     /// Whether the tray's recent past has arrived.
@@ -135,23 +138,18 @@ impl Dash {
         }
     }
 
-    /// The window is asked to close. While a backup, check or restore runs,
-    /// it must stay (closing ends the process, and with it the work: a
-    /// restore stopped half-way leaves the services stopped until the next
-    /// backup command); true then, and it closes when the work is done.
-    pub fn close_requested(&self) -> bool {
-        if lock(&self.busy).is_none() {
-            return false;
-        }
-        self.close_when_done.store(true, Ordering::SeqCst);
-        self.to_ui(DashEvent::Closing);
-        true
+    /// Follows `follower`'s log from now on (the services view shows one
+    /// log at a time).
+    pub fn follow_log(&self, follower: Follower) {
+        *lock(&self.log) = Some(follower);
     }
 
-    /// The long operation is over; true when the window should close now.
-    pub fn finish_busy(&self) -> bool {
-        lock(&self.busy).take();
-        self.close_when_done.swap(false, Ordering::SeqCst)
+    /// Lines written to the followed log since the last call.
+    pub fn poll_log(&self) -> Result<Vec<String>, Failure> {
+        match lock(&self.log).as_mut() {
+            Some(follower) => Ok(follower.poll()?),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Whether the samples come from the tray.

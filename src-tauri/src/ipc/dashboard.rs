@@ -4,14 +4,12 @@
 
 use std::sync::Arc;
 
-use gardener_core::logs::{self, Follower};
+use gardener_core::logs::{self, watch::LogStream};
 use gardener_core::services::{Action, ServiceId};
-use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 
 use super::{ErrorCode, IpcError, Shared, blocking, context, error};
 use crate::dashboard::DashEvent;
-use crate::lock::lock;
 use crate::window_pipe::Asked;
 
 /// The window listens for samples from now on (the first event is the past hour).
@@ -45,15 +43,6 @@ pub async fn models_unload(
     dash.ask(Asked::Unload { model }).await
 }
 
-/// Which of a service's two logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
-pub enum LogStream {
-    Out,
-    Err,
-}
-
 /// The last `lines` lines of a service's log; `log_poll` then returns what
 /// is written to it after them.
 #[tauri::command]
@@ -65,17 +54,9 @@ pub async fn log_open(
 ) -> Result<Vec<String>, IpcError> {
     let dash = Arc::clone(&dash);
     blocking("reading the log", move || {
-        let ctx = context()?;
-        let (out, err) = ctx.log_files(service);
-        let path = if stream == LogStream::Out { out } else { err };
-        let tail = match logs::tail(&path, lines.min(2_000)) {
-            Ok(tail) => tail,
-            // Not written yet: the service has not started (or logs elsewhere).
-            Err(e) if e.is_not_found() => logs::Tail::default(),
-            Err(e) => return Err(e.into()),
-        };
-        *lock(&dash.log) = Some(Follower::new(&path, tail.end));
-        Ok(tail.lines)
+        let (tail, follower) = logs::watch::open(&context()?, service, stream, lines)?;
+        dash.follow_log(follower);
+        Ok(tail)
     })
     .await
 }
@@ -84,14 +65,7 @@ pub async fn log_open(
 #[tauri::command]
 pub async fn log_poll(dash: Shared<'_>) -> Result<Vec<String>, IpcError> {
     let dash = Arc::clone(&dash);
-    blocking("reading the log", move || {
-        let mut log = lock(&dash.log);
-        let Some(follower) = log.as_mut() else {
-            return Ok(Vec::new());
-        };
-        follower.poll().map_err(IpcError::from)
-    })
-    .await
+    blocking("reading the log", move || dash.poll_log()).await
 }
 
 /// Opens the setup window (to repair what differs from the config).

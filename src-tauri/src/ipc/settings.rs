@@ -3,8 +3,9 @@
 
 use gardener_core::Platform;
 use gardener_core::config::Config;
+use gardener_core::monitor::alerts;
 use gardener_core::monitor::alerts::pause::PauseFor;
-use gardener_core::monitor::alerts::{self, RuleInfo, describe};
+use gardener_core::settings::ConfigFile;
 use serde::Serialize;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_autostart::ManagerExt;
@@ -17,13 +18,9 @@ use crate::window_pipe::Asked;
 /// pause ends (seconds since the epoch).
 #[tauri::command]
 pub async fn alerts_pause(dash: Shared<'_>, pause: PauseFor) -> Result<Option<u64>, IpcError> {
-    let until = blocking("pausing alerts", move || {
-        let config = alerts::pause::set(&context()?.config_file, pause)?;
-        Ok(config.alerts.mute_until_secs())
-    })
-    .await?;
-    tell_config_changed(&dash).await?;
-    Ok(until)
+    let set = move || Ok(alerts::pause::set(&context()?.config_file, pause)?.alerts);
+    let until = blocking("pausing alerts", set).await?.mute_until_secs();
+    tell_config_changed(&dash).await.map(|()| until)
 }
 
 pub async fn tell_config_changed(dash: &Dash) -> Result<(), IpcError> {
@@ -37,24 +34,14 @@ pub async fn tell_config_changed(dash: &Dash) -> Result<(), IpcError> {
     })
 }
 
-/// What the settings view shows.
+/// What the settings view shows: the config file, and the app's own.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Settings {
-    /// The config file.
-    pub path: String,
-    /// Its text (the documented template when there is no file yet).
-    pub text: String,
-    /// Why the file does not load now, if it does not.
-    pub problem: Option<String>,
-    /// `[monitor] interval_secs` (the default when the file does not load).
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub interval_secs: u64,
-    /// Alerts paused until then (seconds since the epoch).
-    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
-    pub mute_until: Option<u64>,
-    /// Every alert rule and its limits.
-    pub rules: Vec<RuleInfo>,
+    /// gardener.toml: its text, its problem, the values the view changes.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub file: ConfigFile,
     /// Gardener starts at login.
     pub autostart: bool,
     /// Samples come from the menu-bar app (false: from this window alone).
@@ -67,27 +54,14 @@ pub async fn settings_load<R: Runtime>(
     app: AppHandle<R>,
     dash: Shared<'_>,
 ) -> Result<Settings, IpcError> {
-    let fed = dash.fed();
-    let autostart = app.autolaunch().is_enabled().unwrap_or(false);
-    blocking("reading the settings", move || {
-        let path = config_path()?;
-        let text = Config::text(&path)?;
-        let (problem, config) = match Config::parse(&text, &path) {
-            Ok(c) => (None, c),
-            Err(e) => (Some(e.to_string()), Config::default()),
-        };
-        Ok(Settings {
-            path: path.display().to_string(),
-            text,
-            problem,
-            interval_secs: config.monitor.interval_secs,
-            mute_until: config.alerts.mute_until_secs(),
-            rules: describe(&config.alerts),
-            autostart,
-            fed,
-        })
+    let (fed, autostart) = (dash.fed(), app.autolaunch().is_enabled().unwrap_or(false));
+    let read = || Ok(ConfigFile::read(&config_path()?)?);
+    let file = blocking("reading the settings", read).await?;
+    Ok(Settings {
+        file,
+        autostart,
+        fed,
     })
-    .await
 }
 
 /// Whether `text` is a valid config; the error names the line and key.

@@ -4,18 +4,18 @@
 //! restore wizard can put it back. Each is one call into
 //! `gardener_core::copies`.
 
-use std::sync::Arc;
-
-use gardener_core::backup::{Progress, VerifyReport};
+use gardener_core::backup::{Cancel, Progress, VerifyReport};
 use gardener_core::copies::copy::{self, CopyOutcome};
 use gardener_core::copies::manage::{self, NewTarget, TargetSummary};
 use gardener_core::copies::{self, TestReport, check};
 use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
-use super::backups::{close_if, start_busy, tell, throttled, while_busy};
+use gardener_core::news;
+
 use super::settings::tell_config_changed;
 use super::{IpcError, Shared, blocking, context};
+use crate::dashboard::Then;
 
 /// Every target: where it is, whether it answers now, which backups it holds.
 #[tauri::command]
@@ -56,7 +56,8 @@ pub async fn target_remove(dash: Shared<'_>, name: String) -> Result<(), IpcErro
 }
 
 /// Copies backup `id` with the chain it needs to `target` (every target
-/// with `None`), with progress; `backup_cancel` stops it.
+/// with `None`), with progress; `backup_cancel` stops it. A copy that failed
+/// is also said in a notification.
 #[tauri::command]
 pub async fn backup_copy<R: Runtime>(
     window: WebviewWindow<R>,
@@ -65,32 +66,20 @@ pub async fn backup_copy<R: Runtime>(
     target: Option<String>,
     on_progress: Channel<Progress>,
 ) -> Result<Vec<CopyOutcome>, IpcError> {
-    let dash = Arc::clone(&dash);
-    let cancel = start_busy(&dash)?;
-    let result = blocking("the copy", move || {
-        let ctx = context()?;
-        let names = copies::names(&ctx, target.as_deref())?;
-        let mut progress = throttled(on_progress);
-        Ok(copy::copy_each(
-            &ctx,
-            &names,
-            Some(&id),
-            &cancel,
-            &mut progress,
-        ))
-    })
-    .await;
-    if let Ok(outcomes) = &result {
-        let failed: Vec<String> = outcomes
-            .iter()
-            .filter_map(|o| Some(format!("{}: {}", o.target, o.error.as_ref()?)))
-            .collect();
-        if !failed.is_empty() {
-            tell(&dash, "Copy failed", failed.join("\n")).await;
-        }
-    }
-    close_if(dash.finish_busy(), &window);
-    result
+    let work = move |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
+        Ok(copy::copy_to(
+            &context()?,
+            &id,
+            target.as_deref(),
+            cancel,
+            progress,
+        )?)
+    };
+    let then = |r: &Result<Vec<_>, _>| Then {
+        news: r.as_deref().ok().and_then(news::copies_failed),
+        ..Then::default()
+    };
+    dash.while_busy(&window, on_progress, work, then).await
 }
 
 /// Reads backup `id`'s copy (the newest with `None`) back from `target`,
@@ -103,22 +92,17 @@ pub async fn copy_verify<R: Runtime>(
     id: Option<String>,
     on_progress: Channel<Progress>,
 ) -> Result<VerifyReport, IpcError> {
-    while_busy(
-        &window,
-        &dash,
-        "the check",
-        on_progress,
-        move |cancel, progress| {
-            Ok(check::verify(
-                &context()?,
-                &target,
-                id.as_deref(),
-                cancel,
-                progress,
-            )?)
-        },
-    )
-    .await
+    let work = move |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
+        Ok(check::verify(
+            &context()?,
+            &target,
+            id.as_deref(),
+            cancel,
+            progress,
+        )?)
+    };
+    dash.while_busy(&window, on_progress, work, |_| Then::default())
+        .await
 }
 
 /// Brings backup `id` and every backup it needs from `target` into the
@@ -131,15 +115,9 @@ pub async fn copy_fetch<R: Runtime>(
     id: String,
     on_progress: Channel<Progress>,
 ) -> Result<(), IpcError> {
-    while_busy(
-        &window,
-        &dash,
-        "fetching the copy",
-        on_progress,
-        move |cancel, progress| {
-            check::fetch(&context()?, &target, &id, cancel, progress)?;
-            Ok(())
-        },
-    )
-    .await
+    let work = move |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
+        Ok(check::fetch(&context()?, &target, &id, cancel, progress).map(drop)?)
+    };
+    dash.while_busy(&window, on_progress, work, |_| Then::default())
+        .await
 }

@@ -4,10 +4,12 @@
 //! the menu's actions is told in.
 
 use gardener_core::Platform;
-use gardener_core::backup::{Cancel, CreateOptions, Phase, Progress, Throttle};
+use gardener_core::backup::{Cancel, Phase, Progress, Throttle};
 use gardener_core::context::Context;
 use gardener_core::copies::copy;
+use gardener_core::error::Failure;
 use gardener_core::monitor::alerts::{self, pause::PauseFor};
+use gardener_core::news;
 use gardener_core::services::ServiceId;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_opener::OpenerExt;
@@ -122,33 +124,17 @@ pub fn back_up(events: &Events) -> std::io::Result<()> {
 
 /// The backup's notification.
 fn run_backup(events: &Events) -> Note {
+    let mut throttle = Throttle::default();
+    let mut progress = |p: &Progress| {
+        if throttle.ready(p) {
+            events.send(Event::BackupProgress(progress_line(p)));
+        }
+    };
     let result = Context::load(None, Platform::current())
-        .map_err(|e| e.to_string())
-        .and_then(|ctx| {
-            let manager = ctx.manager();
-            let opts = CreateOptions {
-                verify: None,
-                scheduled: false,
-                from_app: true,
-                cancel: Cancel::new(),
-                ..CreateOptions::default()
-            };
-            let mut throttle = Throttle::default();
-            copy::backup_and_copy(&ctx, manager.as_ref(), &opts, &mut |p| {
-                if throttle.ready(p) {
-                    events.send(Event::BackupProgress(progress_line(p)));
-                }
-            })
-            .map_err(|e| e.to_string())
-        });
-    match result {
-        Ok((report, copies)) => note(
-            "Backup done",
-            copy::done_words(&report, &copies),
-            View::Backups,
-        ),
-        Err(why) => note("Backup failed", why, View::Backups),
-    }
+        .map_err(Failure::from)
+        .and_then(|ctx| Ok(copy::back_up_now(&ctx, Cancel::new(), &mut progress)?));
+    let news = news::backup_ended(&result);
+    note(news.title, news.body, View::Backups)
 }
 
 /// Pause Alerts ▸: writes `[alerts] mute_until` into gardener.toml (so the

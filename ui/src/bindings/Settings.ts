@@ -2,9 +2,17 @@
 import type { RuleInfo } from "./RuleInfo";
 
 /**
- * What the settings view shows.
+ * What the settings view shows: the config file, and the app's own.
  */
 export type Settings = { 
+/**
+ * Gardener starts at login.
+ */
+autostart: boolean, 
+/**
+ * Samples come from the menu-bar app (false: from this window alone).
+ */
+fed: boolean, 
 /**
  * The config file.
  */
@@ -28,12 +36,4 @@ mute_until: number | null,
 /**
  * Every alert rule and its limits.
  */
-rules: Array<RuleInfo>, 
-/**
- * Gardener starts at login.
- */
-autostart: boolean, 
-/**
- * Samples come from the menu-bar app (false: from this window alone).
- */
-fed: boolean, };
+rules: Array<RuleInfo>, };

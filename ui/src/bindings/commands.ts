@@ -61,7 +61,9 @@ export function backupsList(): Promise<Result<BackupInfo[]>> {
 }
 
 /**
- * Back Up Now, like `gardener backup create`, with progress; `backupCancel` stops it.
+ * Back Up Now, like `gardener backup create`, then copied to every target,
+ * with progress; `backupCancel` stops it. The menu's last-backup line sees
+ * it at once, and a notification says how it went.
  */
 export function backupCreate(onProgress: (message: Progress) => void): Promise<Result<CreateReport>> {
   return call<CreateReport>("backup_create", { onProgress: channel(onProgress) });
@@ -91,7 +93,8 @@ export function restorePreview(id: string): Promise<Result<RestoreReport>> {
 /**
  * Restores backup `id` like `gardener backup restore --yes`: verified,
  * staged, services stopped and swapped, started and health-checked, rolled
- * back if they do not come up.
+ * back if they do not come up. A backup holds gardener.toml too: the monitor
+ * then starts over from the restored one.
  */
 export function restoreApply(id: string, onProgress: (message: Progress) => void): Promise<Result<RestoreReport>> {
   return call<RestoreReport>("restore_apply", { id, onProgress: channel(onProgress) });
@@ -229,7 +232,8 @@ export function targetRemove(name: string): Promise<Result<null>> {
 
 /**
  * Copies backup `id` with the chain it needs to `target` (every target
- * with `null`), with progress; `backupCancel` stops it.
+ * with `null`), with progress; `backupCancel` stops it. A copy that failed
+ * is also said in a notification.
  */
 export function backupCopy(id: string, target: string | null, onProgress: (message: Progress) => void): Promise<Result<CopyOutcome[]>> {
   return call<CopyOutcome[]>("backup_copy", { id, target, onProgress: channel(onProgress) });

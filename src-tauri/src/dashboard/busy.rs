@@ -1,0 +1,115 @@
+//! The dashboard's one long operation at a time (a backup, a check, a
+//! restore, a copy): off the async executor, cancellable, its progress
+//! throttled to the page; then what follows its end — a word to the monitor,
+//! a notification through the menu bar — and closing the window if that was
+//! asked for meanwhile.
+
+use std::sync::atomic::Ordering;
+
+use gardener_core::backup::{Cancel, Progress, Throttle};
+use gardener_core::error::{ErrorCode, Failure};
+use gardener_core::news::News;
+use tauri::ipc::Channel;
+use tauri::{Runtime, WebviewWindow};
+
+use super::{Dash, DashEvent};
+use crate::ipc::blocking;
+use crate::lock::lock;
+use crate::window_pipe::Asked;
+
+/// What follows the end of a long operation.
+#[derive(Debug, Default)]
+pub struct Then {
+    /// Asked of the monitor (a sample at once, taking up restored settings).
+    pub ask: Option<Asked>,
+    /// Said in a notification.
+    pub news: Option<News>,
+}
+
+impl Dash {
+    /// Runs `work` as the window's one long operation, then does what
+    /// `then` makes of its result, then closes the window if asked to.
+    pub async fn while_busy<R: Runtime, T: Send + 'static>(
+        &self,
+        window: &WebviewWindow<R>,
+        on_progress: Channel<Progress>,
+        work: impl FnOnce(&Cancel, &mut dyn FnMut(&Progress)) -> Result<T, Failure> + Send + 'static,
+        then: impl FnOnce(&Result<T, Failure>) -> Then,
+    ) -> Result<T, Failure> {
+        let cancel = self.start_busy()?;
+        let result = blocking("the work", move || {
+            let mut throttle = Throttle::default();
+            work(&cancel, &mut |p| {
+                if throttle.ready(p) {
+                    let _ = on_progress.send(p.clone());
+                }
+            })
+        })
+        .await;
+        let close = self.finish_busy();
+        let then = then(&result);
+        if let Some(asked) = then.ask
+            && let Err(why) = self.ask(asked).await
+        {
+            tracing::warn!("the monitor was not told: {why}");
+        }
+        if let Some(news) = then.news {
+            self.tell(news).await;
+        }
+        if close && let Err(e) = window.close() {
+            tracing::warn!("cannot close the dashboard: {e}");
+        }
+        result
+    }
+
+    /// Marks the window busy; one long operation at a time.
+    fn start_busy(&self) -> Result<Cancel, Failure> {
+        let mut busy = lock(&self.busy);
+        if busy.is_some() {
+            return Err(Failure::new(
+                ErrorCode::Busy,
+                "a backup, check or restore is already running in this window",
+            ));
+        }
+        let cancel = Cancel::new();
+        *busy = Some(cancel.clone());
+        Ok(cancel)
+    }
+
+    /// The long operation is over; true when the window should close now.
+    pub fn finish_busy(&self) -> bool {
+        lock(&self.busy).take();
+        self.close_when_done.swap(false, Ordering::SeqCst)
+    }
+
+    /// Stops the running operation (it cleans up after itself); false when
+    /// none runs.
+    pub fn cancel_busy(&self) -> bool {
+        lock(&self.busy).as_ref().map(Cancel::cancel).is_some()
+    }
+
+    /// The window is asked to close. While a backup, check or restore runs,
+    /// it must stay (closing ends the process, and with it the work: a
+    /// restore stopped half-way leaves the services stopped until the next
+    /// backup command); true then, and it closes when the work is done.
+    pub fn close_requested(&self) -> bool {
+        if lock(&self.busy).is_none() {
+            return false;
+        }
+        self.close_when_done.store(true, Ordering::SeqCst);
+        self.to_ui(DashEvent::Closing);
+        true
+    }
+
+    /// A notification through the menu-bar app, which has them; a failure
+    /// to send one is only logged (the window shows the outcome too).
+    async fn tell(&self, news: News) {
+        let asked = Asked::Notify {
+            title: news.title,
+            body: news.body,
+        };
+        if let Err(why) = self.ask(asked).await {
+            tracing::warn!("no notification: {why}");
+        }
+    }
+}
