@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let args = Args::parse(std::env::args().skip(1));
     let result = match args.window {
         Some(Window::Setup) => run_setup_window(),
-        Some(Window::Dashboard) => dashboard::run(args.view(), started),
+        Some(Window::Dashboard) => dashboard::run(args.view(), started, ipc::dashboard_handler()),
         None => run(args),
     };
     match result {
@@ -93,8 +93,12 @@ fn run(args: Args) -> tauri::Result<()> {
             #[cfg(target_os = "macos")]
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
 
-            notifications::on_click(app.handle(), events.clone());
-            let tray = tray::create(app.handle(), events.clone())?;
+            let clicks = events.clone();
+            notifications::on_click(app.handle(), move |id| {
+                clicks.send(Event::NotificationClicked(id));
+            });
+            let items = events.clone();
+            let tray = tray::create(app.handle(), move |item| items.send(Event::Menu(item)))?;
             menu_bar::start(app.handle(), tray, &events, inbox)?;
             // The first launch on a machine with nothing set up starts
             // with the setup window; later launches stay in the menu bar.

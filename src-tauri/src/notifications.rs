@@ -11,7 +11,6 @@ use gardener_core::monitor::alerts::{self, EventKind};
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt;
 
-use crate::menu_bar::{Event, Events};
 use crate::window::View;
 
 /// A notification's text.
@@ -128,12 +127,16 @@ impl Shown {
     }
 }
 
-/// Clicks on notifications arrive as [`Event::NotificationClicked`].
-pub fn on_click<R: Runtime>(app: &AppHandle<R>, events: Events) {
+/// Clicks on notifications go to `clicked`, with the notification's id
+/// when the desktop says it.
+pub fn on_click<R: Runtime>(
+    app: &AppHandle<R>,
+    clicked: impl Fn(Option<i32>) + Send + Sync + 'static,
+) {
     let registered = app.notification().on_action(move |performed| {
         if performed.action_id() == "tap" {
             let id = performed.notification().map(|n| n.id());
-            events.send(Event::NotificationClicked(id));
+            clicked(id);
         }
     });
     if let Err(error) = registered {

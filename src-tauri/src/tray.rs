@@ -13,7 +13,6 @@ use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
 
 use crate::lock::lock;
-use crate::menu_bar::{Event, Events, MenuItem};
 use crate::window::View;
 
 /// Menu item ids.
@@ -30,6 +29,19 @@ mod id {
     pub const OPEN_LOGS: &str = "open-logs";
     pub const SET_UP: &str = "set-up";
     pub const QUIT: &str = "quit";
+}
+
+/// A menu item, as the menu bar's loop is told of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuItem {
+    Restart(ServiceId),
+    UnloadModels,
+    BackUp,
+    PauseAlerts(PauseFor),
+    OpenLogs,
+    SetUp,
+    Dashboard(View),
+    Quit,
 }
 
 /// The icon for each state. macOS draws template images in the menu bar's
@@ -164,8 +176,11 @@ fn item<R: Runtime>(app: &AppHandle<R>, id: &str, text: &str) -> tauri::Result<I
 }
 
 /// Builds the tray with its menu, showing "Checking status…"; the items
-/// chosen go to `events`.
-pub fn create<R: Runtime>(app: &AppHandle<R>, events: Events) -> tauri::Result<Tray<R>> {
+/// chosen go to `chosen`.
+pub fn create<R: Runtime>(
+    app: &AppHandle<R>,
+    chosen: impl Fn(MenuItem) + Send + Sync + 'static,
+) -> tauri::Result<Tray<R>> {
     let first = MenuState::checking();
     let line = |i: usize| {
         Item::with_id(
@@ -223,7 +238,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, events: Events) -> tauri::Result<T
         .show_menu_on_left_click(true)
         .on_menu_event(move |_, event| {
             if let Some(item) = item_of(event.id().as_ref()) {
-                events.send(Event::Menu(item));
+                chosen(item);
             }
         })
         .build(app)?;

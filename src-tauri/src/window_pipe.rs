@@ -17,7 +17,6 @@ use gardener_core::services::{Action, ServiceId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::menu_bar::{self, Events};
 use crate::window::View;
 
 /// Set in the environment of a window's process that the tray feeds.
@@ -163,8 +162,12 @@ impl Feed {
 
 /// In the menu-bar process: connects a window's process started with piped
 /// stdin and stdout. Lines queued on the returned feed are written to its
-/// stdin; what it asks on its stdout arrives as [`menu_bar::Event::WindowAsked`].
-pub fn connect(events: &Events, stdin: ChildStdin, stdout: ChildStdout) -> std::io::Result<Feed> {
+/// stdin; what it asks on its stdout goes to `asked`.
+pub fn connect(
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+    asked: impl Fn(Ask) + Send + 'static,
+) -> std::io::Result<Feed> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<String>(QUEUE);
     std::thread::Builder::new()
         .name("window-feed".into())
@@ -177,20 +180,19 @@ pub fn connect(events: &Events, stdin: ChildStdin, stdout: ChildStdout) -> std::
                 }
             }
         })?;
-    let events = events.clone();
     std::thread::Builder::new()
         .name("window-asks".into())
-        .spawn(move || read_asks(stdout, &events))?;
+        .spawn(move || read_asks(stdout, &asked))?;
     Ok(Feed(tx))
 }
 
-fn read_asks(stdout: ChildStdout, events: &Events) {
+fn read_asks(stdout: ChildStdout, asked: &dyn Fn(Ask)) {
     for text in BufReader::new(stdout).lines() {
         let Ok(text) = text else { break };
         match serde_json::from_str::<Ask>(&text) {
             Ok(ask) => {
                 tracing::info!(asked = ?ask.asked, "asked by the dashboard");
-                events.send(menu_bar::Event::WindowAsked(ask));
+                asked(ask);
             }
             Err(error) => {
                 tracing::warn!(%error, line = %text, "the dashboard sent something unreadable");

@@ -2,30 +2,35 @@
 //! its own (`gardener-app --window setup|dashboard`) that exits when its
 //! window closes, so the menu-bar process never loads a webview: WebKitGTK
 //! keeps its network process and much of its memory for as long as the
-//! process that used it lives. When a window's process ends, the menu bar
-//! hears of it as [`Event::WindowExited`].
+//! process that used it lives. When a window's process ends, its `ended`
+//! callback is called.
 
 use std::process::{Child, Command, Stdio};
 
 use crate::args::Window;
-use crate::menu_bar::{Event, Events};
 use crate::window::{DASHBOARD, SETUP, View};
-use crate::window_pipe::{self, Feed};
+use crate::window_pipe::{self, Ask, Feed};
 
-/// Starts the setup window's process; returns its pid.
-pub fn start_setup(events: &Events) -> std::io::Result<u32> {
+/// Starts the setup window's process; returns its pid. `ended` is called
+/// with it when the process has ended.
+pub fn start_setup(ended: impl FnOnce(u32) + Send + 'static) -> std::io::Result<u32> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.args(["--window", SETUP]).stdin(Stdio::null());
     software_rendering_manners(&mut cmd);
     let child = cmd.spawn()?;
     let pid = child.id();
-    wait_for(child, Window::Setup, events.clone());
+    wait_for(child, Window::Setup, ended);
     Ok(pid)
 }
 
 /// Starts the dashboard's process at `view`, fed through its pipe; returns
-/// its pid and the pipe's feed.
-pub fn start_dashboard(events: &Events, view: View) -> std::io::Result<(u32, Feed)> {
+/// its pid and the pipe's feed. What it asks goes to `asked`; `ended` is
+/// called with its pid when the process has ended.
+pub fn start_dashboard(
+    view: View,
+    asked: impl Fn(Ask) + Send + 'static,
+    ended: impl FnOnce(u32) + Send + 'static,
+) -> std::io::Result<(u32, Feed)> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.args(["--window", DASHBOARD, "--view", view.name()])
         .env(window_pipe::ENV, "1")
@@ -35,7 +40,7 @@ pub fn start_dashboard(events: &Events, view: View) -> std::io::Result<(u32, Fee
     let mut child = cmd.spawn()?;
     let pipes = (child.stdin.take(), child.stdout.take());
     let feed = match pipes {
-        (Some(stdin), Some(stdout)) => window_pipe::connect(events, stdin, stdout),
+        (Some(stdin), Some(stdout)) => window_pipe::connect(stdin, stdout, asked),
         _ => Err(std::io::Error::other(
             "the dashboard's process has no pipes",
         )),
@@ -43,7 +48,7 @@ pub fn start_dashboard(events: &Events, view: View) -> std::io::Result<(u32, Fee
     match feed {
         Ok(feed) => {
             let pid = child.id();
-            wait_for(child, Window::Dashboard, events.clone());
+            wait_for(child, Window::Dashboard, ended);
             Ok((pid, feed))
         }
         Err(error) => {
@@ -66,9 +71,9 @@ fn software_rendering_manners(cmd: &mut Command) {
     }
 }
 
-/// Waits for a window's process on a thread of its own, then tells the menu
-/// bar it has ended.
-fn wait_for(mut child: Child, window: Window, events: Events) {
+/// Waits for a window's process on a thread of its own, then calls `ended`
+/// with its pid.
+fn wait_for(mut child: Child, window: Window, ended: impl FnOnce(u32) + Send + 'static) {
     let name = window.name();
     let pid = child.id();
     let waiter = std::thread::Builder::new()
@@ -81,7 +86,7 @@ fn wait_for(mut child: Child, window: Window, events: Events) {
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "cannot wait for the {name} window"),
             }
-            events.send(Event::WindowExited { window, pid });
+            ended(pid);
         });
     if let Err(error) = waiter {
         tracing::error!(%error, "cannot watch the {name} window's process");

@@ -13,7 +13,6 @@ use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
 use super::{Dash, DashEvent};
-use crate::ipc::blocking;
 use crate::lock::lock;
 use crate::window_pipe::Asked;
 
@@ -37,7 +36,7 @@ impl Dash {
         then: impl FnOnce(&Result<T, Failure>) -> Then,
     ) -> Result<T, Failure> {
         let cancel = self.start_busy()?;
-        let result = blocking("the work", move || {
+        let result = tauri::async_runtime::spawn_blocking(move || {
             let mut throttle = Throttle::default();
             work(&cancel, &mut |p| {
                 if throttle.ready(p) {
@@ -45,7 +44,12 @@ impl Dash {
                 }
             })
         })
-        .await;
+        .await
+        .unwrap_or_else(|e| {
+            Err(Failure::internal(format!(
+                "the work stopped unexpectedly: {e}"
+            )))
+        });
         let close = self.finish_busy();
         let then = then(&result);
         if let Some(asked) = then.ask

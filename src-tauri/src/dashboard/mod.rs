@@ -267,7 +267,11 @@ impl Dash {
 }
 
 /// Runs the dashboard's process until its window closes.
-pub fn run(view: View, started: Started) -> tauri::Result<()> {
+pub fn run(
+    view: View,
+    started: Started,
+    commands: impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static,
+) -> tauri::Result<()> {
     let fed = std::env::var_os(window_pipe::ENV).is_some();
     let asker = if fed {
         Asker::Fed {
@@ -285,7 +289,7 @@ pub fn run(view: View, started: Started) -> tauri::Result<()> {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
         ))
-        .invoke_handler(crate::ipc::dashboard_handler())
+        .invoke_handler(commands)
         .manage(Arc::clone(&dash))
         .on_window_event({
             let dash = Arc::clone(&dash);

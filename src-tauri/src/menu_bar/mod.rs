@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gardener_core::Platform;
 use gardener_core::config::AlertsConfig;
 use gardener_core::context::Context;
-use gardener_core::monitor::alerts::{self, pause::PauseFor};
+use gardener_core::monitor::alerts;
 use gardener_core::monitor::host::MonitorThread;
 use gardener_core::monitor::recent;
 use gardener_core::monitor::run_loop::{Recent, Request};
@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::args::Window;
 use crate::notifications::{self, Note, Shown};
-use crate::tray::Tray;
+use crate::tray::{MenuItem, Tray};
 use crate::window::View;
 use crate::window_pipe::{self, Ask, Asked, Feed, Outcome, ToWindow};
 use crate::window_process;
@@ -65,19 +65,6 @@ pub enum Event {
     AlertsPaused(Result<Box<AlertsConfig>, String>),
     /// The app is exiting: stop the monitor, say so, and end the loop.
     Quit(Sender<()>),
-}
-
-/// A menu item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MenuItem {
-    Restart(ServiceId),
-    UnloadModels,
-    BackUp,
-    PauseAlerts(PauseFor),
-    OpenLogs,
-    SetUp,
-    Dashboard(View),
-    Quit,
 }
 
 /// Who waits for the monitor's answer.
@@ -447,7 +434,14 @@ impl<R: Runtime> Owner<R> {
             tracing::info!(pid, "the setup window is already open");
             return;
         }
-        match window_process::start_setup(&self.events) {
+        let events = self.events.clone();
+        let ended = move |pid| {
+            events.send(Event::WindowExited {
+                window: Window::Setup,
+                pid,
+            })
+        };
+        match window_process::start_setup(ended) {
             Ok(pid) => self.setup = Some(pid),
             Err(error) => tracing::error!(%error, "cannot start the setup window's process"),
         }
@@ -465,7 +459,13 @@ impl<R: Runtime> Owner<R> {
             open.feed.send(&ToWindow::Show { view });
             return;
         }
-        let (pid, feed) = match window_process::start_dashboard(&self.events, view) {
+        let (asks, ends) = (self.events.clone(), self.events.clone());
+        let asked = move |ask| asks.send(Event::WindowAsked(ask));
+        let ended = move |pid| {
+            let window = Window::Dashboard;
+            ends.send(Event::WindowExited { window, pid });
+        };
+        let (pid, feed) = match window_process::start_dashboard(view, asked, ended) {
             Ok(started) => started,
             Err(error) => return tracing::error!(%error, "cannot start the dashboard's process"),
         };
