@@ -19,7 +19,7 @@ use self::rules::{Reading, Rule};
 use super::snapshot::{AlertState, AlertStatus, Snapshot};
 use crate::config::AlertsConfig;
 
-pub use self::rules::{RULE_IDS, RuleInfo, describe};
+pub use self::rules::{RULE_IDS, RuleInfo, describe, rule_name};
 pub use self::store::AlertStore;
 
 /// Events kept in the history; older ones are dropped.

@@ -95,6 +95,31 @@ pub const RULE_IDS: [&str; 12] = [
     "backup_failed",
 ];
 
+/// What rule `rule` watches, in words ("CPU use", "Copy to nas failed").
+pub fn rule_name(rule: &str) -> String {
+    match rule.split_once(':') {
+        Some(("copy_failed", target)) => return format!("Copy to {target} failed"),
+        Some(("copy_overdue", target)) => return format!("Copy to {target} overdue"),
+        _ => {}
+    }
+    let name = match rule {
+        "cpu" => "CPU use",
+        "memory" => "Memory use",
+        "swap" => "Swap use",
+        "disk" => "Disk use",
+        "ollama_rss" => "Ollama's memory",
+        "app_rss" => "Codebase Gardener's memory",
+        "ollama_down" => "Ollama stopped",
+        "app_down" => "Codebase Gardener stopped",
+        "ollama_health" => "Ollama not answering",
+        "app_health" => "Codebase Gardener not answering",
+        "backup_overdue" => "Backup overdue",
+        "backup_failed" => "Backup failed",
+        other => other,
+    };
+    name.to_owned()
+}
+
 /// The enabled rules of `config`, in [`RULE_IDS`] order, then the copy
 /// rules of each target.
 pub(super) fn rules(config: &AlertsConfig) -> Vec<Rule> {
@@ -121,6 +146,8 @@ pub(super) fn rules(config: &AlertsConfig) -> Vec<Rule> {
 pub struct RuleInfo {
     /// Rule id.
     pub rule: String,
+    /// What it watches, in words.
+    pub name: String,
     /// Evaluated at all.
     pub enabled: bool,
     /// Fires above this.
@@ -143,6 +170,7 @@ pub fn describe(config: &AlertsConfig) -> Vec<RuleInfo> {
     all(config)
         .into_iter()
         .map(|(rule, _, _, s)| RuleInfo {
+            name: rule_name(&rule),
             rule,
             enabled: s.enabled && config.enabled,
             threshold: s.threshold,

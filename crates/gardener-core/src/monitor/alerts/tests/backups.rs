@@ -210,6 +210,16 @@ fn describe_lists_every_rule_with_its_limits_and_whether_it_runs() {
     );
     assert!(cpu.clear < cpu.threshold);
     assert!(!rows[2].enabled, "swap was turned off");
+    assert_eq!(cpu.name, "CPU use");
+    let names: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names.len(),
+        RULE_IDS.len(),
+        "each rule has words of its own"
+    );
+    assert!(rows.iter().all(|r| r.name != r.rule), "{rows:?}");
+    assert_eq!(rule_name("copy_failed:nas"), "Copy to nas failed");
+    assert_eq!(rule_name("copy_overdue:nas"), "Copy to nas overdue");
     config.enabled = false;
     assert!(
         describe(&config).iter().all(|r| !r.enabled),
