@@ -71,8 +71,8 @@ function dashboard(extra: Scenario = {}): Scenario {
         interval_secs: 5,
         mute_until: null,
         rules: [
-          { rule: "cpu", enabled: true, threshold: 80, clear: 70, for_secs: 120, cooldown_secs: 3600, recovery: true },
-          { rule: "ollama_down", enabled: true, threshold: 1, clear: 0, for_secs: 0, cooldown_secs: 3600, recovery: true },
+          { rule: "cpu", name: "CPU use", enabled: true, threshold: 80, clear: 70, for_secs: 120, cooldown_secs: 3600, recovery: true },
+          { rule: "ollama_down", name: "Ollama stopped", enabled: true, threshold: 1, clear: 0, for_secs: 0, cooldown_secs: 3600, recovery: true },
         ],
         autostart: true,
         fed: true,

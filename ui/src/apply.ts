@@ -5,15 +5,11 @@
 import type { InstallProgress } from "./bindings/InstallProgress";
 import type { IpcError } from "./bindings/IpcError";
 import type { Plan } from "./bindings/Plan";
-import type { ServiceId } from "./bindings/ServiceId";
 import type { SetUpReport } from "./bindings/SetUpReport";
 import { h } from "./dom";
 import { isBlocked, isNoop, renderError } from "./plan";
+import { SERVICE_NAMES } from "./services";
 
-const SERVICE: Record<ServiceId, string> = {
-  ollama: "Ollama",
-  app: "Codebase Gardener",
-};
 
 /** One step as it is shown while setting up. */
 export type StepRow = { index: number; description: string; result?: string };
@@ -114,7 +110,7 @@ export function renderDone(report: SetUpReport): HTMLElement {
         h(
           "li",
           { class: s.healthy ? "healthy" : "unhealthy" },
-          `${SERVICE[s.service]} ${s.healthy ? "is running and answers" : "does not answer"} (${s.latency_ms} ms)`,
+          `${SERVICE_NAMES[s.service]} ${s.healthy ? "is running and answers" : "does not answer"} (${s.latency_ms} ms)`,
         ),
       ),
     ),

@@ -6,10 +6,10 @@ import type { Check } from "./bindings/Check";
 import type { IpcError } from "./bindings/IpcError";
 import type { Outcome } from "./bindings/Outcome";
 import type { Plan } from "./bindings/Plan";
-import type { ServiceId } from "./bindings/ServiceId";
 import type { Step } from "./bindings/Step";
 import { h } from "./dom";
 import { errorHelp } from "./errors";
+import { SERVICE_NAMES } from "./services";
 
 type StepOf<K extends Step["kind"]> = Extract<Step, { kind: K }>;
 
@@ -25,10 +25,6 @@ const CHANGE: Record<Change, string> = {
   unchanged: "no change",
 };
 
-const SERVICE: Record<ServiceId, string> = {
-  ollama: "Ollama",
-  app: "Codebase Gardener",
-};
 
 /** True when a check failed: setup must not go ahead (mirrors `Plan::blocked`). */
 export function isBlocked(plan: Plan): boolean {
@@ -191,7 +187,7 @@ function renderCommands(steps: readonly (StepOf<"command"> | StepOf<"wait-health
       : h(
           "li",
           { class: "wait" },
-          `Wait up to ${seconds(step.timeout_secs)} for ${SERVICE[step.service]} to answer at `,
+          `Wait up to ${seconds(step.timeout_secs)} for ${SERVICE_NAMES[step.service]} to answer at `,
           h("code", {}, step.url),
         ),
   );

@@ -41,7 +41,7 @@ const settings: Settings = {
   problem: null,
   interval_secs: 5,
   mute_until: null,
-  rules: [{ rule: "cpu", enabled: true, threshold: 80, clear: 70, for_secs: 120, cooldown_secs: 3600, recovery: true }],
+  rules: [{ rule: "cpu", name: "CPU use", enabled: true, threshold: 80, clear: 70, for_secs: 120, cooldown_secs: 3600, recovery: true }],
   autostart: false,
   fed: true,
 };

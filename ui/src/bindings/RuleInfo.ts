@@ -10,6 +10,10 @@ export type RuleInfo = {
  */
 rule: string, 
 /**
+ * What it watches, in words.
+ */
+name: string, 
+/**
  * Evaluated at all.
  */
 enabled: boolean, 

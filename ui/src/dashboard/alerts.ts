@@ -7,7 +7,7 @@ import type { PauseFor } from "../bindings/PauseFor";
 import type { RuleInfo } from "../bindings/RuleInfo";
 import { alertsPause, settingsLoad } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
-import { duration, ruleName, ruleValue, when } from "./format";
+import { duration, ruleValue, when } from "./format";
 import type { DashState } from "./state";
 import { nowSecs, statusLine, type View } from "./view";
 
@@ -30,7 +30,7 @@ function ruleRow(r: RuleInfo, now: AlertStatus | undefined): HTMLElement {
   return h(
     "tr",
     { "data-rule": r.rule, class: state },
-    h("td", {}, ruleName(r.rule)),
+    h("td", {}, r.name),
     h("td", {}, limits(r)),
     h("td", {}, r.cooldown_secs > 0 ? `every ${duration(r.cooldown_secs)}` : "once"),
     h("td", {}, r.recovery ? "yes" : "no"),
@@ -39,13 +39,14 @@ function ruleRow(r: RuleInfo, now: AlertStatus | undefined): HTMLElement {
   );
 }
 
-function eventRow(e: AlertEvent): HTMLElement {
+/** An alert event; `names` are the rules' words, from the app. */
+function eventRow(e: AlertEvent, names: ReadonlyMap<string, string>): HTMLElement {
   return h(
     "li",
     { class: e.kind === "firing" ? "fail" : "ok" },
     h("time", {}, when(e.at)),
     " ",
-    h("strong", {}, `${ruleName(e.rule)}: ${e.kind === "firing" ? (e.repeat ? "still firing" : "fired") : "resolved"}`),
+    h("strong", {}, `${names.get(e.rule) ?? e.rule}: ${e.kind === "firing" ? (e.repeat ? "still firing" : "fired") : "resolved"}`),
     " — ",
     e.message,
     e.muted ? h("span", { class: "badge" }, "not notified") : null,
@@ -76,7 +77,8 @@ export const mountAlerts = (root: HTMLElement, initial: DashState): View => {
           ),
     );
     const events = [...state.events].reverse();
-    replaceChildren(history, events.length === 0 ? h("p", { class: "note" }, "No alerts so far.") : h("ul", { class: "events" }, ...events.map(eventRow)));
+    const names = new Map(rules.map((r) => [r.rule, r.name]));
+    replaceChildren(history, events.length === 0 ? h("p", { class: "note" }, "No alerts so far.") : h("ul", { class: "events" }, ...events.map((e) => eventRow(e, names))));
   };
 
   const pause = async (p: PauseFor): Promise<void> => {

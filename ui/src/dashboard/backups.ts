@@ -15,6 +15,7 @@ import { h, replaceChildren } from "../dom";
 import { errorHelp } from "../errors";
 import { renderKeyOffer } from "../key";
 import { renderError } from "../plan";
+import { SERVICE_NAMES } from "../services";
 import { bytes, when } from "./format";
 import { copiesText, renderAddForm, renderTargetList } from "./targets";
 import { statusLine, type View } from "./view";
@@ -108,7 +109,7 @@ export function renderDiff(r: RestoreReport): HTMLElement {
 
 /** The outcome of a restore. */
 export function renderRestored(r: RestoreReport): HTMLElement {
-  const names = r.services.map((s) => (s === "ollama" ? "Ollama" : "Codebase Gardener"));
+  const names = r.services.map((s) => SERVICE_NAMES[s]);
   return h(
     "div",
     { class: "outcome", role: "status" },

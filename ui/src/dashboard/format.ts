@@ -52,27 +52,3 @@ export function ruleValue(rule: string, value: number | null | undefined): strin
   if (rule.startsWith("copy_overdue:")) return `${Math.round(value)} h`;
   return percent(value);
 }
-
-/** What each alert rule watches, in words. */
-export const RULE_NAMES: Record<string, string> = {
-  cpu: "CPU use",
-  memory: "Memory use",
-  swap: "Swap use",
-  disk: "Disk use",
-  ollama_rss: "Ollama's memory",
-  app_rss: "Codebase Gardener's memory",
-  ollama_down: "Ollama stopped",
-  app_down: "Codebase Gardener stopped",
-  ollama_health: "Ollama not answering",
-  app_health: "Codebase Gardener not answering",
-  backup_overdue: "Backup overdue",
-  backup_failed: "Backup failed",
-};
-
-/** A rule's name in words, the per-target copy rules (`copy_failed:nas`) included. */
-export function ruleName(rule: string): string {
-  const [kind, target] = rule.split(":", 2);
-  if (target !== undefined && kind === "copy_failed") return `Copy to ${target} failed`;
-  if (target !== undefined && kind === "copy_overdue") return `Copy to ${target} overdue`;
-  return RULE_NAMES[rule] ?? rule;
-}

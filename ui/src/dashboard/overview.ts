@@ -4,6 +4,7 @@
 import type { Point } from "../bindings/Point";
 import type { Snapshot } from "../bindings/Snapshot";
 import { h } from "../dom";
+import { SERVICE_NAMES } from "../services";
 import { ago, bytes, percent } from "./format";
 import { renderSpark } from "./spark";
 import type { DashState } from "./state";
@@ -87,7 +88,7 @@ export function gauges(latest: Snapshot, history: readonly Point[]): Gauge[] {
       id: "app-memory",
       title: "App memory",
       value: bytes(a.rss_bytes),
-      detail: "Codebase Gardener",
+      detail: SERVICE_NAMES.app,
       series: series((p) => p.app_rss_bytes),
       max: headroom(history.map((p) => p.app_rss_bytes)),
       level: "ok",
@@ -145,8 +146,8 @@ export function renderOverview(state: DashState, nowSecs: number): HTMLElement {
     h(
       "ul",
       { class: "services-strip" },
-      serviceLine("Ollama", latest.services.ollama.state, latest.services.ollama.healthy),
-      serviceLine("Codebase Gardener", latest.services.app.state, latest.services.app.healthy),
+      serviceLine(SERVICE_NAMES.ollama, latest.services.ollama.state, latest.services.ollama.healthy),
+      serviceLine(SERVICE_NAMES.app, latest.services.app.state, latest.services.app.healthy),
       h("li", { class: latest.last_backup_error !== null ? "fail" : latest.last_backup_at === null ? "warn" : "ok" }, h("span", { class: "dot", "aria-hidden": "true" }), backup),
     ),
     h("div", { class: "gauges" }, ...gauges(latest, state.history).map(renderGauge)),

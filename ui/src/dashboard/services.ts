@@ -9,11 +9,11 @@ import type { ServiceId } from "../bindings/ServiceId";
 import type { ServiceSnapshot } from "../bindings/ServiceSnapshot";
 import { logOpen, logPoll, modelsUnload, serviceControl } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
+import { SERVICE_NAMES } from "../services";
 import { bytes, percent } from "./format";
 import type { DashState } from "./state";
 import { statusLine, type View } from "./view";
 
-const NAMES: Record<ServiceId, string> = { ollama: "Ollama", app: "Codebase Gardener" };
 /** Lines kept in the log panel. */
 export const LOG_LINES = 500;
 const POLL_MS = 1000;
@@ -46,10 +46,10 @@ export const mountServices = (root: HTMLElement, initial: DashState): View => {
   const act = async (service: ServiceId, action: Action): Promise<void> => {
     busy = true;
     render();
-    status.say(`${action === "stop" ? "Stopping" : action === "start" ? "Starting" : "Restarting"} ${NAMES[service]}…`);
+    status.say(`${action === "stop" ? "Stopping" : action === "start" ? "Starting" : "Restarting"} ${SERVICE_NAMES[service]}…`);
     const result = await serviceControl(action, service);
     busy = false;
-    status.say(result.ok ? `${NAMES[service]}: ${action} done.` : `Could not ${action} ${NAMES[service]}: ${result.error.message}`, !result.ok);
+    status.say(result.ok ? `${SERVICE_NAMES[service]}: ${action} done.` : `Could not ${action} ${SERVICE_NAMES[service]}: ${result.error.message}`, !result.ok);
     render();
   };
 
@@ -102,8 +102,8 @@ export const mountServices = (root: HTMLElement, initial: DashState): View => {
     });
     return h(
       "section",
-      { class: `service ${ok ? "ok" : "fail"}`, "data-service": id, "aria-label": NAMES[id] },
-      h("h3", {}, h("span", { class: "dot", "aria-hidden": "true" }), NAMES[id], " — ", h("span", { class: "state" }, stateText(s))),
+      { class: `service ${ok ? "ok" : "fail"}`, "data-service": id, "aria-label": SERVICE_NAMES[id] },
+      h("h3", {}, h("span", { class: "dot", "aria-hidden": "true" }), SERVICE_NAMES[id], " — ", h("span", { class: "state" }, stateText(s))),
       h(
         "dl",
         {},
@@ -135,7 +135,7 @@ export const mountServices = (root: HTMLElement, initial: DashState): View => {
 
   // The log panel: chosen service and stream, the last lines, then what is appended.
   const pre = h("pre", { class: "log", tabindex: "0", "aria-label": "Log", "aria-live": "off" });
-  const serviceSelect = h("select", { "aria-label": "Service" }, h("option", { value: "ollama" }, "Ollama"), h("option", { value: "app" }, "Codebase Gardener"));
+  const serviceSelect = h("select", { "aria-label": "Service" }, ...(["ollama", "app"] as const).map((id) => h("option", { value: id }, SERVICE_NAMES[id])));
   const streamSelect = h("select", { "aria-label": "Stream" }, h("option", { value: "err" }, "Errors and messages (stderr)"), h("option", { value: "out" }, "Output (stdout)"));
   const follow = h("input", { type: "checkbox", checked: true, id: "log-follow" });
   let lines: string[] = [];
