@@ -6,9 +6,13 @@
 
 use std::sync::atomic::Ordering;
 
+use gardener_core::Platform;
 use gardener_core::backup::{Cancel, Progress, Throttle};
+use gardener_core::backup::{CreateReport, RestoreReport};
+use gardener_core::context::Context;
+use gardener_core::copies::copy::CopyOutcome;
 use gardener_core::error::{ErrorCode, Failure};
-use gardener_core::news::News;
+use gardener_core::news::{self, News};
 use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
@@ -25,24 +29,60 @@ pub struct Then {
     pub news: Option<News>,
 }
 
+impl Then {
+    /// Nothing follows.
+    pub fn nothing<T>(_: &Result<T, Failure>) -> Self {
+        Self::default()
+    }
+
+    /// After a backup: a sample at once (so the menu's last-backup line and
+    /// the overdue rule see it), and how it went.
+    pub fn after_backup(result: &Result<(CreateReport, Vec<CopyOutcome>), Failure>) -> Self {
+        Self {
+            ask: Some(Asked::SampleNow),
+            news: Some(news::backup_ended(result)),
+        }
+    }
+
+    /// After a restore: a backup holds gardener.toml too, so the monitor
+    /// starts over from the restored one; and how it went.
+    pub fn after_restore(result: &Result<RestoreReport, Failure>) -> Self {
+        Self {
+            ask: result.is_ok().then_some(Asked::ConfigChanged),
+            news: Some(news::restore_ended(result)),
+        }
+    }
+
+    /// After copies: the ones that failed.
+    pub fn after_copies(result: &Result<Vec<CopyOutcome>, Failure>) -> Self {
+        Self {
+            ask: None,
+            news: result.as_deref().ok().and_then(news::copies_failed),
+        }
+    }
+}
+
 impl Dash {
-    /// Runs `work` as the window's one long operation, then does what
-    /// `then` makes of its result, then closes the window if asked to.
-    pub async fn while_busy<R: Runtime, T: Send + 'static>(
+    /// Runs `work` (given the config as it is now) as the window's one long
+    /// operation, then does what `then` makes of its result, then closes the
+    /// window if asked to.
+    pub async fn while_busy<R: Runtime, T: Send + 'static, E: Into<Failure>>(
         &self,
         window: &WebviewWindow<R>,
         on_progress: Channel<Progress>,
-        work: impl FnOnce(&Cancel, &mut dyn FnMut(&Progress)) -> Result<T, Failure> + Send + 'static,
+        work: impl FnOnce(&Context, &Cancel, &mut dyn FnMut(&Progress)) -> Result<T, E> + Send + 'static,
         then: impl FnOnce(&Result<T, Failure>) -> Then,
     ) -> Result<T, Failure> {
         let cancel = self.start_busy()?;
         let result = tauri::async_runtime::spawn_blocking(move || {
+            let ctx = Context::load(None, Platform::current())?;
             let mut throttle = Throttle::default();
-            work(&cancel, &mut |p| {
+            work(&ctx, &cancel, &mut |p| {
                 if throttle.ready(p) {
                     let _ = on_progress.send(p.clone());
                 }
             })
+            .map_err(Into::into)
         })
         .await
         .unwrap_or_else(|e| {

@@ -6,6 +6,7 @@
 //! over a channel that exists only while the window does.
 
 mod busy;
+pub mod login_item;
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};

@@ -6,13 +6,11 @@ use gardener_core::backup::{
     self, BackupInfo, Cancel, CreateReport, Progress, RestoreOptions, RestoreReport, VerifyReport,
 };
 use gardener_core::copies::copy;
-use gardener_core::news;
 use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
 use super::{IpcError, Shared, blocking, context};
 use crate::dashboard::Then;
-use crate::window_pipe::Asked;
 
 /// Every backup, newest first, once what an interrupted backup or restore
 /// left is put right (as `gardener backup list` does).
@@ -35,15 +33,12 @@ pub async fn backup_create<R: Runtime>(
     dash: Shared<'_>,
     on_progress: Channel<Progress>,
 ) -> Result<CreateReport, IpcError> {
-    let work = |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
-        Ok(copy::back_up_now(&context()?, cancel.clone(), progress)?)
+    let work = |ctx: &_, cancel: &Cancel, p: &mut dyn FnMut(&Progress)| {
+        copy::back_up_now(ctx, cancel.clone(), p)
     };
-    let then = |r: &_| Then {
-        ask: Some(Asked::SampleNow),
-        news: Some(news::backup_ended(r)),
-    };
-    let done = dash.while_busy(&window, on_progress, work, then).await;
-    done.map(|(report, _)| report)
+    dash.while_busy(&window, on_progress, work, Then::after_backup)
+        .await
+        .map(|(report, _)| report)
 }
 
 /// Reads backup `id` back and checks every file against its manifest.
@@ -54,10 +49,10 @@ pub async fn backup_verify<R: Runtime>(
     id: String,
     on_progress: Channel<Progress>,
 ) -> Result<VerifyReport, IpcError> {
-    let work = move |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
-        Ok(backup::verify_named(&context()?, &id, cancel, progress)?)
+    let work = move |ctx: &_, cancel: &_, p: &mut dyn FnMut(&Progress)| {
+        backup::verify_named(ctx, &id, cancel, p)
     };
-    dash.while_busy(&window, on_progress, work, |_| Then::default())
+    dash.while_busy(&window, on_progress, work, Then::nothing)
         .await
 }
 
@@ -89,16 +84,10 @@ pub async fn restore_apply<R: Runtime>(
     id: String,
     on_progress: Channel<Progress>,
 ) -> Result<RestoreReport, IpcError> {
-    let work = move |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
-        let opts = RestoreOptions {
-            cancel: cancel.clone(),
-            ..RestoreOptions::default()
-        };
-        Ok(backup::restore_named(&context()?, &id, &opts, progress)?)
+    let work = move |ctx: &_, cancel: &Cancel, p: &mut dyn FnMut(&Progress)| {
+        let opts = RestoreOptions::cancelled_by(cancel);
+        backup::restore_named(ctx, &id, &opts, p)
     };
-    let then = |r: &Result<_, _>| Then {
-        ask: r.is_ok().then_some(Asked::ConfigChanged),
-        news: Some(news::restore_ended(r)),
-    };
-    dash.while_busy(&window, on_progress, work, then).await
+    dash.while_busy(&window, on_progress, work, Then::after_restore)
+        .await
 }

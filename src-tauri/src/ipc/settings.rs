@@ -8,10 +8,9 @@ use gardener_core::monitor::alerts::pause::PauseFor;
 use gardener_core::settings::ConfigFile;
 use serde::Serialize;
 use tauri::{AppHandle, Runtime};
-use tauri_plugin_autostart::ManagerExt;
 
-use super::{ErrorCode, IpcError, Shared, blocking, context, error};
-use crate::dashboard::Dash;
+use super::{IpcError, Shared, blocking, context, error};
+use crate::dashboard::{Dash, login_item};
 use crate::window_pipe::Asked;
 
 /// Pauses (or resumes) alerts like the menu's Pause Alerts; returns when the
@@ -54,7 +53,7 @@ pub async fn settings_load<R: Runtime>(
     app: AppHandle<R>,
     dash: Shared<'_>,
 ) -> Result<Settings, IpcError> {
-    let (fed, autostart) = (dash.fed(), app.autolaunch().is_enabled().unwrap_or(false));
+    let (fed, autostart) = (dash.fed(), login_item::enabled(&app));
     let read = || Ok(ConfigFile::read(&config_path()?)?);
     let file = blocking("reading the settings", read).await?;
     Ok(Settings {
@@ -68,10 +67,7 @@ pub async fn settings_load<R: Runtime>(
 #[tauri::command]
 pub async fn settings_check(text: String) -> Result<(), IpcError> {
     blocking("checking the settings", move || {
-        let ctx_path = config_path()?;
-        Config::parse(&text, &ctx_path)
-            .map(drop)
-            .map_err(IpcError::from)
+        Ok(Config::parse(&text, &config_path()?).map(drop)?)
     })
     .await
 }
@@ -86,44 +82,21 @@ fn config_path() -> Result<std::path::PathBuf, IpcError> {
 /// the monitor start over from it.
 #[tauri::command]
 pub async fn settings_save(dash: Shared<'_>, text: String) -> Result<(), IpcError> {
-    blocking("saving the settings", move || {
-        Config::save_text(&config_path()?, &text)
-            .map(drop)
-            .map_err(IpcError::from)
-    })
-    .await?;
+    let save = move || Ok(Config::save_text(&config_path()?, &text).map(drop)?);
+    blocking("saving the settings", save).await?;
     tell_config_changed(&dash).await
 }
 
 /// Sets how often the monitor samples.
 #[tauri::command]
 pub async fn settings_set_interval(dash: Shared<'_>, secs: u64) -> Result<(), IpcError> {
-    blocking("saving the settings", move || {
-        Config::set_interval(&config_path()?, secs).map_err(IpcError::from)
-    })
-    .await?;
+    let save = move || Ok(Config::set_interval(&config_path()?, secs)?);
+    blocking("saving the settings", save).await?;
     tell_config_changed(&dash).await
 }
 
 /// Turns starting Gardener at login on or off; returns the new setting.
 #[tauri::command]
 pub fn autostart_set<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<bool, IpcError> {
-    let autolaunch = app.autolaunch();
-    let result = if enabled {
-        autolaunch.enable()
-    } else {
-        autolaunch.disable()
-    };
-    result.map_err(|e| {
-        error(
-            ErrorCode::Autostart,
-            format!("cannot change the login item: {e}"),
-        )
-    })?;
-    autolaunch.is_enabled().map_err(|e| {
-        error(
-            ErrorCode::Autostart,
-            format!("cannot read the login item: {e}"),
-        )
-    })
+    login_item::set(&app, enabled)
 }

@@ -4,14 +4,12 @@
 //! restore wizard can put it back. Each is one call into
 //! `gardener_core::copies`.
 
-use gardener_core::backup::{Cancel, Progress, VerifyReport};
+use gardener_core::backup::{Progress, VerifyReport};
 use gardener_core::copies::copy::{self, CopyOutcome};
 use gardener_core::copies::manage::{self, NewTarget, TargetSummary};
 use gardener_core::copies::{self, TestReport, check};
 use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
-
-use gardener_core::news;
 
 use super::settings::tell_config_changed;
 use super::{IpcError, Shared, blocking, context};
@@ -66,20 +64,11 @@ pub async fn backup_copy<R: Runtime>(
     target: Option<String>,
     on_progress: Channel<Progress>,
 ) -> Result<Vec<CopyOutcome>, IpcError> {
-    let work = move |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
-        Ok(copy::copy_to(
-            &context()?,
-            &id,
-            target.as_deref(),
-            cancel,
-            progress,
-        )?)
+    let work = move |ctx: &_, cancel: &_, p: &mut dyn FnMut(&Progress)| {
+        copy::copy_to(ctx, &id, target.as_deref(), cancel, p)
     };
-    let then = |r: &Result<Vec<_>, _>| Then {
-        news: r.as_deref().ok().and_then(news::copies_failed),
-        ..Then::default()
-    };
-    dash.while_busy(&window, on_progress, work, then).await
+    dash.while_busy(&window, on_progress, work, Then::after_copies)
+        .await
 }
 
 /// Reads backup `id`'s copy (the newest with `None`) back from `target`,
@@ -92,16 +81,10 @@ pub async fn copy_verify<R: Runtime>(
     id: Option<String>,
     on_progress: Channel<Progress>,
 ) -> Result<VerifyReport, IpcError> {
-    let work = move |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
-        Ok(check::verify(
-            &context()?,
-            &target,
-            id.as_deref(),
-            cancel,
-            progress,
-        )?)
+    let work = move |ctx: &_, cancel: &_, p: &mut dyn FnMut(&Progress)| {
+        check::verify(ctx, &target, id.as_deref(), cancel, p)
     };
-    dash.while_busy(&window, on_progress, work, |_| Then::default())
+    dash.while_busy(&window, on_progress, work, Then::nothing)
         .await
 }
 
@@ -115,9 +98,9 @@ pub async fn copy_fetch<R: Runtime>(
     id: String,
     on_progress: Channel<Progress>,
 ) -> Result<(), IpcError> {
-    let work = move |cancel: &Cancel, progress: &mut dyn FnMut(&Progress)| {
-        Ok(check::fetch(&context()?, &target, &id, cancel, progress).map(drop)?)
+    let work = move |ctx: &_, cancel: &_, p: &mut dyn FnMut(&Progress)| {
+        check::fetch(ctx, &target, &id, cancel, p).map(drop)
     };
-    dash.while_busy(&window, on_progress, work, |_| Then::default())
+    dash.while_busy(&window, on_progress, work, Then::nothing)
         .await
 }

@@ -43,6 +43,16 @@ pub struct RestoreOptions {
     pub cancel: Cancel,
 }
 
+impl RestoreOptions {
+    /// A whole restore in place that `cancel` can stop.
+    pub fn cancelled_by(cancel: &Cancel) -> Self {
+        Self {
+            cancel: cancel.clone(),
+            ..Self::default()
+        }
+    }
+}
+
 /// What a restore did (or would do).
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
