@@ -43,10 +43,14 @@ pub(super) fn render(l: &Listing) -> String {
         size(l.total_bytes),
         l.models_dir.display()
     );
+    // Each model's context is the setting capped at the model's own; the
+    // largest is the setting unless every model takes less.
     let context = l
         .installed
-        .first()
-        .map_or(fit::DEFAULT_CONTEXT, |m| m.fit.context);
+        .iter()
+        .map(|m| m.fit.context)
+        .max()
+        .unwrap_or(fit::DEFAULT_CONTEXT);
     let _ = writeln!(
         out,
         "Fit: model size + KV cache (at up to {context} tokens) against {} available + {} held by loaded models",
