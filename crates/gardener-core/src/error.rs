@@ -189,6 +189,7 @@ failure_from!(
     crate::logs::Error,
     crate::monitor::run_loop::Error,
     crate::monitor::unload::Error,
+    crate::models::Error,
 );
 
 #[cfg(test)]

@@ -146,10 +146,11 @@ pub async fn delete(
         .await;
     match answer {
         Ok(_) => Ok(()),
-        Err(ProbeError::Status { code: 404 }) => Err(Error::NotFound {
-            model,
-            installed: "it is no longer installed".into(),
-        }),
+        Err(ProbeError::Status { code: 404 }) => {
+            // Gone in the meantime (another `rm`, or `ollama rm`).
+            let tags = tags(prober, host).await.unwrap_or_default();
+            Err(not_found(&model, &tags))
+        }
         Err(source) => Err(refused("delete", &model, source)),
     }
 }
