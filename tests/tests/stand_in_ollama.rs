@@ -332,8 +332,8 @@ fn show_delete_and_load_with_keep_alive() {
     assert_eq!(server.installed(), ["llama3.2:3b"]);
     assert_eq!(
         server.loaded(),
-        ["llama3.2:3b"],
-        "a deleted model is unloaded"
+        ["llama3.2:3b", "qwen2.5-coder:7b"],
+        "deleting leaves a loaded copy to expire"
     );
     let missing = delete("qwen2.5-coder:7b");
     assert_eq!(missing.status, 404);

@@ -276,8 +276,8 @@ fn delete(body: &Value, state: &State) -> (u16, Value) {
     let Some(model) = state.find_installed(name) else {
         return not_found(name);
     };
+    // Like Ollama, deleting removes the files only: a loaded copy stays until it expires.
     state.installed().retain(|m| m.name != model.name);
-    state.loaded().retain(|l| l.model.name != model.name);
     (200, Value::Null)
 }
 
