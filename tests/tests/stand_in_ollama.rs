@@ -195,3 +195,150 @@ fn refuses_a_port_in_use() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&port.to_string()));
 }
+
+impl Server {
+    fn start_with(port: u16, env: &[(&str, &str)]) -> Self {
+        let child = Command::new(BIN)
+            .arg("serve")
+            .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn stand-in-ollama");
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        assert!(wait_until(Duration::from_secs(10), || http::port_open(
+            port
+        )));
+        server
+    }
+
+    fn post(&self, path: &str, body: &Value) -> http::Response {
+        http::post_json(&format!("{}{path}", self.base), body).expect("POST")
+    }
+
+    fn installed(&self) -> Vec<String> {
+        let tags = self.get("/api/tags").json();
+        tags["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().into())
+            .collect()
+    }
+}
+
+fn ndjson(body: &str) -> Vec<Value> {
+    body.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn pull_streams_progress_and_installs_a_known_model() {
+    let port = free_port();
+    let server = Server::start_with(port, &[("STAND_IN_OLLAMA_PULL_DELAY_MS", "1")]);
+    let answer = server.post("/api/pull", &json!({ "model": "tinyllama:1.1b" }));
+    assert_eq!(answer.status, 200);
+    assert!(answer.header("content-type").unwrap().contains("ndjson"));
+    let lines = ndjson(&answer.body);
+    assert_eq!(lines[0], json!({ "status": "pulling manifest" }));
+    assert_eq!(lines.last().unwrap(), &json!({ "status": "success" }));
+    let layer = lines.iter().find(|l| l["digest"].is_string()).unwrap();
+    assert!(layer["status"].as_str().unwrap().starts_with("pulling "));
+    assert!(layer["total"].is_u64() && layer["completed"].is_u64());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["status"] == "verifying sha256 digest")
+    );
+    assert!(server.installed().contains(&"tinyllama:1.1b".to_owned()));
+
+    let unknown = ndjson(
+        &server
+            .post("/api/pull", &json!({ "model": "nope:1b" }))
+            .body,
+    );
+    assert_eq!(
+        unknown.last().unwrap(),
+        &json!({ "error": "pull model manifest: file does not exist" })
+    );
+}
+
+#[test]
+fn pull_can_claim_a_huge_layer_or_crash_mid_way() {
+    let port = free_port();
+    let server = Server::start_with(
+        port,
+        &[
+            ("STAND_IN_OLLAMA_PULL_DELAY_MS", "1"),
+            ("STAND_IN_OLLAMA_PULL_TOTAL", "900000000000000"),
+            ("STAND_IN_OLLAMA_PULL_CUT_AFTER", "3"),
+        ],
+    );
+    let answer = server.post("/api/pull", &json!({ "model": "tinyllama:1.1b" }));
+    let lines = ndjson(&answer.body);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1]["total"], 900_000_000_000_000_u64);
+    let mut server = server;
+    assert!(wait_until(Duration::from_secs(5), || matches!(
+        server.child.try_wait(),
+        Ok(Some(_))
+    )));
+}
+
+#[test]
+fn show_delete_and_load_with_keep_alive() {
+    let port = free_port();
+    let server = Server::start_with(port, &[("STAND_IN_OLLAMA_PARTIAL_VRAM", "1")]);
+    let show = server.post("/api/show", &json!({ "model": "qwen2.5-coder:7b" }));
+    assert_eq!(show.status, 200);
+    let info = &show.json()["model_info"];
+    assert_eq!(info["general.architecture"], "qwen2");
+    for key in ["context_length", "block_count", "embedding_length"] {
+        assert!(info[format!("qwen2.{key}")].is_u64(), "{key}: {info}");
+    }
+    assert!(info["general.parameter_count"].is_u64());
+    assert_eq!(
+        server.post("/api/show", &json!({ "model": "x" })).status,
+        404
+    );
+
+    let ps = server.get("/api/ps").json();
+    let first = &ps["models"][0];
+    assert!(first["size_vram"].as_u64() < first["size"].as_u64(), "{ps}");
+
+    let load = server.post(
+        "/api/generate",
+        &json!({ "model": "qwen2.5-coder:7b", "prompt": "", "keep_alive": "30m" }),
+    );
+    assert_eq!(load.json()["done_reason"], "load");
+    assert_eq!(server.loaded(), ["llama3.2:3b", "qwen2.5-coder:7b"]);
+
+    let delete = |name: &str| {
+        http::call(
+            "DELETE",
+            &format!("{}/api/delete", server.base),
+            Some(json!({ "model": name }).to_string()),
+            http::TIMEOUT,
+        )
+        .unwrap()
+    };
+    let gone = delete("qwen2.5-coder:7b");
+    assert_eq!((gone.status, gone.body.as_str()), (200, ""));
+    assert_eq!(server.installed(), ["llama3.2:3b"]);
+    assert_eq!(
+        server.loaded(),
+        ["llama3.2:3b", "qwen2.5-coder:7b"],
+        "deleting leaves a loaded copy to expire"
+    );
+    let missing = delete("qwen2.5-coder:7b");
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.json(),
+        json!({ "error": "model 'qwen2.5-coder:7b' not found" })
+    );
+}

@@ -81,6 +81,16 @@ error_codes! {
     NotLoaded = "not-loaded",
     /// Ollama did not unload a model.
     UnloadFailed = "unload-failed",
+    /// Ollama has no model by that name (installed, or in its registry).
+    ModelMissing = "model-missing",
+    /// The model is loaded in memory, and the request needs it not to be.
+    ModelLoaded = "model-loaded",
+    /// The model does not fit in the free space of the models folder.
+    NoSpace = "no-space",
+    /// A pull failed: Ollama said why, or its stream broke off.
+    PullFailed = "pull-failed",
+    /// Ollama answered, but refused what it was asked (delete, load).
+    OllamaRefused = "ollama-refused",
     /// The monitor (or the menu-bar app that runs it) is not running, not
     /// answering, or did not start.
     Monitor = "monitor",
@@ -179,6 +189,7 @@ failure_from!(
     crate::logs::Error,
     crate::monitor::run_loop::Error,
     crate::monitor::unload::Error,
+    crate::models::Error,
 );
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod health;
 pub mod install;
 pub mod logs;
+pub mod models;
 pub mod monitor;
 pub mod news;
 pub mod paths;

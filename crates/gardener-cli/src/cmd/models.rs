@@ -1,20 +1,24 @@
-//! `gardener models [unload NAME|--all]`: what Ollama has installed and
-//! loaded, and freeing the memory of loaded models.
+//! `gardener models [pull|rm|load|unload]`: what Ollama has installed and
+//! loaded (with details, disk space and whether each model fits in memory),
+//! pulling, deleting and loading models, and freeing the memory of loaded
+//! ones.
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use bytesize::ByteSize;
 use gardener_core::Platform;
 use gardener_core::context::Context;
 use gardener_core::error::ErrorCode;
-use gardener_core::monitor::probe::ProbeError;
+use gardener_core::models::{self, ListOptions, fit};
+use gardener_core::monitor::probe::{ProbeError, Prober};
 use gardener_core::monitor::run_loop;
-use gardener_core::monitor::{InstalledModel, LoadedModel};
-use serde::Serialize;
 
 use crate::Globals;
 use crate::output::{self, CliError};
+
+mod load;
+mod pull;
+mod rm;
+mod show;
 
 /// `gardener models` options.
 #[derive(Debug, clap::Args)]
@@ -25,6 +29,32 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
+    /// Download a model from Ollama's registry, with progress (Ctrl-C stops it;
+    /// Ollama resumes it next time).
+    Pull {
+        /// The model (`name:tag`, as on ollama.com).
+        name: String,
+    },
+    /// Delete an installed model and free its disk space.
+    Rm {
+        /// The model (`name:tag`, as `gardener models` shows it).
+        name: String,
+        /// Do not ask for confirmation (needed without a terminal).
+        #[arg(long, short)]
+        yes: bool,
+        /// Unload the model first if it is loaded (otherwise a loaded model is refused).
+        #[arg(long)]
+        unload: bool,
+    },
+    /// Load a model into memory now and keep it there for a while.
+    Load {
+        /// The model (`name:tag`, as `gardener models` shows it).
+        name: String,
+        /// How long it stays loaded when unused: `30m`, `2h`, seconds, or `-1`
+        /// for as long as Ollama runs (default: Ollama's `OLLAMA_KEEP_ALIVE`).
+        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+        keep_alive: Option<String>,
+    },
     /// Unload a loaded model from memory now (it loads again when next used).
     Unload {
         /// The model (`name:tag`, as `gardener models` shows it).
@@ -34,13 +64,6 @@ enum Action {
         #[arg(long)]
         all: bool,
     },
-}
-
-#[derive(Serialize)]
-struct Listing {
-    host: String,
-    loaded: Vec<LoadedModel>,
-    installed: Vec<InstalledModel>,
 }
 
 fn unreachable(host: &str, e: &ProbeError) -> CliError {
@@ -53,115 +76,121 @@ fn unreachable(host: &str, e: &ProbeError) -> CliError {
     }
 }
 
+/// A models error as the CLI reports it.
+fn err(e: models::Error) -> CliError {
+    let message = match &e {
+        models::Error::Unreachable { host, source } => return unreachable(host, source),
+        models::Error::Loaded { model } => {
+            format!("{e} (`gardener models unload {model}`), or pass --unload")
+        }
+        models::Error::NoSpace { .. } => {
+            format!("{e}\n  free some space (`gardener models rm NAME`) and pull again")
+        }
+        _ => e.to_string(),
+    };
+    CliError {
+        code: e.code(),
+        exit: if e.is_usage() {
+            output::USAGE
+        } else {
+            output::FAILED
+        },
+        message,
+    }
+}
+
 /// Runs the subcommand.
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
     let ctx = Context::load(g.config.as_deref(), Platform::current())?;
     let host = ctx.config.ollama.host.clone();
+    let models_dir = ctx.paths.expand(&ctx.config.ollama.models_dir);
     super::runtime()?.block_on(async {
         let prober = run_loop::prober(&ctx).map_err(|e| CliError {
             code: e.code(),
             message: e.to_string(),
             exit: output::FAILED,
         })?;
-        let (ps, tags) = tokio::join!(prober.ollama_ps(&host), prober.ollama_tags(&host));
-        let loaded = ps.result.map_err(|e| unreachable(&host, &e))?;
         match &args.action {
             None => {
-                let installed = tags.result.map_err(|e| unreachable(&host, &e))?;
-                let listing = Listing {
-                    host,
-                    loaded,
-                    installed,
+                let opts = ListOptions {
+                    models_dir,
+                    context: fit::context_setting(&ctx.config.ollama.env),
+                    available_memory: fit::available_memory(),
                 };
+                let listing = models::list(&prober, &host, &opts).await.map_err(err)?;
                 if g.json {
                     output::print_json(&listing);
                 } else {
-                    print!("{}", render(&listing));
+                    print!("{}", show::render(&listing));
                 }
                 Ok(ExitCode::SUCCESS)
             }
+            Some(Action::Pull { name }) => pull::run(g, &prober, &host, name, models_dir).await,
+            Some(Action::Rm { name, yes, unload }) => {
+                rm::run(g, &prober, &host, name, *yes, *unload).await
+            }
+            Some(Action::Load { name, keep_alive }) => {
+                load::run(g, &host, name, keep_alive.as_deref()).await
+            }
             Some(Action::Unload { name, all }) => {
-                let targets: Vec<String> = if *all {
-                    loaded.iter().map(|m| m.name.clone()).collect()
-                } else {
-                    let name = name.clone().unwrap_or_default();
-                    // Asking Ollama to unload a model it has not loaded would
-                    // load it first, which is the opposite of what was wanted.
-                    if !loaded.iter().any(|m| m.name == name) {
-                        let names: Vec<&str> = loaded.iter().map(|m| m.name.as_str()).collect();
-                        return Err(CliError {
-                            code: ErrorCode::NotLoaded,
-                            message: format!(
-                                "{name} is not loaded; loaded now: {}",
-                                if names.is_empty() {
-                                    "none".to_owned()
-                                } else {
-                                    names.join(", ")
-                                }
-                            ),
-                            exit: output::FAILED,
-                        });
-                    }
-                    vec![name]
-                };
-                let mut unloaded = Vec::new();
-                for m in &targets {
-                    prober.unload(&host, m).await.map_err(|e| CliError {
-                        code: ErrorCode::UnloadFailed,
-                        message: format!("Ollama did not unload {m}: {e}"),
-                        exit: output::FAILED,
-                    })?;
-                    unloaded.push(m.clone());
-                }
-                if g.json {
-                    output::print_json(&serde_json::json!({ "unloaded": unloaded }));
-                } else if unloaded.is_empty() {
-                    println!("No model is loaded.");
-                } else {
-                    for m in &unloaded {
-                        println!("Unloaded {m}");
-                    }
-                }
-                Ok(ExitCode::SUCCESS)
+                unload(g, &prober, &host, name.as_deref(), *all).await
             }
         }
     })
 }
 
-fn size(bytes: u64) -> String {
-    ByteSize(bytes).display().iec().to_string()
-}
-
-fn render(l: &Listing) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "Ollama at {}", l.host);
-    let _ = writeln!(out, "Loaded in memory ({}):", l.loaded.len());
-    for m in &l.loaded {
-        let mut line = format!("  {:<28} {:>10}", m.name, size(m.size_bytes));
-        if m.vram_bytes > 0 {
-            let _ = write!(line, "  GPU {}", size(m.vram_bytes));
+async fn unload(
+    g: &Globals,
+    prober: &Prober,
+    host: &str,
+    name: Option<&str>,
+    all: bool,
+) -> Result<ExitCode, CliError> {
+    let loaded = prober
+        .ollama_ps(host)
+        .await
+        .result
+        .map_err(|e| unreachable(host, &e))?;
+    let targets: Vec<String> = if all {
+        loaded.iter().map(|m| m.name.clone()).collect()
+    } else {
+        let name = name.unwrap_or_default().to_owned();
+        // Asking Ollama to unload a model it has not loaded would load it
+        // first, which is the opposite of what was wanted.
+        if !loaded.iter().any(|m| m.name == name) {
+            let names: Vec<&str> = loaded.iter().map(|m| m.name.as_str()).collect();
+            return Err(CliError {
+                code: ErrorCode::NotLoaded,
+                message: format!(
+                    "{name} is not loaded; loaded now: {}",
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+                exit: output::FAILED,
+            });
         }
-        if let Some(c) = m.context_length {
-            let _ = write!(line, "  context {c}");
-        }
-        if let Some(t) = &m.expires_at {
-            let _ = write!(line, "  until {t}");
-        }
-        let _ = writeln!(out, "{line}");
+        vec![name]
+    };
+    let mut unloaded = Vec::new();
+    for m in &targets {
+        prober.unload(host, m).await.map_err(|e| CliError {
+            code: ErrorCode::UnloadFailed,
+            message: format!("Ollama did not unload {m}: {e}"),
+            exit: output::FAILED,
+        })?;
+        unloaded.push(m.clone());
     }
-    let _ = writeln!(out, "Installed ({}):", l.installed.len());
-    for m in &l.installed {
-        let details: Vec<&str> = [&m.family, &m.parameter_size, &m.quantization]
-            .into_iter()
-            .filter_map(|d| d.as_deref())
-            .collect();
-        let _ = writeln!(
-            out,
-            "  {:<28} {:>10}  {}",
-            m.name,
-            size(m.size_bytes),
-            details.join(" ")
-        );
+    if g.json {
+        output::print_json(&serde_json::json!({ "unloaded": unloaded }));
+    } else if unloaded.is_empty() {
+        println!("No model is loaded.");
+    } else {
+        for m in &unloaded {
+            println!("Unloaded {m}");
+        }
     }
-    out
+    Ok(ExitCode::SUCCESS)
 }

@@ -75,6 +75,11 @@ fn the_codes_scripts_and_windows_read_keep_their_spelling() {
         "ollama-unreachable",
         "not-loaded",
         "unload-failed",
+        "model-missing",
+        "model-loaded",
+        "no-space",
+        "pull-failed",
+        "ollama-refused",
         "monitor",
         "metrics-bind",
         "metrics",
@@ -234,4 +239,66 @@ fn monitor_errors_keep_their_codes() {
         source: ProbeError::Status { code: 500 },
     };
     assert_eq!(failure(failed).0, ErrorCode::UnloadFailed);
+}
+
+#[test]
+fn models_errors_keep_their_codes() {
+    use crate::models::Error;
+    let missing = Error::NotFound {
+        model: "mistral:7b".into(),
+        installed: "llama3.2:3b".into(),
+    };
+    assert_eq!(
+        failure(missing),
+        (
+            ErrorCode::ModelMissing,
+            "mistral:7b is not installed (installed: llama3.2:3b)".into()
+        )
+    );
+    let loaded = Error::Loaded {
+        model: "qwen".into(),
+    };
+    assert!(loaded.is_usage());
+    assert_eq!(failure(loaded).0, ErrorCode::ModelLoaded);
+    let space = Error::NoSpace {
+        model: "qwen".into(),
+        needs: 4_100_000_000,
+        free: 2_000_000_000,
+        path: "/home".into(),
+    };
+    assert_eq!(
+        failure(space),
+        (
+            ErrorCode::NoSpace,
+            "qwen does not fit: it needs 4.1 GB more, 2.0 GB free on /home".into()
+        )
+    );
+    let said = Error::PullFailed {
+        model: "x".into(),
+        said: "pull model manifest: file does not exist".into(),
+    };
+    assert_eq!(failure(said).0, ErrorCode::PullFailed);
+    let cut = Error::Interrupted {
+        model: "x".into(),
+        detail: "unexpected EOF".into(),
+    };
+    assert_eq!(failure(cut).0, ErrorCode::PullFailed);
+    let refused_delete = Error::Refused {
+        action: "delete",
+        model: "x".into(),
+        source: ProbeError::Status { code: 500 },
+    };
+    assert_eq!(
+        failure(refused_delete),
+        (
+            ErrorCode::OllamaRefused,
+            "Ollama did not delete x: answered HTTP 500".into()
+        )
+    );
+    assert_eq!(failure(Error::Cancelled).0, ErrorCode::Cancelled);
+    let down = Error::Unreachable {
+        host: "127.0.0.1:11434".into(),
+        source: refused(),
+    };
+    assert_eq!(failure(down).0, ErrorCode::OllamaUnreachable);
 }

@@ -192,6 +192,23 @@ impl Prober {
         .await
     }
 
+    /// `GET http://{host}/api/tags` → the models installed on disk, each with
+    /// its manifest's digest.
+    pub(crate) async fn ollama_tags_with_digests(
+        &self,
+        host: &str,
+    ) -> Result<Vec<(InstalledModel, Option<String>)>, ProbeError> {
+        let tags: Models<TagModel> = self.get_json(host, "/api/tags").await?;
+        Ok(tags
+            .models
+            .into_iter()
+            .map(|t| {
+                let digest = t.digest.clone();
+                (t.into_installed(), digest)
+            })
+            .collect())
+    }
+
     /// `GET url`: healthy on 2xx and, with `body_contains`, when the body
     /// (at most the cap) contains that text.
     pub async fn health(&self, url: &str, body_contains: Option<&str>) -> Probed<()> {
@@ -235,8 +252,42 @@ impl Prober {
         self.exchange(request, host).await.map(|_| ())
     }
 
+    /// The client itself, for an exchange whose deadline is not one
+    /// probe's (a pull streams for minutes; see [`crate::models`]).
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends `body` as JSON to `path` on `host` with `method` and decodes
+    /// the answer as `T`, within the deadline and the cap. An empty body
+    /// decodes as JSON `null`.
+    pub(crate) async fn send_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: reqwest::Method,
+        host: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ProbeError> {
+        let request = self
+            .client
+            .request(method, format!("http://{host}{path}"))
+            .json(body);
+        let body = self.exchange(request, host).await?;
+        if !body.complete {
+            return Err(self.too_large());
+        }
+        let bytes: &[u8] = if body.bytes.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &body.bytes
+        };
+        serde_json::from_slice(bytes).map_err(|e| ProbeError::Unparsable {
+            detail: format!("{e} (body starts {:?})", body_start(bytes)),
+        })
+    }
+
     /// GETs `path` on `host` and decodes the body as `T`.
-    async fn get_json<T: for<'de> Deserialize<'de>>(
+    pub(crate) async fn get_json<T: for<'de> Deserialize<'de>>(
         &self,
         host: &str,
         path: &str,
@@ -394,6 +445,8 @@ struct TagModel {
     #[serde(default)]
     modified_at: Option<String>,
     #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
     details: Option<TagDetails>,
 }
 
@@ -425,7 +478,7 @@ impl TagModel {
 }
 
 /// Maps a client error to why the probe failed.
-fn from_reqwest(e: &reqwest::Error, addr: &str, timeout: Duration) -> ProbeError {
+pub(crate) fn from_reqwest(e: &reqwest::Error, addr: &str, timeout: Duration) -> ProbeError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>()
@@ -476,7 +529,7 @@ fn authority(url: &reqwest::Url) -> String {
 }
 
 /// The first characters of a body, for error details.
-fn body_start(bytes: &[u8]) -> String {
+pub(crate) fn body_start(bytes: &[u8]) -> String {
     const MAX: usize = 60;
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX)]);
     if bytes.len() > MAX {
