@@ -24,6 +24,7 @@ const CODES: Record<ErrorCode, true> = {
   unreachable: true, denied: true, missing: true, key: true, "ollama-unreachable": true,
   "not-loaded": true, "unload-failed": true, monitor: true, "metrics-bind": true, metrics: true,
   "log-missing": true, setup: true, autostart: true, runtime: true, ipc: true, internal: true,
+  "model-missing": true, "model-loaded": true, "no-space": true, "pull-failed": true, "ollama-refused": true,
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {
@@ -51,6 +52,16 @@ export function errorHelp(code: ErrorCode): ErrorHelp {
       return help("wait", "That model is no longer loaded.");
     case "unload-failed":
       return help("wait", "Ollama refused; the Services view has its log.");
+    case "pull-failed":
+      return help("wait", "The download stopped; start it again and Ollama goes on where it was.");
+    case "model-loaded":
+      return help("fix", "Unload the model first.");
+    case "model-missing":
+      return help("fix", "Ollama has no model by that name; check the spelling.");
+    case "no-space":
+      return help("fix", "Free space on the models folder's disk, or choose a smaller model.");
+    case "ollama-refused":
+      return help("fix", "Ollama refused; its message says why.");
     case "paths":
       return help("fix", "Gardener cannot find your home folder: set HOME.");
     case "config":

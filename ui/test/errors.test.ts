@@ -13,6 +13,7 @@ const ALL: ErrorCode[] = [
   "not-managed", "corrupt", "refused", "busy", "cancelled", "usage", "rolled-back", "source-missing",
   "unreachable", "denied", "missing", "key", "ollama-unreachable", "not-loaded", "unload-failed",
   "monitor", "metrics-bind", "metrics", "log-missing", "setup", "autostart", "runtime", "ipc", "internal",
+  "model-missing", "model-loaded", "no-space", "pull-failed", "ollama-refused",
 ];
 
 describe("errorHelp", () => {
@@ -38,6 +39,8 @@ describe("errorHelp", () => {
     expect(errorHelp("busy").treatment).toBe("wait");
     expect(errorHelp("ollama-unreachable").treatment).toBe("wait");
     expect(errorHelp("monitor").treatment).toBe("wait");
+    expect(errorHelp("pull-failed").treatment).toBe("wait");
+    expect(errorHelp("no-space").treatment).toBe("fix");
     expect(errorHelp("config").treatment).toBe("fix");
     expect(errorHelp("not-installed").treatment).toBe("fix");
     expect(errorHelp("internal").treatment).toBe("fault");

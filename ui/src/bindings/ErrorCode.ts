@@ -4,4 +4,4 @@
  * What kind of failure it is, for programs (the UI, scripts reading
  * `--json`); stable across versions. People read the message instead.
  */
-export type ErrorCode = "paths" | "config" | "service" | "io" | "preflight" | "unhealthy" | "other-platform" | "not-installed" | "not-managed" | "corrupt" | "refused" | "busy" | "cancelled" | "usage" | "rolled-back" | "source-missing" | "unreachable" | "denied" | "missing" | "key" | "ollama-unreachable" | "not-loaded" | "unload-failed" | "monitor" | "metrics-bind" | "metrics" | "log-missing" | "setup" | "autostart" | "runtime" | "ipc" | "internal";
+export type ErrorCode = "paths" | "config" | "service" | "io" | "preflight" | "unhealthy" | "other-platform" | "not-installed" | "not-managed" | "corrupt" | "refused" | "busy" | "cancelled" | "usage" | "rolled-back" | "source-missing" | "unreachable" | "denied" | "missing" | "key" | "ollama-unreachable" | "not-loaded" | "unload-failed" | "model-missing" | "model-loaded" | "no-space" | "pull-failed" | "ollama-refused" | "monitor" | "metrics-bind" | "metrics" | "log-missing" | "setup" | "autostart" | "runtime" | "ipc" | "internal";
