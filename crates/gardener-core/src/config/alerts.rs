@@ -42,6 +42,9 @@ pub struct AlertsConfig {
     pub service_down: ServiceDownRule,
     /// `[alerts.health_failing]`: a running service failing its health check.
     pub health_failing: HealthFailingRule,
+    /// `[alerts.model_offloaded]`: a loaded model partly on the CPU, percent
+    /// of it that is not in GPU memory.
+    pub model_offloaded: ModelOffloadedRule,
     /// `[alerts.backup_overdue]`: too long since the last successful backup.
     pub backup_overdue: BackupOverdueRule,
     /// `[alerts.backup_failed]`: the last backup attempt failed.
@@ -72,6 +75,7 @@ impl Default for AlertsConfig {
             app_rss: AppRssRule::default(),
             service_down: ServiceDownRule::default(),
             health_failing: HealthFailingRule::default(),
+            model_offloaded: ModelOffloadedRule::default(),
             backup_overdue: BackupOverdueRule::default(),
             backup_failed: BackupFailedRule::default(),
             copy_failed: CopyFailedRule::default(),
@@ -282,6 +286,14 @@ state_rule!(
     for_secs = 30,
     cooldown_secs = 3600
 );
+threshold_rule!(
+    /// `[alerts.model_offloaded]`: the largest share of a loaded model that is
+    /// not in GPU memory (`size_vram` below `size` in Ollama's `/api/ps`), in
+    /// percent. Such a model runs partly on the CPU and is slow. A machine
+    /// without a GPU (no loaded model has GPU memory) never fires it.
+    ModelOffloadedRule: u8, "percent", f64::from, [],
+    threshold = 0, clear = 0, for_secs = 30, cooldown_secs = 3600
+);
 
 state_rule!(
     /// `[alerts.backup_failed]`: the last backup attempt failed (made by the
@@ -452,6 +464,11 @@ pub(super) fn validate(alerts: &AlertsConfig) -> Result<(), (String, String)> {
         ("memory", alerts.memory.threshold, alerts.memory.clear),
         ("swap", alerts.swap.threshold, alerts.swap.clear),
         ("disk", alerts.disk.threshold, alerts.disk.clear),
+        (
+            "model_offloaded",
+            alerts.model_offloaded.threshold,
+            alerts.model_offloaded.clear,
+        ),
     ];
     for (rule, threshold, clear) in percent {
         if threshold > 100 {

@@ -158,3 +158,28 @@ fn alerts_round_trip_through_toml_exactly() {
     let defaults = Config::default();
     assert_eq!(parse(&defaults.to_toml()).unwrap(), defaults);
 }
+
+#[test]
+fn model_offloaded_defaults_limits_and_round_trip() {
+    let a = AlertsConfig::default();
+    let m = &a.model_offloaded;
+    assert!(m.enabled && m.recovery);
+    assert_eq!((m.threshold, m.clear, m.for_secs), (0, 0, 30));
+    assert_eq!(m.cooldown_secs, 3600);
+    let s = m.settings();
+    assert_eq!((s.threshold, s.clear), (0.0, 0.0));
+
+    let c =
+        parse("[alerts.model_offloaded]\nthreshold = 25\nclear = 10\nrecovery = false\n").unwrap();
+    let m = &c.alerts.model_offloaded;
+    assert_eq!((m.threshold, m.clear, m.for_secs), (25, 10, 30));
+    assert!(!m.recovery);
+    assert_eq!(parse(&c.to_toml()).unwrap(), c);
+
+    let e = err("[alerts.model_offloaded]\nthreshold = 5\nclear = 20\n");
+    assert!(e.contains("key `alerts.model_offloaded.clear`"), "{e}");
+    let e = err("[alerts.model_offloaded]\nthreshold = 120\n");
+    assert!(e.contains("key `alerts.model_offloaded.threshold`"), "{e}");
+    let e = err("[alerts.model_offloaded]\nsize = 1\n");
+    assert!(e.contains("key `alerts.model_offloaded.size`"), "{e}");
+}

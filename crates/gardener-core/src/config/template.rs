@@ -192,6 +192,16 @@ pub const TEMPLATE: &str = r#"# Gardener configuration.
 # cooldown_secs = 3600
 # recovery = true
 
+[alerts.model_offloaded]
+# A loaded model partly on the CPU: the percent of its size that is not in GPU
+# memory, for the model with the most (never fires on a machine without a GPU).
+# enabled = true
+# threshold = 0
+# clear = 0
+# for_secs = 30
+# cooldown_secs = 3600
+# recovery = true
+
 [alerts.backup_failed]
 # The last backup attempt failed (fires at once; the next good backup clears it).
 # enabled = true
