@@ -7,6 +7,7 @@
 //! when `recovery`) only once it is back to or below `clear`. While firing
 //! and still over the threshold, a repeat event comes every `cooldown_secs`.
 
+mod offload;
 pub mod pause;
 mod rules;
 mod store;

@@ -1,6 +1,7 @@
 //! The alert rules: which value each reads from a snapshot, its limits from
 //! `[alerts]`, and the sentences its notifications carry.
 
+use super::offload;
 use crate::config::{AlertsConfig, RuleSettings};
 use crate::monitor::snapshot::{RunState, ServiceSnapshot, Snapshot, TargetCopies};
 
@@ -41,6 +42,8 @@ pub(super) enum Metric {
     Rss(Service),
     Down(Service),
     Health(Service),
+    /// The largest share of a loaded model on the CPU, percent.
+    Offload,
     BackupAge,
     BackupFailed,
     /// The last copy to the rule's target failed.
@@ -80,7 +83,7 @@ pub(super) struct Rule {
 }
 
 /// Every rule id, in the order `statuses` lists them.
-pub const RULE_IDS: [&str; 12] = [
+pub const RULE_IDS: [&str; 13] = [
     "cpu",
     "memory",
     "swap",
@@ -91,6 +94,7 @@ pub const RULE_IDS: [&str; 12] = [
     "app_down",
     "ollama_health",
     "app_health",
+    "model_offloaded",
     "backup_overdue",
     "backup_failed",
 ];
@@ -113,6 +117,7 @@ pub fn rule_name(rule: &str) -> String {
         "app_down" => "Codebase Gardener stopped",
         "ollama_health" => "Ollama not answering",
         "app_health" => "Codebase Gardener not answering",
+        "model_offloaded" => "Model partly on the CPU",
         "backup_overdue" => "Backup overdue",
         "backup_failed" => "Backup failed",
         other => other,
@@ -186,7 +191,7 @@ type RuleSpec = (String, Metric, Option<String>, RuleSettings);
 
 fn all(config: &AlertsConfig) -> Vec<RuleSpec> {
     let c = config;
-    let fixed: [(&str, Metric, RuleSettings); 12] = [
+    let fixed: [(&str, Metric, RuleSettings); 13] = [
         ("cpu", Metric::Cpu, c.cpu.settings()),
         ("memory", Metric::Memory, c.memory.settings()),
         ("swap", Metric::Swap, c.swap.settings()),
@@ -216,6 +221,11 @@ fn all(config: &AlertsConfig) -> Vec<RuleSpec> {
             "app_health",
             Metric::Health(Service::App),
             c.health_failing.settings(),
+        ),
+        (
+            "model_offloaded",
+            Metric::Offload,
+            c.model_offloaded.settings(),
         ),
         (
             "backup_overdue",
@@ -345,6 +355,17 @@ impl Rule {
                     flag(!s.healthy)
                 }
             }
+            Metric::Offload => {
+                let o = &s.services.ollama.service;
+                if is_gone(o) {
+                    Reading::Gone
+                } else if is_down(o) || !o.healthy {
+                    // Its loaded models cannot be known now.
+                    Reading::Unknown
+                } else {
+                    Reading::Value(offload::highest_share(&s.services.ollama.models))
+                }
+            }
             Metric::BackupAge => match s.last_backup_at {
                 // Precision loss only matters after millions of years.
                 #[allow(clippy::cast_precision_loss)]
@@ -415,6 +436,7 @@ impl Rule {
                 ),
                 None => format!("{} is running but its health check fails", svc.name()),
             },
+            Metric::Offload => offload::firing_text(&s.services.ollama.models),
             Metric::BackupAge => format!(
                 "Last backup was {} ago (threshold {})",
                 duration(hours_to_secs(value)),
@@ -461,6 +483,7 @@ impl Rule {
             ),
             Metric::Down(svc) => format!("{} is back up", svc.name()),
             Metric::Health(svc) => format!("{}'s health check passes again", svc.name()),
+            Metric::Offload => offload::resolved_text(),
             Metric::BackupAge => format!(
                 "Backups are current again (last one {} ago)",
                 duration(hours_to_secs(value))

@@ -3,6 +3,7 @@
 //! recovery, mute); the service and backup rules in files of their own.
 
 mod backups;
+mod models;
 mod services;
 
 use super::rules::{bytes, duration};
