@@ -56,6 +56,7 @@ fn words(rule: &str) -> (&'static str, &'static str, &'static str) {
         "memory" => ("Memory", "is nearly full", "use back to normal"),
         "swap" => ("Swap", "use is high", "use back to normal"),
         "disk" => ("Disk", "is nearly full", "has room again"),
+        "model_offloaded" => ("Models", "run partly on the CPU", "back on the GPU"),
         "backup_overdue" => ("Backup", "is overdue", "is up to date"),
         "backup_failed" => ("Backup", "failed", "works again"),
         _ => ("Gardener", "alert", "alert resolved"),
@@ -223,6 +224,17 @@ mod tests {
         assert_eq!(back.title, "Copy to nas works again");
         let late = for_event(&event("copy_overdue:offsite", EventKind::Firing, false)).unwrap();
         assert_eq!(late.title, "Copy to offsite is overdue");
+    }
+
+    #[test]
+    fn an_offloaded_model_has_its_headlines_and_opens_the_services() {
+        let on = for_event(&event("model_offloaded", EventKind::Firing, false)).unwrap();
+        assert_eq!(
+            (on.title.as_str(), on.view),
+            ("Models run partly on the CPU", View::Services)
+        );
+        let off = for_event(&event("model_offloaded", EventKind::Resolved, false)).unwrap();
+        assert_eq!(off.title, "Models back on the GPU");
     }
 
     #[test]

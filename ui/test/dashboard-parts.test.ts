@@ -99,6 +99,7 @@ describe("wording", () => {
     expect(ruleValue("backup_overdue", 36.2)).toBe("36 h");
     expect(ruleValue("copy_overdue:nas", 40.4)).toBe("40 h");
     expect(ruleValue("copy_failed:nas", 1)).toBe("failed");
+    expect(ruleValue("model_offloaded", 37.5)).toBe("38% on the CPU");
   });
 
   it("offers only the actions that make sense", () => {

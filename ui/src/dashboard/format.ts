@@ -50,5 +50,6 @@ export function ruleValue(rule: string, value: number | null | undefined): strin
   if (rule.endsWith("_health")) return value >= 1 ? "failing" : "answering";
   if (rule === "backup_failed" || rule.startsWith("copy_failed:")) return value >= 1 ? "failed" : "fine";
   if (rule.startsWith("copy_overdue:")) return `${Math.round(value)} h`;
+  if (rule === "model_offloaded") return `${percent(value)} on the CPU`;
   return percent(value);
 }

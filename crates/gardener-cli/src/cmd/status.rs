@@ -83,7 +83,7 @@ fn describe_alert(a: &gardener_core::monitor::AlertStatus) -> String {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let bytes = |x: f64| size(x.max(0.0) as u64);
     match rule.as_str() {
-        "cpu" | "memory" | "swap" | "disk" => {
+        "cpu" | "memory" | "swap" | "disk" | "model_offloaded" => {
             format!("{rule} {v:.0}% (threshold {:.0}%)", a.threshold)
         }
         r if r.ends_with("_rss") => {
