@@ -81,10 +81,20 @@ enabled = false
     /// A machine with both stand-ins installed by `gardener install` and healthy, sampled by the
     /// monitor every `interval_secs` with probes timing out after `probe_timeout_secs`.
     pub fn installed(stand_in_ollama: &Path, interval_secs: u64, probe_timeout_secs: u64) -> Self {
+        Self::installed_with(stand_in_ollama, interval_secs, probe_timeout_secs, "")
+    }
+
+    /// [`Machine::installed`] with `extra` (whole TOML tables) added to its config first.
+    pub fn installed_with(
+        stand_in_ollama: &Path,
+        interval_secs: u64,
+        probe_timeout_secs: u64,
+        extra: &str,
+    ) -> Self {
         let machine = Self::new(stand_in_ollama);
         let mut toml = fs::read_to_string(&machine.config).unwrap();
         toml.push_str(&format!(
-            "\n[monitor]\ninterval_secs = {interval_secs}\nprobe_timeout_secs = {probe_timeout_secs}\n"
+            "\n[monitor]\ninterval_secs = {interval_secs}\nprobe_timeout_secs = {probe_timeout_secs}\n{extra}"
         ));
         fs::write(&machine.config, toml).unwrap();
         machine.gardener_ok(&["install", "--yes"]);

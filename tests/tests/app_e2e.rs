@@ -477,3 +477,69 @@ fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_
         .systemd
         .systemctl(&["start", "gardener-ollama.service"]);
 }
+
+#[test]
+fn a_model_partly_on_the_cpu_is_told_once_while_it_holds_and_again_once_unloaded() {
+    if !can_run("a_model_partly_on_the_cpu_is_told_once_while_it_holds_and_again_once_unloaded") {
+        return;
+    }
+    // The stand-in keeps a quarter of each loaded model outside GPU memory.
+    let machine = Machine::installed_with(
+        Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")),
+        INTERVAL_SECS,
+        1,
+        "\n[ollama.env]\nSTAND_IN_OLLAMA_PARTIAL_VRAM = \"1\"\n\
+         \n[alerts.model_offloaded]\nfor_secs = 2\n",
+    );
+    let desktop = Desktop::start();
+    let app = App::start(&machine, &desktop);
+    let tray = desktop.tray(app.child.id(), SETTLE);
+    wait_for_menu(&tray, "both services healthy", healthy);
+    let offloaded = |notes: &[(String, String)]| {
+        notes
+            .iter()
+            .filter(|(t, _)| t == "Models run partly on the CPU")
+            .count()
+    };
+    assert!(
+        wait_until(SETTLE, || offloaded(&desktop.notifications()) > 0),
+        "no notice of the offloaded model: {:?}\n{}",
+        desktop.notifications(),
+        app.log()
+    );
+    // It holds for several more samples; the cooldown (an hour) keeps it to one notice.
+    thread::sleep(Duration::from_secs(5 * INTERVAL_SECS));
+    let notes = desktop.notifications();
+    assert_eq!(offloaded(&notes), 1, "{notes:#?}");
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert_eq!(
+        notes[0].1,
+        "llama3.2:3b runs 25% on the CPU: unload other models or choose a smaller one"
+    );
+
+    tray.click("Unload Models");
+    assert!(
+        wait_until(SETTLE, || desktop.notifications().len() >= 3),
+        "{:#?}\n{}",
+        desktop.notifications(),
+        app.log()
+    );
+    thread::sleep(Duration::from_secs(2 * INTERVAL_SECS));
+    let mut titles: Vec<String> = desktop
+        .notifications()
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    // The unload's own notice and the alert's end come in either order.
+    titles[1..].sort();
+    assert_eq!(
+        titles,
+        [
+            "Models run partly on the CPU",
+            "Models back on the GPU",
+            "Models unloaded"
+        ],
+        "{}",
+        app.log()
+    );
+}
