@@ -19,7 +19,7 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod sources;
-mod throttle;
+pub mod throttle;
 pub mod verify;
 
 use std::path::PathBuf;

@@ -1,30 +1,46 @@
-//! How often progress is shown: one rule for the menu's line and the
-//! windows' bars.
+//! How often progress is shown: one rule for the menu's line, the windows'
+//! bars and the CLI's, whatever the work (a backup's phases, a model's
+//! download).
 
 use super::{Phase, Progress};
 
-/// Lets progress through at most every [`Throttle::EVERY`] (a menu line or a
-/// window needs no more), but always the first report of a phase and the one
-/// that ends it, so what is shown never stops short.
-#[derive(Debug, Default)]
-pub struct Throttle {
-    last: Option<(std::time::Instant, Phase)>,
+/// Lets progress through at most every [`EVERY`] (a menu line or a window
+/// needs no more), but always the first report of a stage (a backup's
+/// phase, a download's step) and the one that ends it, so what is shown
+/// never stops short.
+#[derive(Debug)]
+pub struct Throttle<Stage = Phase> {
+    last: Option<(std::time::Instant, Stage)>,
 }
 
-impl Throttle {
-    /// The shortest time between two reports let through.
-    pub const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// The shortest time between two reports let through.
+pub const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
-    /// Whether `p` should be shown now.
-    pub fn ready(&mut self, p: &Progress) -> bool {
-        let done = p.total_bytes > 0 && p.bytes >= p.total_bytes;
+impl<Stage> Default for Throttle<Stage> {
+    fn default() -> Self {
+        Self { last: None }
+    }
+}
+
+impl<Stage: PartialEq> Throttle<Stage> {
+    /// Whether a report at `stage` should be shown now; `ends` says it is
+    /// the stage's last.
+    pub fn ready_at(&mut self, stage: Stage, ends: bool) -> bool {
         let due = self
             .last
-            .is_none_or(|(at, phase)| phase != p.phase || at.elapsed() >= Self::EVERY);
-        if done || due {
-            self.last = Some((std::time::Instant::now(), p.phase));
+            .as_ref()
+            .is_none_or(|(at, last)| *last != stage || at.elapsed() >= EVERY);
+        if ends || due {
+            self.last = Some((std::time::Instant::now(), stage));
         }
-        done || due
+        ends || due
+    }
+}
+
+impl Throttle<Phase> {
+    /// Whether the backup's `p` should be shown now.
+    pub fn ready(&mut self, p: &Progress) -> bool {
+        self.ready_at(p.phase, p.total_bytes > 0 && p.bytes >= p.total_bytes)
     }
 }
 
@@ -47,19 +63,14 @@ mod tests {
         let mut t = Throttle::default();
         assert!(t.ready(&at(Phase::Archive, 1)));
         let burst = (2..90).filter(|b| t.ready(&at(Phase::Archive, *b))).count();
-        assert_eq!(
-            burst,
-            0,
-            "a burst within {:?} shows nothing new",
-            Throttle::EVERY
-        );
+        assert_eq!(burst, 0, "a burst within {:?} shows nothing new", EVERY);
         assert!(
             t.ready(&at(Phase::Archive, 100)),
             "the end of a phase always shows"
         );
         assert!(t.ready(&at(Phase::Verify, 0)), "a new phase always shows");
         assert!(!t.ready(&at(Phase::Verify, 1)));
-        std::thread::sleep(Throttle::EVERY);
+        std::thread::sleep(EVERY);
         assert!(
             t.ready(&at(Phase::Verify, 2)),
             "shown again once the time has passed"

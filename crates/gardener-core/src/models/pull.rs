@@ -1,5 +1,6 @@
 //! Pulling a model: `POST /api/pull` streams NDJSON progress, passed on
-//! through a callback at most every [`Throttle::EVERY`]; Ctrl-C (a
+//! through the progress [`Throttle`] (a report per step, then at most
+//! every [`EVERY`](crate::backup::throttle::EVERY)); Ctrl-C (a
 //! [`Cancel`]) stops it within a moment, and when the layers' sizes arrive
 //! they are checked against the free space of the models folder's volume.
 //!
@@ -94,7 +95,7 @@ pub async fn pull(
     }
     let mut state = Stream::new(model, &opts.models_dir);
     let mut lines = Lines::new(MAX_LINE);
-    let mut throttle = Every::default();
+    let mut throttle = Throttle::<String>::default();
     loop {
         let chunk = match wait(&opts.cancel, opts.idle_timeout, response.chunk()).await {
             Ok(Ok(Some(chunk))) => chunk,
@@ -107,7 +108,7 @@ pub async fn pull(
         let complete = lines.push(&chunk).map_err(|e| state.interrupted(&e))?;
         for line in complete {
             state.take(&line)?;
-            if throttle.ready(&state.progress) {
+            if throttle.ready_at(state.progress.status.clone(), false) {
                 on_progress(&state.progress);
             }
         }
@@ -204,27 +205,6 @@ impl<'a> Stream<'a> {
             model: self.model.to_owned(),
             detail: why.to_string(),
         }
-    }
-}
-
-/// Lets progress through at most every [`Throttle::EVERY`] (the backups'
-/// pace), but always the first line of each status (a new layer, verifying,
-/// success), so what is shown never lags a step behind.
-#[derive(Debug, Default)]
-struct Every {
-    last: Option<(Instant, String)>,
-}
-
-impl Every {
-    fn ready(&mut self, p: &PullProgress) -> bool {
-        let due = self
-            .last
-            .as_ref()
-            .is_none_or(|(at, status)| *status != p.status || at.elapsed() >= Throttle::EVERY);
-        if due {
-            self.last = Some((Instant::now(), p.status.clone()));
-        }
-        due
     }
 }
 
