@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::config::TEMPLATE;
-use crate::paths::{Paths, Platform};
+use crate::paths::Paths;
 
 #[test]
 fn every_setting_takes_its_values_and_refuses_others_by_name() {
