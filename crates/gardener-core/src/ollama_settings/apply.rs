@@ -186,3 +186,80 @@ fn main_pid(manager: &dyn ServiceManager) -> Result<u32> {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::paths::Paths;
+    use crate::services::systemd::Systemd;
+    use crate::services::testing::ScriptedRunner;
+
+    fn argvs(plan: &Plan) -> Vec<String> {
+        plan.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Command { argv, .. } => Some(argv[2..].join(" ")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_changed_file_is_loaded_and_an_unchanged_one_only_restarted() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        let paths = Paths::linux(
+            h.to_path_buf(),
+            &h.join(".config"),
+            &h.join(".local/share"),
+            &h.join(".local/state"),
+        );
+        let ctx = Context::new(paths, h.join("gardener.toml"), false, Config::default());
+        // Nothing is run while planning: the runner expects no command.
+        let manager = Systemd::new(
+            ctx.paths.service_dir.clone(),
+            Box::new(ScriptedRunner::new()),
+        );
+        let e = plan(&ctx, &manager).unwrap_err();
+        assert!(e.to_string().contains("gardener install"), "{e}");
+
+        let path = manager.file_path(ServiceId::Ollama);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "[Service]\n").unwrap();
+        let changed = plan(&ctx, &manager).unwrap();
+        assert!(matches!(
+            &changed.steps[0],
+            Step::File {
+                change: Change::Update,
+                ..
+            }
+        ));
+        assert_eq!(
+            argvs(&changed),
+            [
+                "daemon-reload",
+                "enable gardener-ollama.service",
+                "restart gardener-ollama.service"
+            ]
+        );
+        assert!(matches!(
+            changed.steps.last(),
+            Some(Step::WaitHealthy { .. })
+        ));
+
+        let Step::File { content, .. } = &changed.steps[0] else {
+            panic!("the first step writes the file");
+        };
+        std::fs::write(&path, content).unwrap();
+        let same = plan(&ctx, &manager).unwrap();
+        assert!(matches!(
+            &same.steps[0],
+            Step::File {
+                change: Change::Unchanged,
+                ..
+            }
+        ));
+        assert_eq!(argvs(&same), ["restart gardener-ollama.service"]);
+    }
+}
