@@ -47,6 +47,10 @@ enum Command {
     Monitor(cmd::monitor::Args),
     /// Ollama's installed and loaded models; unload models from memory.
     Models(cmd::models::Args),
+    /// Ollama's settings (keep-alive, parallel requests, context length…):
+    /// show, change, apply.
+    #[command(subcommand)]
+    Ollama(cmd::ollama::Args),
     /// Show the last lines of the services' or Gardener's logs (or follow them).
     Logs(cmd::logs::Args),
     /// Back up, list, verify, restore and prune backups of the stack's data.
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         Command::Status(args) => cmd::status::run(&g, &args),
         Command::Monitor(args) => cmd::monitor::run(&g, &args),
         Command::Models(args) => cmd::models::run(&g, &args),
+        Command::Ollama(args) => cmd::ollama::run(&g, &args),
         Command::Logs(args) => cmd::logs::run(&g, &args),
         Command::Backup(args) => cmd::backup::run(&g, &args),
     };

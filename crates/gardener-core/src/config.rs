@@ -426,6 +426,24 @@ impl Config {
         })
     }
 
+    /// Sets `[ollama.env] NAME = "VALUE"`, or removes the key with `None`,
+    /// in the file at `path` (written from the template when absent),
+    /// keeping its comments and layout.
+    pub fn set_ollama_env(path: &Path, name: &str, value: Option<&str>) -> Result<()> {
+        Self::edit(path, |doc| match value {
+            Some(v) => doc["ollama"]["env"][name] = toml_edit::value(v),
+            None => {
+                if let Some(env) = doc
+                    .get_mut("ollama")
+                    .and_then(|o| o.get_mut("env"))
+                    .and_then(|e| e.as_table_like_mut())
+                {
+                    env.remove(name);
+                }
+            }
+        })
+    }
+
     /// Sets `[monitor] interval_secs`, keeping the file's comments and layout.
     pub fn set_interval(path: &Path, secs: u64) -> Result<()> {
         let secs = i64::try_from(secs).unwrap_or(i64::MAX);

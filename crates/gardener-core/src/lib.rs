@@ -15,6 +15,7 @@ pub mod logs;
 pub mod models;
 pub mod monitor;
 pub mod news;
+pub mod ollama_settings;
 pub mod paths;
 pub mod services;
 pub mod settings;

@@ -8,6 +8,7 @@ pub mod install;
 pub mod logs;
 pub mod models;
 pub mod monitor;
+pub mod ollama;
 pub mod service;
 pub mod status;
 pub mod uninstall;

@@ -196,6 +196,18 @@ fn validate_ollama(c: &Config) -> Result<(), Violation> {
         }
     }
     check_env("ollama.env", &c.ollama.env)?;
+    for (name, value) in &c.ollama.env {
+        if let Some(known) = crate::ollama_settings::KNOWN
+            .iter()
+            .find(|k| k.name == name)
+            && !known.accepts(value)
+        {
+            return Err(violation(
+                format!("ollama.env.{name}"),
+                format!("cannot be {value:?}: it takes {}", known.allowed),
+            ));
+        }
+    }
     check_memory("ollama", c.ollama.memory_high, c.ollama.memory_max)
 }
 

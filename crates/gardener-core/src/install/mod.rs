@@ -23,6 +23,9 @@ pub use planner::{build_plan, uninstall_plan};
 pub use preflight::{Preflight, PreflightOptions, preflight};
 pub use status::{Drift, ServiceReport, control, service_reports};
 
+pub(crate) use planner::SERVICE_FILE;
+pub(crate) use programs::programs;
+
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::ErrorCode;

@@ -1,0 +1,181 @@
+//! `gardener ollama settings|set|apply`: the Ollama settings Gardener knows
+//! (kept in gardener.toml's `[ollama.env]`, so they survive restarts and
+//! upgrades), changing one, and restarting Ollama with them.
+
+use std::process::ExitCode;
+
+use gardener_core::Platform;
+use gardener_core::context::Context;
+use gardener_core::install::Progress;
+use gardener_core::ollama_settings::{self as settings, Applied, Source};
+
+use crate::Globals;
+use crate::output::{self, CliError};
+
+/// The ollama subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Args {
+    /// Each setting Gardener knows: its value (or "default") and what it does.
+    Settings,
+    /// Write a setting into gardener.toml's [ollama.env] and show what it
+    /// changes in Ollama's service file.
+    Set {
+        /// The variable, as Ollama names it (`OLLAMA_NUM_PARALLEL`).
+        name: String,
+        /// Its new value (empty: remove it, as --unset does).
+        #[arg(
+            required_unless_present = "unset",
+            conflicts_with = "unset",
+            allow_hyphen_values = true
+        )]
+        value: Option<String>,
+        /// Remove the setting from gardener.toml (Gardener's or Ollama's default applies).
+        #[arg(long)]
+        unset: bool,
+        /// Then restart Ollama with it and confirm its process has it.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Install Ollama's service file from gardener.toml, restart Ollama and
+    /// confirm its process runs with the settings.
+    Apply,
+}
+
+fn err(e: settings::Error) -> CliError {
+    CliError {
+        code: e.code(),
+        exit: if e.is_usage() {
+            output::USAGE
+        } else {
+            output::FAILED
+        },
+        message: e.to_string(),
+    }
+}
+
+fn load(g: &Globals) -> Result<Context, CliError> {
+    Ok(Context::load(g.config.as_deref(), Platform::current())?)
+}
+
+/// Runs the subcommand.
+pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
+    match args {
+        Args::Settings => show(g),
+        Args::Set {
+            name,
+            value,
+            unset,
+            apply,
+        } => {
+            let value = if *unset { None } else { value.as_deref() };
+            set(g, name, value, *apply)
+        }
+        Args::Apply => {
+            let applied = apply(g, &load(g)?)?;
+            if g.json {
+                output::print_json(&applied);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn show(g: &Globals) -> Result<ExitCode, CliError> {
+    let ctx = load(g)?;
+    let all = settings::current(&ctx).map_err(err)?;
+    if g.json {
+        output::print_json(&serde_json::json!({ "config_file": ctx.config_file, "settings": all }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for s in &all {
+        let value = match (&s.value, s.source) {
+            (Some(v), Source::Gardener) => format!("{v} (Gardener's default)"),
+            (Some(v), _) => v.clone(),
+            (None, _) => "default".to_owned(),
+        };
+        println!("{:<width$}  {value}", s.name);
+        println!("{:<width$}  {}", "", s.about);
+    }
+    println!(
+        "\nChange one with `gardener ollama set NAME VALUE`; they are kept in [ollama.env] of {}",
+        ctx.config_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn set(
+    g: &Globals,
+    name: &str,
+    value: Option<&str>,
+    and_apply: bool,
+) -> Result<ExitCode, CliError> {
+    let before = load(g)?;
+    let name = settings::set(&before.config_file, name, value).map_err(err)?;
+    let after = load(g)?;
+    let value = value.filter(|v| !v.is_empty());
+    let change = settings::service_change(&before, &after).map_err(err)?;
+    let diff = change.diff_lines();
+    if !g.json {
+        match value {
+            Some(v) => println!(
+                "✓ {name} = {v:?} written to {}",
+                after.config_file.display()
+            ),
+            None => println!("✓ {name} removed from {}", after.config_file.display()),
+        }
+        if !after.manages_ollama() {
+            println!("  Gardener does not run Ollama here (`[ollama] external = true`).");
+        } else if diff.is_empty() {
+            println!("  Ollama's service file does not change.");
+        } else {
+            println!("  Ollama's service file {} changes:", change.path);
+            for line in &diff {
+                println!("    {line}");
+            }
+        }
+    }
+    let applied = if and_apply {
+        Some(apply(g, &after)?)
+    } else {
+        if !g.json && after.manages_ollama() {
+            println!("  Run `gardener ollama apply` to restart Ollama with it.");
+        }
+        None
+    };
+    if g.json {
+        output::print_json(&serde_json::json!({
+            "name": name,
+            "value": value,
+            "config_file": after.config_file,
+            "service_file": change.path,
+            "diff": diff,
+            "applied": applied,
+        }));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn apply(g: &Globals, ctx: &Context) -> Result<Applied, CliError> {
+    let show = !g.json;
+    let mut progress = |p: Progress| {
+        if show {
+            match p {
+                Progress::Started { description, .. } => eprintln!("  … {description}"),
+                Progress::Finished { result, .. } => eprintln!("    {result}"),
+            }
+        }
+    };
+    let manager = ctx.manager();
+    let applied = settings::apply(ctx, manager.as_ref(), &mut progress).map_err(err)?;
+    if show {
+        println!(
+            "✓ Ollama restarted and answered in {} ms; its process (pid {}) runs with:",
+            applied.latency_ms, applied.pid
+        );
+        for (name, value) in &applied.running {
+            println!("    {name}={}", value.as_deref().unwrap_or("(default)"));
+        }
+    }
+    Ok(applied)
+}
