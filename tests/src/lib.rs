@@ -25,13 +25,29 @@ use std::time::{Duration, Instant};
 
 pub use systemd::SystemdUser;
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range.
 ///
-/// The kernel hands out ephemeral ports in sequence, so a port released here is not handed
-/// to the next `bind(0)` right away; good enough for tests that bind it soon after.
+/// A stand-in service is stopped and started again by some tests (a backup pauses the app); while
+/// it is stopped its port must not be taken. Ports handed out by `bind(0)` and to outgoing
+/// connections all come from the ephemeral range (`ip_local_port_range`), so a port below it
+/// is only ever taken by another test choosing one the same way, at random among thousands.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
+    use std::hash::BuildHasher;
+    let ephemeral_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = (10_000u16, ephemeral_from.max(10_001));
+    let mut attempt = 0u64;
+    loop {
+        attempt += 1;
+        let seed = (std::process::id(), attempt, Instant::now());
+        let n = std::hash::RandomState::new().hash_one(seed);
+        let port = low + u16::try_from(n % u64::from(high - low)).unwrap_or(0);
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Polls `done` every 100 ms until it returns true or `timeout` passes; returns its last answer.
