@@ -144,7 +144,7 @@ for run in $(seq "$RUNS"); do
   settle
   log=$HOME/dashboard-$run.log
   # stdin stays open (as the tray's pipe does) until the window has painted.
-  # With the environment the tray gives it (see software_rendering_manners in windows.rs).
+  # With the environment the tray gives it (see software_rendering_manners in window_process.rs).
   launched=$EPOCHREALTIME
   { cat "$HOME/recent.json"; sleep 30; } | GARDENER_FEED=1 RUST_LOG=info \
     WEBKIT_DISABLE_COMPOSITING_MODE=${WEBKIT_DISABLE_COMPOSITING_MODE:-1} \

@@ -94,7 +94,7 @@ pub enum DashEvent {
 
 /// Where the service actions go.
 enum Asker {
-    /// To the tray's monitor, over stdout; replies come in on stdin.
+    /// To the menu bar's monitor, over stdout; replies come in on stdin.
     Fed {
         next: AtomicU64,
         waiting: Mutex<HashMap<u64, oneshot::Sender<Outcome>>>,

@@ -115,7 +115,7 @@ export async function main(root: HTMLElement, first: ViewName = viewOf(location.
       requestAnimationFrame(() => requestAnimationFrame(() => void dashboardPainted(performance.timeOrigin + performance.now())));
     }
   };
-  // The tray's recent past, put in the page before it loaded (see windows.rs).
+  // The menu bar's recent past, put in the page before it loaded (see window.rs).
   const given = (window as unknown as { __GARDENER_RECENT__?: Recent }).__GARDENER_RECENT__;
   if (given !== undefined) onEvent({ type: "recent", ...given });
   const result = await dashboardSubscribe(onEvent);
