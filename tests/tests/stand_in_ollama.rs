@@ -342,3 +342,24 @@ fn show_delete_and_load_with_keep_alive() {
         json!({ "error": "model 'qwen2.5-coder:7b' not found" })
     );
 }
+
+#[test]
+fn extra_models_are_listed_and_shown_each_with_its_own_digest() {
+    let port = free_port();
+    let server = Server::start_with(port, &[("STAND_IN_OLLAMA_EXTRA_MODELS", "3")]);
+    let tags = server.get("/api/tags").json();
+    let models = tags["models"].as_array().unwrap();
+    assert_eq!(
+        models.len(),
+        5,
+        "two of the catalog's and three more: {tags}"
+    );
+    let digests: std::collections::BTreeSet<&str> = models
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(digests.len(), 5, "each its own digest: {tags}");
+    let show = server.post("/api/show", &json!({ "model": "generated-002:1b" }));
+    assert_eq!(show.status, 200);
+    assert!(show.json()["model_info"].is_object(), "{}", show.body);
+}

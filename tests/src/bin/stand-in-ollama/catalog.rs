@@ -27,6 +27,7 @@ pub struct Model {
 }
 
 /// What `/api/show`'s `model_info` says about a model's shape.
+#[derive(Clone, Copy)]
 pub struct Arch {
     pub name: &'static str,
     pub parameter_count: u64,
@@ -135,6 +136,24 @@ pub const PULLABLE: &[Model] = &[Model {
 }];
 
 /// The model `name` names among `models`, `:latest` implied when no tag is given.
+/// `n` more installed models, each with its own name and digest, shaped like the first one
+/// (for timing `gardener models` against many). They live as long as the process.
+pub fn generated(n: usize) -> Vec<&'static Model> {
+    let base = &INSTALLED[0];
+    (0..n)
+        .map(|i| {
+            let name: &'static str = Box::leak(format!("generated-{i:03}:1b").into_boxed_str());
+            let digest: &'static str = Box::leak(format!("{i:064x}").into_boxed_str());
+            let model: &'static Model = Box::leak(Box::new(Model {
+                name,
+                digest,
+                ..*base
+            }));
+            model
+        })
+        .collect()
+}
+
 pub fn find<'a>(models: impl IntoIterator<Item = &'a Model>, name: &str) -> Option<&'a Model> {
     let latest = format!("{name}:latest");
     models

@@ -77,6 +77,8 @@ pub struct Knobs {
     cut_after: Option<usize>,
     pull_total: Option<u64>,
     partial_vram: bool,
+    /// More installed models than the catalog's (`STAND_IN_OLLAMA_EXTRA_MODELS`).
+    extra_models: usize,
 }
 
 impl Knobs {
@@ -92,6 +94,9 @@ impl Knobs {
                 .and_then(|n| usize::try_from(n).ok()),
             pull_total: number("STAND_IN_OLLAMA_PULL_TOTAL"),
             partial_vram: std::env::var("STAND_IN_OLLAMA_PARTIAL_VRAM").is_ok_and(|v| v == "1"),
+            extra_models: number("STAND_IN_OLLAMA_EXTRA_MODELS")
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0),
         }
     }
 }
@@ -106,7 +111,12 @@ pub struct State {
 impl State {
     fn new(knobs: Knobs) -> Self {
         Self {
-            installed: Mutex::new(catalog::INSTALLED.iter().collect()),
+            installed: Mutex::new(
+                catalog::INSTALLED
+                    .iter()
+                    .chain(catalog::generated(knobs.extra_models))
+                    .collect(),
+            ),
             // Ollama starts with nothing loaded; one loaded model makes `/api/ps` worth testing.
             loaded: Mutex::new(vec![Loaded::new(&catalog::INSTALLED[0], KEEP_ALIVE)]),
             knobs,
