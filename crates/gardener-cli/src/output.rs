@@ -36,15 +36,21 @@ impl CliError {
             exit: USAGE,
         }
     }
+
+    /// A domain error with its code: exit 2 when it is a usage error
+    /// (`usage`), 1 otherwise.
+    pub fn domain(code: ErrorCode, usage: bool, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            exit: if usage { USAGE } else { FAILED },
+        }
+    }
 }
 
 impl From<install::Error> for CliError {
     fn from(e: install::Error) -> Self {
-        Self {
-            code: e.code(),
-            exit: if e.is_usage() { USAGE } else { FAILED },
-            message: e.to_string(),
-        }
+        Self::domain(e.code(), e.is_usage(), e.to_string())
     }
 }
 

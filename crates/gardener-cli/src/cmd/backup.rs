@@ -123,15 +123,7 @@ fn err(e: backup::Error) -> CliError {
         backup::Error::Busy { .. } => format!("{e}; wait for it to finish"),
         _ => e.to_string(),
     };
-    CliError {
-        code: e.code(),
-        exit: if e.is_usage() {
-            output::USAGE
-        } else {
-            output::FAILED
-        },
-        message,
-    }
+    CliError::domain(e.code(), e.is_usage(), message)
 }
 
 /// Ctrl-C and SIGTERM cancel the running operation instead of killing it

@@ -32,15 +32,7 @@ pub enum KeyAction {
 }
 
 pub(super) fn err(e: copies::Error) -> CliError {
-    CliError {
-        code: e.code(),
-        exit: if e.is_usage() {
-            output::USAGE
-        } else {
-            output::FAILED
-        },
-        message: e.to_string(),
-    }
+    CliError::domain(e.code(), e.is_usage(), e.to_string())
 }
 
 fn size(bytes: u64) -> String {

@@ -88,15 +88,7 @@ fn err(e: models::Error) -> CliError {
         }
         _ => e.to_string(),
     };
-    CliError {
-        code: e.code(),
-        exit: if e.is_usage() {
-            output::USAGE
-        } else {
-            output::FAILED
-        },
-        message,
-    }
+    CliError::domain(e.code(), e.is_usage(), message)
 }
 
 /// Runs the subcommand.

@@ -42,15 +42,7 @@ pub enum Args {
 }
 
 fn err(e: settings::Error) -> CliError {
-    CliError {
-        code: e.code(),
-        exit: if e.is_usage() {
-            output::USAGE
-        } else {
-            output::FAILED
-        },
-        message: e.to_string(),
-    }
+    CliError::domain(e.code(), e.is_usage(), e.to_string())
 }
 
 fn load(g: &Globals) -> Result<Context, CliError> {

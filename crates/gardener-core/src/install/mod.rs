@@ -6,7 +6,7 @@
 //! plan is printed by `gardener install --dry-run` and shown by the app.
 
 mod apply;
-mod planner;
+pub(crate) mod planner;
 mod preflight;
 mod programs;
 mod status;

@@ -43,7 +43,8 @@ fn file_change(path: &Path, content: &str, mode: u32) -> Result<Change> {
     })
 }
 
-fn commands(
+/// One command step per invocation, as plans have them.
+pub(crate) fn commands(
     service: Option<ServiceId>,
     action: Option<Action>,
     invs: Vec<Invocation>,

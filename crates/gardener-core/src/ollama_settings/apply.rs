@@ -12,8 +12,9 @@ use super::environ::running_environment;
 use super::{Error, KNOWN, Result};
 use crate::context::Context;
 use crate::install::plan::mode_string;
+use crate::install::planner::commands;
 use crate::install::{self, Change, Plan, Progress, Step};
-use crate::services::{Action, Invocation, ServiceId, ServiceManager};
+use crate::services::{Action, ServiceId, ServiceManager};
 
 /// What applying did.
 #[derive(Clone, Debug, Serialize)]
@@ -26,23 +27,6 @@ pub struct Applied {
     pub running: BTreeMap<String, Option<String>>,
     /// How long Ollama took to answer its health check, in milliseconds.
     pub latency_ms: u64,
-}
-
-/// One command step per invocation, as the installer's plans have them.
-fn commands(
-    service: Option<ServiceId>,
-    action: Option<Action>,
-    invs: Vec<Invocation>,
-    purpose: &str,
-) -> Vec<Step> {
-    invs.into_iter()
-        .map(|inv| Step::Command {
-            argv: inv.0,
-            purpose: purpose.to_owned(),
-            service,
-            action,
-        })
-        .collect()
 }
 
 /// The plan that installs Ollama's file as the config renders it, restarts
