@@ -20,6 +20,7 @@ pub enum View {
     #[default]
     Overview,
     Services,
+    Models,
     Backups,
     Alerts,
     Settings,
@@ -27,9 +28,10 @@ pub enum View {
 
 impl View {
     /// Every view, in the order of the dashboard's tabs.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Overview,
         Self::Services,
+        Self::Models,
         Self::Backups,
         Self::Alerts,
         Self::Settings,
@@ -40,6 +42,7 @@ impl View {
         match self {
             Self::Overview => "overview",
             Self::Services => "services",
+            Self::Models => "models",
             Self::Backups => "backups",
             Self::Alerts => "alerts",
             Self::Settings => "settings",

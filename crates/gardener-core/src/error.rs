@@ -190,6 +190,7 @@ failure_from!(
     crate::monitor::run_loop::Error,
     crate::monitor::unload::Error,
     crate::models::Error,
+    crate::ollama_settings::Error,
 );
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! What the end of a long piece of work says to a person, as a
 //! notification's headline and sentence: a backup with its copies, a
-//! restore, copies made on their own. The menu bar and the dashboard say it
+//! restore, copies made on their own, a model's download. The menu bar and the dashboard say it
 //! in these words.
 
 use crate::backup::{CreateReport, RestoreReport};
 use crate::copies::copy::{CopyOutcome, done_words};
 use crate::error::{ErrorCode, Failure};
+use crate::models::{Pulled, human};
 use crate::services::ServiceId;
 
 /// A notification's words.
@@ -68,6 +69,33 @@ pub fn restore_ended(result: &Result<RestoreReport, Failure>) -> News {
     }
 }
 
+/// How the pull of `model` ended. Ollama keeps the layers it has, so a
+/// pull stopped early resumes where it was when started again.
+pub fn pull_ended(model: &str, result: &Result<Pulled, Failure>) -> News {
+    match result {
+        Ok(pulled) => News::new(
+            "Model pulled",
+            format!(
+                "{} ({}) is ready, pulled in {:.0} s.",
+                pulled.model,
+                human(pulled.bytes),
+                pulled.seconds
+            ),
+        ),
+        Err(e) if e.code == ErrorCode::Cancelled => News::new(
+            "Pull cancelled",
+            format!("The pull of {model} stopped; pulling it again resumes where it left off."),
+        ),
+        Err(e) => News::new(
+            "Pull failed",
+            format!(
+                "{}. Pulling it again resumes where it left off.",
+                e.message.trim_end_matches('.')
+            ),
+        ),
+    }
+}
+
 /// The copies that failed, one line each (`None` when none did).
 pub fn copies_failed(outcomes: &[CopyOutcome]) -> Option<News> {
     let failed: Vec<String> = outcomes
@@ -122,6 +150,40 @@ mod tests {
         );
         let failed = backup_ended(&Err(Failure::new(ErrorCode::Io, "disk full")));
         assert_eq!(failed, News::new("Backup failed", "disk full"));
+    }
+
+    #[test]
+    fn a_pull_ends_with_the_model_its_size_or_why_it_stopped() {
+        let pulled = Pulled {
+            model: "llama3.2:3b".into(),
+            bytes: 2_019_393_189,
+            seconds: 41.6,
+        };
+        assert_eq!(
+            pull_ended("llama3.2:3b", &Ok(pulled)),
+            News::new(
+                "Model pulled",
+                "llama3.2:3b (2.0 GB) is ready, pulled in 42 s."
+            )
+        );
+        let cancelled = pull_ended(
+            "qwen",
+            &Err(Failure::new(ErrorCode::Cancelled, "cancelled")),
+        );
+        assert_eq!(cancelled.title, "Pull cancelled");
+        assert!(
+            cancelled.body.contains("The pull of qwen stopped"),
+            "{cancelled:?}"
+        );
+        let why = "Ollama could not pull nope: pull model manifest: file does not exist";
+        let failed = pull_ended("nope", &Err(Failure::new(ErrorCode::PullFailed, why)));
+        assert_eq!(
+            failed,
+            News::new(
+                "Pull failed",
+                format!("{why}. Pulling it again resumes where it left off.")
+            )
+        );
     }
 
     #[test]

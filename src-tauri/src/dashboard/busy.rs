@@ -1,5 +1,6 @@
 //! The dashboard's one long operation at a time (a backup, a check, a
-//! restore, a copy): off the async executor, cancellable, its progress
+//! restore, a copy, a model's download, restarting Ollama with new
+//! settings): off the async executor, cancellable, its progress
 //! throttled to the page; then what follows its end — a word to the monitor,
 //! a notification through the menu bar — and closing the window if that was
 //! asked for meanwhile.
@@ -7,12 +8,14 @@
 use std::sync::atomic::Ordering;
 
 use gardener_core::Platform;
-use gardener_core::backup::{Cancel, Progress, Throttle};
+use gardener_core::backup::{Cancel, Paced, Throttle};
 use gardener_core::backup::{CreateReport, RestoreReport};
 use gardener_core::context::Context;
 use gardener_core::copies::copy::CopyOutcome;
 use gardener_core::error::{ErrorCode, Failure};
+use gardener_core::models::Pulled;
 use gardener_core::news::{self, News};
+use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
@@ -53,6 +56,14 @@ impl Then {
         }
     }
 
+    /// After a pull: the model is ready, or why it is not.
+    pub fn after_pull(model: String) -> impl FnOnce(&Result<Pulled, Failure>) -> Self {
+        move |result| Self {
+            ask: None,
+            news: Some(news::pull_ended(&model, result)),
+        }
+    }
+
     /// After copies: the ones that failed.
     pub fn after_copies(result: &Result<Vec<CopyOutcome>, Failure>) -> Self {
         Self {
@@ -66,13 +77,19 @@ impl Dash {
     /// Runs `work` (given the config as it is now) as the window's one long
     /// operation, then does what `then` makes of its result, then closes the
     /// window if asked to.
-    pub async fn while_busy<R: Runtime, T: Send + 'static, E: Into<Failure>>(
+    pub async fn while_busy<R, P, T, E>(
         &self,
         window: &WebviewWindow<R>,
-        on_progress: Channel<Progress>,
-        work: impl FnOnce(&Context, &Cancel, &mut dyn FnMut(&Progress)) -> Result<T, E> + Send + 'static,
+        on_progress: Channel<P>,
+        work: impl FnOnce(&Context, &Cancel, &mut dyn FnMut(&P)) -> Result<T, E> + Send + 'static,
         then: impl FnOnce(&Result<T, Failure>) -> Then,
-    ) -> Result<T, Failure> {
+    ) -> Result<T, Failure>
+    where
+        R: Runtime,
+        P: Paced + Serialize + Clone + Send + 'static,
+        T: Send + 'static,
+        E: Into<Failure>,
+    {
         let cancel = self.start_busy()?;
         let result = tauri::async_runtime::spawn_blocking(move || {
             let ctx = Context::load(None, Platform::current())?;
@@ -112,7 +129,7 @@ impl Dash {
         if busy.is_some() {
             return Err(Failure::new(
                 ErrorCode::Busy,
-                "a backup, check or restore is already running in this window",
+                "a backup, check, restore, pull or restart is already running in this window",
             ));
         }
         let cancel = Cancel::new();

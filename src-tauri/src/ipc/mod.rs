@@ -11,6 +11,8 @@
 pub mod backups;
 pub mod both;
 pub mod dashboard;
+pub mod models;
+pub mod ollama;
 pub mod settings;
 pub mod setup;
 pub mod targets;

@@ -3,4 +3,4 @@
 /**
  * A view of the dashboard, by the name the page and `--view` use.
  */
-export type ViewName = "overview" | "services" | "backups" | "alerts" | "settings";
+export type ViewName = "overview" | "services" | "models" | "backups" | "alerts" | "settings";

@@ -5,16 +5,23 @@
 import { Channel } from "@tauri-apps/api/core";
 
 import type { Action } from "./Action";
+import type { Applied } from "./Applied";
 import type { BackupInfo } from "./BackupInfo";
 import type { CopyOutcome } from "./CopyOutcome";
 import type { CreateReport } from "./CreateReport";
 import type { DashEvent } from "./DashEvent";
+import type { DeletePlan } from "./DeletePlan";
+import type { Form } from "./Form";
 import type { InstallProgress } from "./InstallProgress";
+import type { Listing } from "./Listing";
+import type { Loaded } from "./Loaded";
 import type { LogStream } from "./LogStream";
 import type { NewTarget } from "./NewTarget";
 import type { PauseFor } from "./PauseFor";
 import type { Plan } from "./Plan";
 import type { Progress } from "./Progress";
+import type { PullProgress } from "./PullProgress";
+import type { Pulled } from "./Pulled";
 import type { RecoveryKey } from "./RecoveryKey";
 import type { RestoreReport } from "./RestoreReport";
 import type { ServiceId } from "./ServiceId";
@@ -23,6 +30,7 @@ import type { Settings } from "./Settings";
 import type { TargetSummary } from "./TargetSummary";
 import type { TestReport } from "./TestReport";
 import type { VerifyReport } from "./VerifyReport";
+import type { Written } from "./Written";
 import { call, type Result } from "../ipc";
 
 function channel<T>(on: (message: T) => void): Channel<T> {
@@ -152,6 +160,79 @@ export function setupOpen(): Promise<Result<null>> {
  */
 export function dashboardPainted(atMs: number): Promise<Result<null>> {
   return call<null>("dashboard_painted", { atMs });
+}
+
+// ipc/models.rs, for the dashboard
+
+/**
+ * Installed and loaded models, each with whether it fits in memory, and
+ * the models folder's total and free space (as `gardener models`).
+ */
+export function modelsList(): Promise<Result<Listing>> {
+  return call<Listing>("models_list");
+}
+
+/**
+ * Pulls `model` with progress (as `gardener models pull`); `modelsPullCancel`
+ * stops it, and a notification says how it ended.
+ */
+export function modelsPull(model: string, onProgress: (message: PullProgress) => void): Promise<Result<Pulled>> {
+  return call<Pulled>("models_pull", { model, onProgress: channel(onProgress) });
+}
+
+/**
+ * Stops the running pull (Ollama keeps what it has for the next one).
+ */
+export function modelsPullCancel(): Promise<Result<boolean>> {
+  return call<boolean>("models_pull_cancel");
+}
+
+/**
+ * What deleting `model` would free, and whether it is loaded (changes nothing).
+ */
+export function modelsDeletePlan(model: string): Promise<Result<DeletePlan>> {
+  return call<DeletePlan>("models_delete_plan", { model });
+}
+
+/**
+ * Deletes `model`; a loaded one only with `unload` (it is unloaded first).
+ */
+export function modelsDelete(model: string, unload: boolean): Promise<Result<DeletePlan>> {
+  return call<DeletePlan>("models_delete", { model, unload });
+}
+
+/**
+ * Loads `model` now and keeps it for `keepAlive` (`30m`, `-1`; Ollama's
+ * default when absent).
+ */
+export function modelsLoad(model: string, keepAlive: string | null): Promise<Result<Loaded>> {
+  return call<Loaded>("models_load", { model, keepAlive });
+}
+
+// ipc/ollama.rs, for the dashboard
+
+/**
+ * Each setting with its value, where it comes from and what it does.
+ */
+export function ollamaSettings(): Promise<Result<Form>> {
+  return call<Form>("ollama_settings");
+}
+
+/**
+ * Writes `name` (removes it when `value` is absent or empty) into
+ * gardener.toml's `[ollama.env]`; the running Ollama keeps its old values
+ * until `ollamaSettingsApply`.
+ */
+export function ollamaSettingSet(name: string, value: string | null): Promise<Result<Written>> {
+  return call<Written>("ollama_setting_set", { name, value });
+}
+
+/**
+ * Installs Ollama's service file from the settings, restarts Ollama, and
+ * confirms its new process runs with them.
+ */
+export function ollamaSettingsApply(onProgress: (message: InstallProgress) => void): Promise<Result<Applied>> {
+  return call<Applied>("ollama_settings_apply", { onProgress: channel(onProgress) });
 }
 
 // ipc/settings.rs, for the dashboard

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use gardener_core::Platform;
 use gardener_core::context::Context;
 use gardener_core::error::ErrorCode;
-use gardener_core::models::{self, ListOptions, fit};
+use gardener_core::models;
 use gardener_core::monitor::probe::{ProbeError, Prober};
 use gardener_core::monitor::run_loop;
 
@@ -104,12 +104,11 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode, CliError> {
         })?;
         match &args.action {
             None => {
-                let opts = ListOptions {
-                    models_dir,
-                    context: fit::context_setting(&ctx.config.ollama.env),
-                    available_memory: fit::available_memory(),
-                };
-                let listing = models::list(&prober, &host, &opts).await.map_err(err)?;
+                let listing = models::Ollama::of(&ctx)
+                    .map_err(err)?
+                    .list()
+                    .await
+                    .map_err(err)?;
                 if g.json {
                     output::print_json(&listing);
                 } else {

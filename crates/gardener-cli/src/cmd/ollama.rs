@@ -102,35 +102,30 @@ fn set(
     value: Option<&str>,
     and_apply: bool,
 ) -> Result<ExitCode, CliError> {
-    let before = load(g)?;
-    let name = settings::set(&before.config_file, name, value).map_err(err)?;
-    let after = load(g)?;
-    let value = value.filter(|v| !v.is_empty());
-    let change = settings::service_change(&before, &after).map_err(err)?;
-    let diff = change.diff_lines();
+    let written =
+        settings::write(g.config.as_deref(), Platform::current(), name, value).map_err(err)?;
+    let (name, config_file) = (&written.name, &written.form.config_file);
+    let manages_ollama = written.form.external.is_none();
     if !g.json {
-        match value {
-            Some(v) => println!(
-                "✓ {name} = {v:?} written to {}",
-                after.config_file.display()
-            ),
-            None => println!("✓ {name} removed from {}", after.config_file.display()),
+        match &written.value {
+            Some(v) => println!("✓ {name} = {v:?} written to {config_file}"),
+            None => println!("✓ {name} removed from {config_file}"),
         }
-        if !after.manages_ollama() {
+        if !manages_ollama {
             println!("  Gardener does not run Ollama here (`[ollama] external = true`).");
-        } else if diff.is_empty() {
+        } else if written.diff.is_empty() {
             println!("  Ollama's service file does not change.");
         } else {
-            println!("  Ollama's service file {} changes:", change.path);
-            for line in &diff {
+            println!("  Ollama's service file {} changes:", written.service_file);
+            for line in &written.diff {
                 println!("    {line}");
             }
         }
     }
     let applied = if and_apply {
-        Some(apply(g, &after)?)
+        Some(apply(g, &load(g)?)?)
     } else {
-        if !g.json && after.manages_ollama() {
+        if !g.json && manages_ollama {
             println!("  Run `gardener ollama apply` to restart Ollama with it.");
         }
         None
@@ -138,10 +133,10 @@ fn set(
     if g.json {
         output::print_json(&serde_json::json!({
             "name": name,
-            "value": value,
-            "config_file": after.config_file,
-            "service_file": change.path,
-            "diff": diff,
+            "value": written.value,
+            "config_file": config_file,
+            "service_file": written.service_file,
+            "diff": written.diff,
             "applied": applied,
         }));
     }

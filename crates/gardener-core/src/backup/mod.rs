@@ -36,7 +36,7 @@ pub use manifest::BackupKind;
 pub use named::{restore_named, verify_named};
 pub use pause::{app_paused_by_backup, app_resumed_since};
 pub use restore::{RestoreOptions, RestoreReport, restore};
-pub use throttle::Throttle;
+pub use throttle::{Paced, Throttle};
 pub use verify::{VerifyReport, verify, verify_recorded};
 
 /// The result of the last verification of a backup.

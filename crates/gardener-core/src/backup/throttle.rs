@@ -37,10 +37,30 @@ impl<Stage: PartialEq> Throttle<Stage> {
     }
 }
 
-impl Throttle<Phase> {
-    /// Whether the backup's `p` should be shown now.
-    pub fn ready(&mut self, p: &Progress) -> bool {
-        self.ready_at(p.phase, p.total_bytes > 0 && p.bytes >= p.total_bytes)
+/// Progress that goes through a [`Throttle`]: the stage it is at, and
+/// whether it is that stage's last report.
+pub trait Paced {
+    /// What a new stage is told apart by.
+    type Stage: PartialEq;
+    /// The stage of this report, and whether it ends it.
+    fn stage(&self) -> (Self::Stage, bool);
+}
+
+impl Paced for Progress {
+    type Stage = Phase;
+    fn stage(&self) -> (Phase, bool) {
+        (
+            self.phase,
+            self.total_bytes > 0 && self.bytes >= self.total_bytes,
+        )
+    }
+}
+
+impl<Stage: PartialEq> Throttle<Stage> {
+    /// Whether `p` should be shown now.
+    pub fn ready<P: Paced<Stage = Stage>>(&mut self, p: &P) -> bool {
+        let (stage, ends) = p.stage();
+        self.ready_at(stage, ends)
     }
 }
 

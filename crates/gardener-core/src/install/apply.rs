@@ -48,6 +48,17 @@ pub enum Progress {
     },
 }
 
+/// Every step's start and end is news: none is held back.
+impl crate::backup::Paced for Progress {
+    type Stage = usize;
+    fn stage(&self) -> (usize, bool) {
+        match self {
+            Self::Started { index, .. } => (*index, false),
+            Self::Finished { index, .. } => (*index, true),
+        }
+    }
+}
+
 /// What applying did.
 #[derive(Clone, Debug, Serialize)]
 pub struct ApplyReport {

@@ -81,6 +81,7 @@ pub fn show_from_info(info: &Map<String, Value>) -> Show {
 
 /// What deleting a model would do, found out before doing it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct DeletePlan {
     /// The model's full name (`name:tag`).
     pub model: String,
@@ -157,6 +158,7 @@ pub async fn delete(
 
 /// A model Ollama loaded, and until when it stays.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Loaded {
     /// The model.
     pub model: String,

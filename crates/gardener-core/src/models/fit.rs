@@ -46,6 +46,7 @@ pub struct Shape {
 
 /// The memory the estimates count on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Budget {
     /// Available to new allocations now.
     pub available_bytes: u64,
@@ -64,6 +65,7 @@ impl Budget {
 /// The verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Verdict {
     /// Within [`TIGHT_ABOVE`] of the budget.
     Fits,
@@ -86,6 +88,7 @@ impl Verdict {
 
 /// A verdict and the figures behind it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Fit {
     /// Fits, tight, will not fit.
     pub verdict: Verdict,

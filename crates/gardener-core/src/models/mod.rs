@@ -7,6 +7,7 @@
 pub mod api;
 pub mod fit;
 pub mod ndjson;
+pub mod ollama;
 pub mod pull;
 pub mod space;
 
@@ -22,6 +23,7 @@ use crate::monitor::{InstalledModel, LoadedModel};
 
 pub use api::{DeletePlan, Loaded, delete, load, plan_delete};
 pub use fit::{Budget, Fit, Verdict};
+pub use ollama::Ollama;
 pub use pull::{PullOptions, PullProgress, Pulled, pull};
 
 /// The deadline for loading a model: reading gigabytes into memory takes far
@@ -103,6 +105,9 @@ pub enum Error {
     /// The person cancelled it.
     #[error("cancelled")]
     Cancelled,
+    /// No HTTP client could be made (the system's TLS or resolver setup).
+    #[error("cannot make an HTTP client: {0}")]
+    Client(String),
 }
 
 impl Error {
@@ -117,6 +122,7 @@ impl Error {
             Self::Refused { .. } => ErrorCode::OllamaRefused,
             Self::BadKeepAlive(_) => ErrorCode::Usage,
             Self::Cancelled => ErrorCode::Cancelled,
+            Self::Client(_) => ErrorCode::Internal,
         }
     }
 
@@ -131,10 +137,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An installed model with what `/api/show` and `/api/ps` add to `/api/tags`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ModelDetails {
     /// What `/api/tags` says (name, size, family, parameters, quantization,
     /// modified time).
     #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
     pub installed: InstalledModel,
     /// The manifest's digest (the same for two names of one model).
     pub digest: Option<String>,
@@ -150,6 +158,7 @@ pub struct ModelDetails {
 
 /// `gardener models`: what is installed and loaded, and the room for more.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Listing {
     /// Ollama's `host:port`.
     pub host: String,

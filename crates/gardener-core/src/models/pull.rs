@@ -38,6 +38,7 @@ pub struct PullOptions {
 
 /// Where a pull is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PullProgress {
     /// Ollama's words: `pulling manifest`, `pulling 6a0746a1ec1a`,
     /// `verifying sha256 digest`, `success`.
@@ -50,8 +51,16 @@ pub struct PullProgress {
     pub total: u64,
 }
 
+impl crate::backup::Paced for PullProgress {
+    type Stage = String;
+    fn stage(&self) -> (String, bool) {
+        (self.status.clone(), self.status == "success")
+    }
+}
+
 /// A finished pull.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Pulled {
     /// The model.
     pub model: String,
@@ -108,7 +117,7 @@ pub async fn pull(
         let complete = lines.push(&chunk).map_err(|e| state.interrupted(&e))?;
         for line in complete {
             state.take(&line)?;
-            if throttle.ready_at(state.progress.status.clone(), false) {
+            if throttle.ready(&state.progress) {
                 on_progress(&state.progress);
             }
         }

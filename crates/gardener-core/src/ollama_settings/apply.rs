@@ -18,6 +18,7 @@ use crate::services::{Action, ServiceId, ServiceManager};
 
 /// What applying did.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Applied {
     /// Whether the service file changed.
     pub file_changed: bool,
@@ -93,7 +94,7 @@ fn plan(ctx: &Context, manager: &dyn ServiceManager) -> Result<Plan> {
 
 /// `NAME=VALUE` of every known setting in `env`, for a person to set where
 /// an Ollama Gardener does not run is started.
-fn assignments(env: &BTreeMap<String, String>) -> String {
+pub(super) fn assignments(env: &BTreeMap<String, String>) -> String {
     let set: Vec<String> = KNOWN
         .iter()
         .filter_map(|k| env.get(k.name).map(|v| format!("{}={v}", k.name)))

@@ -5,6 +5,7 @@
 
 mod apply;
 mod environ;
+mod form;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 pub use apply::{Applied, apply};
 pub use environ::{parse_launchctl_environment, parse_proc_environ};
+pub use form::{Form, Written, form, write};
 
 use crate::config::{self, Config};
 use crate::context::Context;
@@ -238,6 +240,7 @@ pub fn validate(name: &str, value: &str) -> Result<&'static Known> {
 /// Where a setting's value comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Source {
     /// Written in gardener.toml's `[ollama.env]`.
     File,
@@ -249,6 +252,7 @@ pub enum Source {
 
 /// One known setting and its value now.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Setting {
     /// The environment variable.
     pub name: &'static str,
