@@ -1,5 +1,6 @@
 //! The tray icon and its native menu: four live status lines (Ollama, the
-//! app, the machine, the last backup), the actions, and Quit. The icon shows
+//! app, the machine, the last backup), the actions (with a Models submenu
+//! of the loaded models), and Quit. The icon shows
 //! the overall state. The menu needs no webview, so the idle app holds none.
 
 use std::sync::Mutex;
@@ -22,6 +23,10 @@ mod id {
     pub const RESTART_OLLAMA: &str = "restart-ollama";
     pub const RESTART_APP: &str = "restart-app";
     pub const UNLOAD_MODELS: &str = "unload-models";
+    /// Followed by the model's name.
+    pub const UNLOAD_MODEL: &str = "unload-model:";
+    pub const NO_MODEL: &str = "no-model";
+    pub const PULL_MODEL: &str = "pull-model";
     pub const BACK_UP: &str = "back-up";
     pub const PAUSE_HOUR: &str = "pause-hour";
     pub const PAUSE_TOMORROW: &str = "pause-tomorrow";
@@ -32,10 +37,11 @@ mod id {
 }
 
 /// A menu item, as the menu bar's loop is told of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MenuItem {
     Restart(ServiceId),
     UnloadModels,
+    UnloadModel(String),
     BackUp,
     PauseAlerts(PauseFor),
     OpenLogs,
@@ -93,6 +99,17 @@ pub struct MenuState {
     pub back_up: bool,
     /// Alerts paused until then (seconds since the epoch).
     pub paused_until: Option<u64>,
+    /// The loaded models, as the Models submenu lists them.
+    pub models: Vec<ModelLine>,
+}
+
+/// A loaded model in the Models submenu: choosing it unloads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelLine {
+    /// `name:tag`.
+    pub name: String,
+    /// "Unload llama3.2:3b (3.2 GB, until 14:05)".
+    pub label: String,
 }
 
 impl MenuState {
@@ -120,6 +137,7 @@ impl MenuState {
             unload_models: false,
             back_up: false,
             paused_until: None,
+            models: Vec::new(),
         }
     }
 }
@@ -144,7 +162,7 @@ pub fn resume_label(paused_until: Option<u64>) -> String {
 }
 
 /// `until` as "14:05" today, "Thu 08:00" on another day.
-fn local_time(until: u64) -> Option<String> {
+pub fn local_time(until: u64) -> Option<String> {
     let local = i64::try_from(until)
         .ok()
         .and_then(|s| jiff::Timestamp::from_second(s).ok())
@@ -168,6 +186,10 @@ pub struct Tray<R: Runtime> {
     back_up: Item<R>,
     pause: Submenu<R>,
     resume: Item<R>,
+    models: Submenu<R>,
+    /// The Models submenu's items before its fixed ones, one per loaded
+    /// model (or "No model loaded").
+    model_items: Mutex<Vec<Item<R>>>,
     shown: Mutex<Option<MenuState>>,
 }
 
@@ -208,6 +230,12 @@ pub fn create<R: Runtime>(
         ],
     )?;
     let separator = || PredefinedMenuItem::separator(app);
+    let models = Submenu::with_items(
+        app,
+        "Models",
+        true,
+        &[&separator()?, &item(app, id::PULL_MODEL, "Pull Model…")?],
+    )?;
     let menu = Menu::with_items(
         app,
         &[
@@ -220,6 +248,7 @@ pub fn create<R: Runtime>(
             &restart_ollama,
             &restart_app,
             &unload_models,
+            &models,
             &back_up,
             &separator()?,
             &pause,
@@ -251,6 +280,8 @@ pub fn create<R: Runtime>(
         back_up,
         pause,
         resume,
+        models,
+        model_items: Mutex::new(Vec::new()),
         shown: Mutex::new(None),
     };
     tray.show(&first);
@@ -308,6 +339,9 @@ impl<R: Runtime> Tray<R> {
             run(self.resume.set_text(resume_label(state.paused_until)));
             run(self.resume.set_enabled(state.paused_until.is_some()));
         }
+        if old.is_none_or(|o| o.models != state.models) {
+            run(self.list_models(&state.models));
+        }
         match result {
             Ok(()) => *shown = Some(state.clone()),
             // Try everything again next time.
@@ -319,8 +353,39 @@ impl<R: Runtime> Tray<R> {
     }
 }
 
+impl<R: Runtime> Tray<R> {
+    /// Replaces the Models submenu's list with `models`.
+    fn list_models(&self, models: &[ModelLine]) -> tauri::Result<()> {
+        let mut items = lock(&self.model_items);
+        for old in items.drain(..) {
+            self.models.remove(&old)?;
+        }
+        let app = self.models.app_handle();
+        if models.is_empty() {
+            items.push(Item::with_id(
+                app,
+                id::NO_MODEL,
+                "No Model Loaded",
+                false,
+                None::<&str>,
+            )?);
+        }
+        for m in models {
+            let id = format!("{}{}", id::UNLOAD_MODEL, m.name);
+            items.push(item(app, &id, &m.label)?);
+        }
+        for (position, new) in items.iter().enumerate() {
+            self.models.insert(new, position)?;
+        }
+        Ok(())
+    }
+}
+
 /// The menu item with id `id`.
 fn item_of(id: &str) -> Option<MenuItem> {
+    if let Some(model) = id.strip_prefix(id::UNLOAD_MODEL) {
+        return Some(MenuItem::UnloadModel(model.to_owned()));
+    }
     Some(match id {
         id::RESTART_OLLAMA => MenuItem::Restart(ServiceId::Ollama),
         id::RESTART_APP => MenuItem::Restart(ServiceId::App),
@@ -333,6 +398,7 @@ fn item_of(id: &str) -> Option<MenuItem> {
         id::SET_UP => MenuItem::SetUp,
         id::DASHBOARD => MenuItem::Dashboard(View::Overview),
         id::SETTINGS => MenuItem::Dashboard(View::Settings),
+        id::PULL_MODEL => MenuItem::Dashboard(View::Models),
         id::QUIT => MenuItem::Quit,
         _ => return None,
     })
@@ -382,6 +448,15 @@ mod tests {
             Some(MenuItem::Dashboard(View::Settings))
         );
         assert_eq!(item_of(id::QUIT), Some(MenuItem::Quit));
+        assert_eq!(
+            item_of(id::PULL_MODEL),
+            Some(MenuItem::Dashboard(View::Models))
+        );
+        assert_eq!(
+            item_of("unload-model:llama3.2:3b"),
+            Some(MenuItem::UnloadModel("llama3.2:3b".into()))
+        );
+        assert_eq!(item_of(id::NO_MODEL), None);
         assert_eq!(item_of("line-0"), None, "status lines do nothing");
     }
 }

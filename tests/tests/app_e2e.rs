@@ -479,6 +479,61 @@ fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_
 }
 
 #[test]
+fn the_models_submenu_unloads_one_model_and_pull_model_opens_the_models_tab() {
+    if !can_run("the_models_submenu_unloads_one_model_and_pull_model_opens_the_models_tab") {
+        return;
+    }
+    let (machine, desktop, app, tray, _) = app_showing_healthy();
+    let submenu = || -> Vec<(String, bool)> {
+        let models = tray.find("Models").expect("a Models submenu");
+        models
+            .children
+            .iter()
+            .map(|i| (i.label.clone(), i.enabled))
+            .collect()
+    };
+    let listed = submenu();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let (unload, enabled) = &listed[0];
+    assert!(
+        unload.starts_with("Unload llama3.2:3b (") && unload.contains(" GB, until "),
+        "{listed:?}"
+    );
+    assert!(enabled);
+    assert_eq!(listed[2], ("Pull Model…".to_owned(), true));
+
+    tray.click(unload);
+    assert!(
+        wait_until(SETTLE, || submenu()[0]
+            == ("No Model Loaded".to_owned(), false)),
+        "the submenu still lists a model: {:?}\n{}",
+        submenu(),
+        app.log()
+    );
+    let models = machine.gardener_json(&["models", "--json"]);
+    assert_eq!(models["loaded"].as_array().unwrap().len(), 0, "{models:#}");
+    assert!(
+        wait_until(SETTLE, || desktop
+            .notifications()
+            .iter()
+            .any(|(t, b)| t == "Models unloaded" && b.contains("llama3.2:3b"))),
+        "{:?}",
+        desktop.notifications()
+    );
+
+    tray.click("Pull Model…");
+    assert!(
+        wait_until(SETTLE, || !descendants_with(
+            app.child.id(),
+            "--window\0dashboard\0--view\0models"
+        )
+        .is_empty()),
+        "Pull Model… opened no dashboard at the models\n{}",
+        app.log()
+    );
+}
+
+#[test]
 fn a_model_partly_on_the_cpu_is_told_once_while_it_holds_and_again_once_unloaded() {
     if !can_run("a_model_partly_on_the_cpu_is_told_once_while_it_holds_and_again_once_unloaded") {
         return;

@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use gardener_core::models::human;
 use gardener_core::monitor::summary::{self, Overall, Summary};
-use gardener_core::monitor::{RunState, Snapshot};
+use gardener_core::monitor::{LoadedModel, RunState, Snapshot};
 
-use crate::tray::MenuState;
+use crate::tray::{MenuState, ModelLine, local_time};
 
 /// What the menu shows besides the latest snapshot.
 #[derive(Debug, Default)]
@@ -50,7 +51,12 @@ impl Extras {
                 services.ollama.service.state,
             ),
             app_controllable: controllable(services.app.managed, services.app.state),
-            models_loaded: services.ollama.models.len(),
+            models: services
+                .ollama
+                .models
+                .iter()
+                .map(|m| model_line(m, now_secs()))
+                .collect(),
         };
         match (&self.latest, self.system_shown_at) {
             (Some(prev), Some(at)) if now.duration_since(at) < SYSTEM_LINE_EVERY => {
@@ -72,7 +78,31 @@ pub struct Latest {
     summary: Summary,
     ollama_controllable: bool,
     app_controllable: bool,
-    models_loaded: usize,
+    models: Vec<ModelLine>,
+}
+
+/// Beyond this, Ollama keeps a model for as long as it runs (a negative
+/// keep-alive shows as an expiry centuries away).
+const KEPT_FOR_GOOD_AFTER_SECS: u64 = 366 * 24 * 3600;
+
+/// "Unload llama3.2:3b (3.2 GB, until 14:05)".
+fn model_line(m: &LoadedModel, now: u64) -> ModelLine {
+    let until = m
+        .expires_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .and_then(|t| u64::try_from(t.as_second()).ok());
+    let until = match until {
+        Some(at) if at > now.saturating_add(KEPT_FOR_GOOD_AFTER_SECS) => {
+            ", until Ollama stops".to_owned()
+        }
+        Some(at) => local_time(at).map_or_else(String::new, |t| format!(", until {t}")),
+        None => String::new(),
+    };
+    ModelLine {
+        name: m.name.clone(),
+        label: format!("Unload {} ({}{until})", m.name, human(m.size_bytes)),
+    }
 }
 
 /// Seconds since the epoch, now.
@@ -101,9 +131,10 @@ pub fn menu_state(extras: &Extras, now: u64) -> MenuState {
             ],
             restart_ollama: l.ollama_controllable,
             restart_app: l.app_controllable,
-            unload_models: l.models_loaded > 0,
+            unload_models: !l.models.is_empty(),
             back_up: l.ollama_controllable || l.app_controllable,
             paused_until: None,
+            models: l.models.clone(),
         },
     };
     if state.overall == Overall::NotSetUp && extras.latest.is_some() {
@@ -139,7 +170,7 @@ mod tests {
                 },
                 ollama_controllable: true,
                 app_controllable: false,
-                models_loaded: 0,
+                models: Vec::new(),
             }),
             ..Extras::default()
         }
@@ -176,6 +207,41 @@ mod tests {
         let e = e.for_new_monitor();
         assert_eq!(e.backup.as_deref(), Some("Backing up… 45%"));
         assert!(e.latest.is_none() && e.pending.is_empty() && e.problem.is_none());
+    }
+
+    #[test]
+    fn each_loaded_model_has_its_line_with_memory_and_until_when() {
+        let model = |expires_at: Option<String>| LoadedModel {
+            name: "llama3.2:3b".into(),
+            size_bytes: 3_200_000_000,
+            vram_bytes: 0,
+            expires_at,
+            context_length: None,
+        };
+        let now = now_secs();
+        let soon = jiff::Timestamp::from_second(i64::try_from(now + 600).unwrap()).unwrap();
+        let line = model_line(&model(Some(soon.to_string())), now);
+        assert_eq!(line.name, "llama3.2:3b");
+        let local = local_time(now + 600).unwrap();
+        assert_eq!(
+            line.label,
+            format!("Unload llama3.2:3b (3.2 GB, until {local})")
+        );
+        let forever = model_line(&model(Some("2318-01-01T00:00:00Z".into())), now);
+        assert_eq!(
+            forever.label,
+            "Unload llama3.2:3b (3.2 GB, until Ollama stops)"
+        );
+        let unknown = model_line(&model(None), now);
+        assert_eq!(unknown.label, "Unload llama3.2:3b (3.2 GB)");
+
+        let mut e = extras();
+        if let Some(l) = &mut e.latest {
+            l.models = vec![line.clone()];
+        }
+        let state = menu_state(&e, now);
+        assert!(state.unload_models);
+        assert_eq!(state.models, vec![line]);
     }
 
     #[test]

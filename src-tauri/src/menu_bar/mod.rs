@@ -210,6 +210,7 @@ impl<R: Runtime> Owner<R> {
                 self.control(Asker::Restart(service), Action::Restart, service);
             }
             MenuItem::UnloadModels => self.unload(Asker::Unload, None),
+            MenuItem::UnloadModel(model) => self.unload(Asker::Unload, Some(model)),
             MenuItem::BackUp => self.back_up(),
             MenuItem::PauseAlerts(pause) => {
                 if let Err(error) = work::pause_alerts(&self.events, pause) {

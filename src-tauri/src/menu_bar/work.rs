@@ -72,7 +72,7 @@ pub fn unload_news(answer: Option<Outcome>) -> Note {
         Some(Ok(names)) if names.is_empty() => note(
             "No models were loaded",
             "Ollama had nothing in memory.",
-            View::Services,
+            View::Models,
         ),
         Some(Ok(names)) => note(
             "Models unloaded",
@@ -80,13 +80,9 @@ pub fn unload_news(answer: Option<Outcome>) -> Note {
                 "Freed the memory of {}. They load again when next used.",
                 names.join(", ")
             ),
-            View::Services,
+            View::Models,
         ),
-        Some(Err(failure)) => note(
-            "Could not unload the models",
-            failure.message,
-            View::Services,
-        ),
+        Some(Err(failure)) => note("Could not unload the models", failure.message, View::Models),
         None => not_monitoring(),
     }
 }
