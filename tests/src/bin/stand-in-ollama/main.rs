@@ -9,7 +9,8 @@
 //! line of a pull's stream, default 20), `STAND_IN_OLLAMA_PULL_CUT_AFTER` (after that many
 //! lines of a pull the process exits, as if Ollama crashed), `STAND_IN_OLLAMA_PULL_TOTAL`
 //! (the first layer of a pull claims this many bytes), `STAND_IN_OLLAMA_PARTIAL_VRAM=1`
-//! (`/api/ps` reports a quarter of each model outside VRAM).
+//! (`/api/ps` reports a quarter of each model outside VRAM), `STAND_IN_OLLAMA_PULL_STEPS`
+//! (progress lines per layer, default 4; many make a stream as busy as a real download's).
 
 mod catalog;
 mod pull;
@@ -76,6 +77,8 @@ pub struct Knobs {
     pull_delay: Duration,
     cut_after: Option<usize>,
     pull_total: Option<u64>,
+    /// Progress lines per layer.
+    pull_steps: u64,
     partial_vram: bool,
     /// More installed models than the catalog's (`STAND_IN_OLLAMA_EXTRA_MODELS`).
     extra_models: usize,
@@ -93,6 +96,7 @@ impl Knobs {
             cut_after: number("STAND_IN_OLLAMA_PULL_CUT_AFTER")
                 .and_then(|n| usize::try_from(n).ok()),
             pull_total: number("STAND_IN_OLLAMA_PULL_TOTAL"),
+            pull_steps: number("STAND_IN_OLLAMA_PULL_STEPS").map_or(4, |n| n.max(1)),
             partial_vram: std::env::var("STAND_IN_OLLAMA_PARTIAL_VRAM").is_ok_and(|v| v == "1"),
             extra_models: number("STAND_IN_OLLAMA_EXTRA_MODELS")
                 .and_then(|n| usize::try_from(n).ok())

@@ -15,9 +15,6 @@ use tiny_http::Request;
 use crate::State;
 use crate::catalog::{self, INSTALLED, Model, PULLABLE};
 
-/// How many progress lines each layer gets between 0 and its total.
-const STEPS: u64 = 4;
-
 /// Streams the pull the request asks for; runs on its own thread so the server keeps answering.
 pub fn pull(mut request: Request, state: &Arc<State>) {
     let mut text = String::new();
@@ -89,7 +86,7 @@ fn plan(name: &str, knobs: &crate::Knobs) -> Vec<Value> {
             Some(t) if i == 0 => t,
             _ => *size,
         };
-        lines.extend(layer_lines(digest, total));
+        lines.extend(layer_lines(digest, total, knobs.pull_steps));
     }
     lines.push(json!({ "status": "verifying sha256 digest" }));
     lines.push(json!({ "status": "writing manifest" }));
@@ -97,16 +94,16 @@ fn plan(name: &str, knobs: &crate::Knobs) -> Vec<Value> {
     lines
 }
 
-/// `pulling 6a0746a1ec1a` lines for one layer, from nothing to its total.
-fn layer_lines(digest: &str, total: u64) -> Vec<Value> {
+/// `pulling 6a0746a1ec1a` lines for one layer, from nothing to its total in `steps`.
+fn layer_lines(digest: &str, total: u64, steps: u64) -> Vec<Value> {
     let short: String = digest
         .trim_start_matches("sha256:")
         .chars()
         .take(12)
         .collect();
-    (0..=STEPS)
+    (0..=steps)
         .map(|step| {
-            let completed = total / STEPS * step + if step == STEPS { total % STEPS } else { 0 };
+            let completed = total / steps * step + if step == steps { total % steps } else { 0 };
             json!({ "status": format!("pulling {short}"), "digest": digest,
                     "total": total, "completed": completed })
         })
