@@ -1,12 +1,12 @@
 // The UI in real Chromium through each view: the setup wizard, the dashboard's gauges, a
-// backup with progress, a restore with its diff, and the alerts.
+// backup with progress, a restore with its diff, the models (pull, delete) and the alerts.
 
 import type { Server } from "node:http";
 
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { point, snapshot } from "../test/fixtures";
+import { installed, listing, point, snapshot } from "../test/fixtures";
 import { calls, launch, open, pageErrors, serve, type Scenario } from "./harness";
 
 let browser: Browser;
@@ -63,6 +63,7 @@ function dashboard(extra: Scenario = {}): Scenario {
     },
     log_open: { value: ["time=… msg=\"server listening\""] },
     log_poll: { value: [] },
+    models_list: { value: listing() },
     settings_load: {
       value: {
         path: "/Users/ada/Library/Application Support/gardener/gardener.toml",
@@ -174,6 +175,81 @@ describe("in Chromium", () => {
     expect((await calls(page)).map(([c]) => c)).not.toContain("restore_apply");
     await page.getByRole("button", { name: "Restore this backup" }).click();
     await page.getByText("Ollama and Codebase Gardener restarted and healthy.").waitFor();
+    await page.close();
+  });
+
+  it("the models show their fit, pull with streamed progress and list the new one", async () => {
+    const GIB = 1024 ** 3;
+    const page = await open(
+      browser,
+      `${base}/dashboard.html`,
+      dashboard({
+        models_pull: {
+          send: {
+            arg: "onProgress",
+            messages: [
+              { status: "pulling manifest", digest: null, completed: 0, total: 0 },
+              { status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", completed: GIB, total: 4 * GIB },
+              { status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", completed: 3 * GIB, total: 4 * GIB },
+              { status: "verifying sha256 digest", digest: null, completed: 4 * GIB, total: 4 * GIB },
+            ],
+          },
+          delayMs: 60,
+          value: { model: "gemma3:4b", bytes: 4 * GIB, seconds: 12 },
+        },
+      }),
+    );
+    await page.locator("#tab-models").click();
+    await page.locator('[data-model="llama3.1:70b"]').waitFor();
+    const badge = page.locator('[data-model="llama3.1:70b"] .badge.fit');
+    expect(await badge.textContent()).toBe("will not fit");
+    expect(await badge.getAttribute("title")).toContain("needs 42 GiB (weights 40 GiB + KV cache 2.0 GiB");
+    expect(await badge.isVisible()).toBe(true);
+    expect(await page.locator('[data-model="qwen2.5:14b"] .badge.fit').textContent()).toBe("tight");
+    expect(await page.getByRole("button", { name: "Unload llama3.2:3b" }).isVisible()).toBe(true);
+    // Once pulled, the list has the new model.
+    await page.evaluate((next) => {
+      const w = window as unknown as { __TAURI_INTERNALS__: { invoke: (cmd: string, args?: unknown) => Promise<unknown> } };
+      const invoke = w.__TAURI_INTERNALS__.invoke.bind(w.__TAURI_INTERNALS__);
+      let pulled = false;
+      w.__TAURI_INTERNALS__.invoke = async (cmd, args) => {
+        const out = await invoke(cmd, args);
+        if (cmd === "models_pull") pulled = true;
+        return cmd === "models_list" && pulled ? next : out;
+      };
+    }, listing({ installed: [...listing().installed, installed("gemma3:4b", { size_bytes: 4 * GIB })] }));
+    await page.getByLabel("Model to pull").fill("gemma3:4b");
+    await page.getByRole("button", { name: "Pull", exact: true }).click();
+    await page.getByText("pulling 6a0746a1ec1a — 1.0 GiB of 4.0 GiB (25%)").waitFor();
+    expect(await page.getByRole("button", { name: "Pull", exact: true }).isDisabled()).toBe(true);
+    await page.getByText("Pulled gemma3:4b (4.0 GiB) in 12 s.").waitFor();
+    expect(await page.locator("progress").count()).toBe(0);
+    await page.locator('[data-model="gemma3:4b"]').waitFor();
+    expect(pageErrors(page)).toEqual([]);
+    await page.close();
+  });
+
+  it("deleting a model asks first in a dialog that names the space freed", async () => {
+    const GIB = 1024 ** 3;
+    const page = await open(
+      browser,
+      `${base}/dashboard.html`,
+      dashboard({
+        models_delete_plan: { value: { model: "qwen2.5:14b", freed_bytes: 9 * GIB, loaded: false } },
+        models_delete: { value: { model: "qwen2.5:14b", freed_bytes: 9 * GIB, loaded: false } },
+      }),
+    );
+    await page.locator("#tab-models").click();
+    await page.getByRole("button", { name: "Delete qwen2.5:14b", exact: true }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete qwen2.5:14b?" });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain("Delete qwen2.5:14b? This frees 9.0 GiB.");
+    expect((await calls(page)).map(([c]) => c)).not.toContain("models_delete");
+    await dialog.getByRole("button", { name: "Delete qwen2.5:14b now" }).click();
+    await page.getByText("Deleted qwen2.5:14b; freed 9.0 GiB.").waitFor();
+    expect(await calls(page)).toContainEqual(["models_delete", { model: "qwen2.5:14b", unload: false }]);
+    expect(await page.locator("dialog").count()).toBe(0);
+    expect(pageErrors(page)).toEqual([]);
     await page.close();
   });
 

@@ -9,7 +9,7 @@ import type { BackupInfo } from "../src/bindings/BackupInfo";
 import type { Settings } from "../src/bindings/Settings";
 import type { TargetSummary } from "../src/bindings/TargetSummary";
 import { main } from "../src/dashboard/main";
-import { point, sendOn, settle, snapshot } from "./fixtures";
+import { listing, point, sendOn, settle, snapshot } from "./fixtures";
 
 afterEach(() => clearMocks());
 
@@ -64,6 +64,8 @@ function mock(calls: Calls, extra: (cmd: string, args: unknown) => unknown = () 
         return [];
       case "models_unload":
         return ["llama3.2:3b"];
+      case "models_list":
+        return listing();
       case "backups_list":
         return [backup];
       case "targets_list":
@@ -144,7 +146,7 @@ describe("the dashboard", () => {
     root.remove();
   });
 
-  it("restarts a service and unloads a model through the monitor", async () => {
+  it("restarts a service through the monitor", async () => {
     const calls: Calls = [];
     mock(calls);
     const root = document.createElement("div");
@@ -156,6 +158,16 @@ describe("the dashboard", () => {
     await settle();
     expect(calls).toContainEqual(["service_control", { action: "restart", service: "app" }]);
     expect(root.querySelector(".status-line")?.textContent).toContain("restart done");
+    expect(root.querySelector('[data-service="ollama"] h4')?.textContent).toBe("Version 0.12.6");
+    expect(root.querySelector('[aria-label="Unload llama3.2:3b"]')).toBeNull();
+  });
+
+  it("unloads a model from the Models tab", async () => {
+    const calls: Calls = [];
+    mock(calls);
+    const root = document.createElement("div");
+    await main(root, "models");
+    await settle();
     root.querySelector<HTMLButtonElement>('[aria-label="Unload llama3.2:3b"]')!.click();
     await settle();
     expect(calls).toContainEqual(["models_unload", { model: "llama3.2:3b" }]);

@@ -2,6 +2,9 @@
 // messages down a channel the page passed to a mocked command, as the Rust
 // side does.
 
+import type { Fit } from "../src/bindings/Fit";
+import type { Listing } from "../src/bindings/Listing";
+import type { ModelDetails } from "../src/bindings/ModelDetails";
 import type { Point } from "../src/bindings/Point";
 import type { Snapshot } from "../src/bindings/Snapshot";
 
@@ -76,3 +79,39 @@ export function sendOn(args: unknown, name: string, message: unknown): void {
 export const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setTimeout(resolve, 0));
 };
+
+/** An installed model as `models_list` lists it; `fit` and the rest as given. */
+export function installed(name: string, extra: Partial<ModelDetails> = {}, fit: Partial<Fit> = {}): ModelDetails {
+  return {
+    name,
+    digest: `sha256:${name.length}`,
+    size_bytes: 2 * GIB,
+    modified_at: "2027-01-10T12:00:00Z",
+    family: "llama",
+    parameter_size: "3.2B",
+    quantization: "Q4_K_M",
+    context_length: 131072,
+    parameter_count: 3_212_749_888,
+    loaded_now: false,
+    fit: { verdict: "fits", needs_bytes: 2.5 * GIB, weights_bytes: 2 * GIB, kv_cache_bytes: 0.5 * GIB, context: 4096, kv_basis: "shape", budget_bytes: 12 * GIB, ...fit },
+    ...extra,
+  };
+}
+
+/** What `models_list` answers: the loaded model of `snapshot()` and a few on disk. */
+export function listing(extra: Partial<Listing> = {}): Listing {
+  return {
+    host: "127.0.0.1:11434",
+    models_dir: "/Users/ada/.ollama/models",
+    total_bytes: 60 * GIB,
+    free_bytes: 80 * GIB,
+    memory: { available_bytes: 9 * GIB, freed_by_unloading_bytes: 3 * GIB },
+    loaded: snapshot().services.ollama.models,
+    installed: [
+      installed("llama3.2:3b", { loaded_now: true }),
+      installed("qwen2.5:14b", { size_bytes: 9 * GIB, family: "qwen2", parameter_size: "14.8B" }, { verdict: "tight", needs_bytes: 10 * GIB, weights_bytes: 9 * GIB, kv_cache_bytes: 1 * GIB }),
+      installed("llama3.1:70b", { size_bytes: 40 * GIB, parameter_size: "70.6B" }, { verdict: "will-not-fit", needs_bytes: 42 * GIB, weights_bytes: 40 * GIB, kv_cache_bytes: 2 * GIB }),
+    ],
+    ...extra,
+  };
+}

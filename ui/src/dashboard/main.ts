@@ -1,5 +1,5 @@
 // Entry point of the dashboard window: a tab per view (overview, services,
-// backups, alerts, settings), the samples the Rust side sends folded into
+// models, backups, alerts, settings), the samples the Rust side sends folded into
 // one state, and the shown view told of each. The URL's hash names the view
 // to start with (the menu's Settings… opens #settings).
 
@@ -11,6 +11,7 @@ import { h, replaceChildren } from "../dom";
 import { renderError } from "../plan";
 import { mountAlerts } from "./alerts";
 import { mountBackups } from "./backups";
+import { mountModels } from "./models";
 import { renderOverview } from "./overview";
 import { mountServices } from "./services";
 import { mountSettings } from "./settings";
@@ -24,6 +25,7 @@ export type { ViewName };
 const TITLES: Record<ViewName, string> = {
   overview: "Overview",
   services: "Services",
+  models: "Models",
   backups: "Backups",
   alerts: "Alerts",
   settings: "Settings",
@@ -44,6 +46,7 @@ const mountOverview: Mount = (root, initial) => {
 const MOUNTS: Record<ViewName, Mount> = {
   overview: mountOverview,
   services: mountServices,
+  models: mountModels,
   backups: (root) => mountBackups(root),
   alerts: mountAlerts,
   settings: (root) => mountSettings(root),

@@ -1,13 +1,13 @@
 // The services view: each service's state, pid, restarts, memory and CPU,
-// with start / stop / restart; Ollama's loaded models with unload buttons;
-// and the tail of a service's log, followed while the view is open.
+// with start / stop / restart; Ollama's version (its models have a view of
+// their own, models.ts); and the tail of a service's log, followed while the
+// view is open.
 
 import type { Action } from "../bindings/Action";
 import type { LogStream } from "../bindings/LogStream";
-import type { OllamaSnapshot } from "../bindings/OllamaSnapshot";
 import type { ServiceId } from "../bindings/ServiceId";
 import type { ServiceSnapshot } from "../bindings/ServiceSnapshot";
-import { logOpen, logPoll, modelsUnload, serviceControl } from "../bindings/commands";
+import { logOpen, logPoll, serviceControl } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
 import { SERVICE_NAMES } from "../services";
 import { bytes, percent } from "./format";
@@ -53,46 +53,6 @@ export const mountServices = (root: HTMLElement, initial: DashState): View => {
     render();
   };
 
-  const unloadModel = async (model: string | null): Promise<void> => {
-    busy = true;
-    render();
-    const result = await modelsUnload(model);
-    busy = false;
-    if (result.ok) {
-      status.say(result.value.length === 0 ? "No model was loaded." : `Unloaded ${result.value.join(", ")}. They load again when next used.`);
-    } else {
-      status.say(`Could not unload: ${result.error.message}`, true);
-    }
-    render();
-  };
-
-  const models = (o: OllamaSnapshot): HTMLElement => {
-    if (o.models.length === 0) return h("p", { class: "note" }, "No model is loaded in memory.");
-    return h(
-      "div",
-      {},
-      h(
-        "table",
-        { class: "models" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Loaded model"), h("th", {}, "Memory"), h("th", {}, "Unloads"), h("th", {}, ""))),
-        h(
-          "tbody",
-          {},
-          ...o.models.map((m) => {
-            const button = h("button", { type: "button", disabled: busy, "aria-label": `Unload ${m.name}` }, "Unload");
-            button.addEventListener("click", () => void unloadModel(m.name));
-            return h("tr", {}, h("td", {}, m.name), h("td", {}, bytes(m.size_bytes)), h("td", {}, m.expires_at ? new Date(m.expires_at).toLocaleTimeString() : "—"), h("td", {}, button));
-          }),
-        ),
-      ),
-      (() => {
-        const all = h("button", { type: "button", disabled: busy }, "Unload all");
-        all.addEventListener("click", () => void unloadModel(null));
-        return all;
-      })(),
-    );
-  };
-
   const card = (id: ServiceId, s: ServiceSnapshot, extra?: HTMLElement): HTMLElement => {
     const ok = s.healthy && (s.state === "running" || s.state === "external");
     const buttons = actionsFor(s).map((action) => {
@@ -128,7 +88,7 @@ export const mountServices = (root: HTMLElement, initial: DashState): View => {
     const o = snap.services.ollama;
     replaceChildren(
       cards,
-      card("ollama", o, h("div", {}, h("h4", {}, `Version ${o.version ?? "unknown"}`), models(o))),
+      card("ollama", o, h("div", {}, h("h4", {}, `Version ${o.version ?? "unknown"}`), h("p", { class: "note" }, "Its models, loaded and installed, are in the Models tab."))),
       card("app", snap.services.app),
     );
   };
