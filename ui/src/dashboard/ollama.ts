@@ -106,7 +106,8 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
     where.textContent = form.config_file;
     replaceChildren(
       notice,
-      external === null ? null : h("div", { class: "notice", role: "note" }, h("strong", {}, "Gardener does not run Ollama here. "), external),
+      // The message itself says what to set where.
+      external === null ? null : h("div", { class: "notice", role: "note" }, external),
     );
     rows.clear();
     replaceChildren(
