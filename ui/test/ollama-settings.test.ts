@@ -152,6 +152,8 @@ describe("Ollama's settings", () => {
     // The one before it was saved, and says so.
     expect(row(root, "OLLAMA_MAX_LOADED_MODELS").textContent).toContain("Set in gardener.toml.");
     expect(root.textContent).toContain("Saved OLLAMA_MAX_LOADED_MODELS; OLLAMA_NUM_PARALLEL was not saved");
+    expect(root.querySelector("pre")?.textContent).toBe("+ OLLAMA_MAX_LOADED_MODELS=2");
+    expect(button(root, "Restart Ollama with these settings").disabled).toBe(false);
 
     // Fixed and saved again: only what still differs is sent, and the message goes.
     type(root, "OLLAMA_NUM_PARALLEL", "4");

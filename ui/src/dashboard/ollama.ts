@@ -100,15 +100,17 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
     else row.field.setAttribute("aria-invalid", "true");
   };
 
-  /** Every row from `form`, the typed values replaced by the saved ones. */
-  const draw = (form: Form): void => {
+  /** Where the settings are kept, and what to set where when Gardener does not run Ollama. */
+  const drawNotice = (form: Form): void => {
     external = form.external;
     where.textContent = form.config_file;
-    replaceChildren(
-      notice,
-      // The message itself says what to set where.
-      external === null ? null : h("div", { class: "notice", role: "note" }, external),
-    );
+    // The message itself says what to set where.
+    replaceChildren(notice, external === null ? null : h("div", { class: "notice", role: "note" }, external));
+  };
+
+  /** Every row from `form`, the typed values replaced by the saved ones. */
+  const draw = (form: Form): void => {
+    drawNotice(form);
     rows.clear();
     replaceChildren(
       rowsBox,
@@ -161,6 +163,7 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
             r.setting = s;
             r.hint.textContent = hintText(s);
           }
+          drawNotice(last);
           savedOnce = true;
           showDiff(diff, last);
         }
@@ -176,7 +179,8 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
     savedOnce = true;
     if (last !== null) draw(last);
     showDiff(diff, last);
-    status.say(`Saved ${done.join(", ")}.`);
+    // What was saved shows in the fields and the diff.
+    status.say("");
   };
 
   const showDiff = (diff: string[], form: Form | null): void => {
