@@ -64,6 +64,7 @@ function dashboard(extra: Scenario = {}): Scenario {
     log_open: { value: ["time=… msg=\"server listening\""] },
     log_poll: { value: [] },
     models_list: { value: listing() },
+    ollama_settings: { value: { config_file: "/home/me/.config/gardener/gardener.toml", settings: [], external: null } },
     settings_load: {
       value: {
         path: "/Users/ada/Library/Application Support/gardener/gardener.toml",

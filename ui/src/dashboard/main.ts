@@ -12,6 +12,7 @@ import { renderError } from "../plan";
 import { mountAlerts } from "./alerts";
 import { mountBackups } from "./backups";
 import { mountModels } from "./models";
+import { mountOllamaSettings } from "./ollama";
 import { renderOverview } from "./overview";
 import { mountServices } from "./services";
 import { mountSettings } from "./settings";
@@ -43,10 +44,26 @@ const mountOverview: Mount = (root, initial) => {
   };
 };
 
+// The Models tab: the models, then how Ollama serves them (its settings).
+const mountModelsTab: Mount = (root, initial) => {
+  const models = h("div", { class: "models-part" });
+  const settings = h("div", { class: "ollama-part" });
+  replaceChildren(root, models, settings);
+  const parts = [mountModels(models, initial), mountOllamaSettings(settings)];
+  return {
+    update(state: DashState): void {
+      for (const part of parts) part.update(state);
+    },
+    unmount(): void {
+      for (const part of parts) part.unmount();
+    },
+  };
+};
+
 const MOUNTS: Record<ViewName, Mount> = {
   overview: mountOverview,
   services: mountServices,
-  models: mountModels,
+  models: mountModelsTab,
   backups: (root) => mountBackups(root),
   alerts: mountAlerts,
   settings: (root) => mountSettings(root),
