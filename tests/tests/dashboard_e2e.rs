@@ -2,7 +2,7 @@
 //! on its own as when started without the menu-bar app) driven through WebDriver
 //! (`tauri-driver` + WebKitWebDriver) on a headless desktop, against the stand-ins running as
 //! real systemd user services. It must show the machine's real figures, make a verified backup
-//! with Back Up Now, and restore it.
+//! with Back Up Now, and restore it; pull a model and restart Ollama with a new setting.
 //!
 //! Needs root (for the private namespaces), Xvfb, dbus, dunst, WebKitWebDriver and
 //! tauri-driver; without them the test prints a skip notice (in CI it fails instead).
@@ -107,10 +107,13 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
         t == ollama_pid.to_string()
     });
     page.wait_text("[data-service=app] dd", SHORT, |t| t == app_pid.to_string());
-    page.wait_text("[data-service=ollama] table.models td", SHORT, |t| {
+    shoot(&page, "services");
+
+    // The models: the stand-in's loaded model, now on a tab of its own.
+    page.click("#tab-models");
+    page.wait_text(".models-loaded table.models td", SHORT, |t| {
         t == "llama3.2:3b"
     });
-    shoot(&page, "services");
 
     // Back Up Now: a backup that `gardener backup list` shows, checked.
     page.click("#tab-backups");
@@ -204,4 +207,81 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
     page.click("#tab-settings");
     page.wait_text(".setting", SHORT, |t| t.contains("log in"));
     shoot(&page, "settings");
+}
+
+/// The text of the whole page.
+fn page_text(page: &webdriver::Session) -> String {
+    page.text("body").unwrap_or_default()
+}
+
+#[test]
+fn the_models_tab_pulls_a_model_and_restarts_ollama_with_a_new_setting() {
+    if !can_run("the_models_tab_pulls_a_model_and_restarts_ollama_with_a_new_setting") {
+        return;
+    }
+    let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
+    machine.gardener_ok(&["install", "--yes"]);
+    machine.assert_healthy();
+    let desktop = Desktop::start();
+    let mut cmd = machine.systemd.command(webdriver::tauri_driver().unwrap());
+    cmd.envs(desktop.env()).env("RUST_LOG", "info");
+    let driver = Driver::start(cmd);
+    let page = driver.session(&app_bin(), &["--window", "dashboard"]);
+
+    // The installed models with their fit; then a pull, after which the new model is listed.
+    page.click("#tab-models");
+    page.wait_text("[data-model='llama3.2:3b']", LONG, |t| {
+        t.contains("fits") || t.contains("tight") || t.contains("will not fit")
+    });
+    page.execute(
+        "document.getElementById('model-pull-name').value = 'tinyllama:1.1b';",
+        &[],
+    );
+    page.click_button("Pull");
+    page.wait_text("body", LONG, |t| t.contains("Pulled tinyllama:1.1b ("));
+    page.wait_text("[data-model='tinyllama:1.1b']", SHORT, |t| {
+        t.contains("tinyllama:1.1b")
+    });
+    let listed = machine.gardener_json(&["models", "--json"]);
+    let names: Vec<&str> = listed["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert!(names.contains(&"tinyllama:1.1b"), "{listed:#}");
+    assert!(
+        page.find_all("progress").is_empty(),
+        "a progress bar outlived the pull: {}",
+        page_text(&page)
+    );
+
+    // A setting saved, shown as the service file's change, then applied: Ollama restarts
+    // and its new process has the value in its environment.
+    let before = machine.assert_active("gardener-ollama.service");
+    page.execute(
+        "const f = document.getElementById('ollama-OLLAMA_NUM_PARALLEL');\n\
+         f.value = '3';\n\
+         f.dispatchEvent(new Event('input', { bubbles: true }));",
+        &[],
+    );
+    page.click_button("Save");
+    page.wait_text("pre.diff", SHORT, |t| t.contains("OLLAMA_NUM_PARALLEL"));
+    page.click_button("Restart Ollama with these settings");
+    let outcome = page.wait_text("body", LONG, |t| {
+        t.contains("Ollama restarted (pid") || t.contains("Not applied")
+    });
+    assert!(outcome.contains("OLLAMA_NUM_PARALLEL=3"), "{outcome}");
+    let pid = machine.assert_active("gardener-ollama.service");
+    assert_ne!(pid, before, "Ollama was not restarted");
+    let environ = fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|v| v == b"OLLAMA_NUM_PARALLEL=3"),
+        "the new process runs without the setting"
+    );
+    let config = fs::read_to_string(&machine.config).unwrap();
+    assert!(config.contains("OLLAMA_NUM_PARALLEL = \"3\""), "{config}");
+    shoot(&page, "models");
 }
