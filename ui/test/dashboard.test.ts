@@ -66,6 +66,8 @@ function mock(calls: Calls, extra: (cmd: string, args: unknown) => unknown = () 
         return ["llama3.2:3b"];
       case "models_list":
         return listing();
+      case "ollama_settings":
+        return { config_file: "/home/me/.config/gardener/gardener.toml", settings: [], external: null };
       case "backups_list":
         return [backup];
       case "targets_list":
