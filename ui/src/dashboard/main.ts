@@ -118,7 +118,7 @@ export async function main(root: HTMLElement, first: ViewName = viewOf(location.
     if (event.type === "closing") {
       replaceChildren(
         problem,
-        h("p", { class: "closing", role: "alert" }, "A backup, check or restore is running. The window closes by itself when it is done; closing it now would stop the work half-way."),
+        h("p", { class: "closing", role: "alert" }, "A backup, check, restore, model pull or restart of Ollama is running. The window closes by itself when it is done; closing it now would stop the work half-way."),
       );
       return;
     }
