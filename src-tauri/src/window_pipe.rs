@@ -61,9 +61,27 @@ pub enum Asked {
     SampleNow,
     /// Open the setup window (the tray starts it).
     OpenSetup,
-    /// Tell the person how a backup or restore from the dashboard ended,
-    /// as a notification (the menu-bar process has the notifications).
-    Notify { title: String, body: String },
+    /// Tell the person how a long operation of the dashboard ended, as a
+    /// notification (the menu-bar process has the notifications) that opens
+    /// `view` when clicked.
+    Notify {
+        title: String,
+        body: String,
+        view: View,
+    },
+    /// What the dashboard's long operation is doing, for the menu's line
+    /// `on` (`None`: it ended). Not answered.
+    Working { on: WorkLine, text: Option<String> },
+}
+
+/// The menu's status line a long operation of the dashboard shows on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkLine {
+    /// Ollama's (a pull, a restart with new settings).
+    Ollama,
+    /// The last backup's (a backup, check, restore or copy).
+    Backup,
 }
 
 /// Window → menu-bar process.
@@ -121,7 +139,7 @@ pub async fn serve(asked: Asked, send: impl FnOnce(Request) -> bool) -> Outcome 
             "choose Set Up… in the menu-bar app's menu",
         )),
         // Without the menu-bar app the window's own report is all there is.
-        Asked::Notify { .. } => Ok(Vec::new()),
+        Asked::Notify { .. } | Asked::Working { .. } => Ok(Vec::new()),
     }
 }
 
@@ -229,10 +247,21 @@ mod tests {
             asked: Asked::Notify {
                 title: "Restore done".into(),
                 body: "Restored gardener-x".into(),
+                view: View::Backups,
             },
         };
         let back: Ask = serde_json::from_str(&line(&notify).unwrap()).unwrap();
         assert_eq!(back, notify);
+        let working = Ask {
+            id: 0,
+            asked: Asked::Working {
+                on: WorkLine::Ollama,
+                text: Some("Ollama — pulling qwen… 45%".into()),
+            },
+        };
+        let text = line(&working).unwrap();
+        assert!(text.contains(r#""type":"working","on":"ollama""#), "{text}");
+        assert_eq!(serde_json::from_str::<Ask>(&text).unwrap(), working);
 
         let back: ToWindow = serde_json::from_str(&line(&reply).unwrap()).unwrap();
         assert!(

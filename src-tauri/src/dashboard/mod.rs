@@ -30,8 +30,8 @@ use tokio::sync::oneshot;
 
 use crate::lock::lock;
 use crate::window::{self, View};
-use crate::window_pipe::{self, Ask, Asked, Outcome, ToWindow};
-pub use busy::Then;
+use crate::window_pipe::{self, Ask, Asked, Outcome, ToWindow, WorkLine};
+pub use busy::{OnMenu, Then};
 
 /// When the process started (taken first thing in `main`), for the time to
 /// the first paint.
@@ -103,6 +103,28 @@ enum Asker {
     Own {
         monitor: Mutex<Option<MonitorThread>>,
     },
+}
+
+/// Writes `ask` to the menu-bar process (this process's stdout is its end
+/// of the pipe); false when it cannot.
+fn to_menu_bar(ask: &Ask) -> bool {
+    window_pipe::line(ask).is_some_and(|text| {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).is_ok() && out.flush().is_ok()
+    })
+}
+
+/// Shows `text` on the menu's line `on` while a long operation runs, and
+/// gives the line back with `None` (only when the menu bar feeds this
+/// window; nothing waits for an answer).
+pub fn show_working(on: WorkLine, text: Option<String>) {
+    let ask = Ask {
+        id: 0,
+        asked: Asked::Working { on, text },
+    };
+    if !to_menu_bar(&ask) {
+        tracing::debug!("the menu bar was not told of the work");
+    }
 }
 
 /// The dashboard process's state, in Tauri's state.
@@ -229,11 +251,7 @@ impl Dash {
                 let id = next.fetch_add(1, Ordering::Relaxed);
                 let (reply, answer) = oneshot::channel();
                 lock(waiting).insert(id, reply);
-                let sent = window_pipe::line(&Ask { id, asked }).is_some_and(|text| {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(text.as_bytes()).is_ok() && out.flush().is_ok()
-                });
-                if !sent {
+                if !to_menu_bar(&Ask { id, asked }) {
                     lock(waiting).remove(&id);
                     return Err(Failure::new(
                         ErrorCode::Monitor,

@@ -10,7 +10,7 @@ use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
 use super::{IpcError, Shared, blocking, context};
-use crate::dashboard::Then;
+use crate::dashboard::{OnMenu, Then};
 
 /// Every backup, newest first, once what an interrupted backup or restore
 /// left is put right (as `gardener backup list` does).
@@ -36,9 +36,15 @@ pub async fn backup_create<R: Runtime>(
     let work = |ctx: &_, cancel: &Cancel, p: &mut dyn FnMut(&Progress)| {
         copy::back_up_now(ctx, cancel.clone(), p)
     };
-    dash.while_busy(&window, on_progress, work, Then::after_backup)
-        .await
-        .map(|(report, _)| report)
+    dash.while_busy(
+        &window,
+        on_progress,
+        OnMenu::backup(),
+        work,
+        Then::after_backup,
+    )
+    .await
+    .map(|(report, _)| report)
 }
 
 /// Reads backup `id` back and checks every file against its manifest.
@@ -52,7 +58,7 @@ pub async fn backup_verify<R: Runtime>(
     let work = move |ctx: &_, cancel: &_, p: &mut dyn FnMut(&Progress)| {
         backup::verify_named(ctx, &id, cancel, p)
     };
-    dash.while_busy(&window, on_progress, work, Then::nothing)
+    dash.while_busy(&window, on_progress, OnMenu::backup(), work, Then::nothing)
         .await
 }
 
@@ -88,6 +94,12 @@ pub async fn restore_apply<R: Runtime>(
         let opts = RestoreOptions::cancelled_by(cancel);
         backup::restore_named(ctx, &id, &opts, p)
     };
-    dash.while_busy(&window, on_progress, work, Then::after_restore)
-        .await
+    dash.while_busy(
+        &window,
+        on_progress,
+        OnMenu::backup(),
+        work,
+        Then::after_restore,
+    )
+    .await
 }

@@ -8,7 +8,7 @@ use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
 use super::{IpcError, Shared, context};
-use crate::dashboard::Then;
+use crate::dashboard::{OnMenu, Then};
 
 /// Installed and loaded models, each with whether it fits in memory, and
 /// the models folder's total and free space (as `gardener models`).
@@ -26,12 +26,13 @@ pub async fn models_pull<R: Runtime>(
     model: String,
     on_progress: Channel<PullProgress>,
 ) -> Result<Pulled, IpcError> {
-    let then = Then::after_pull(model.clone());
+    let (menu, then) = (OnMenu::pull(model.clone()), Then::after_pull(model.clone()));
     let work = move |ctx: &_, cancel: &Cancel, p: &mut dyn FnMut(&PullProgress)| {
         let ollama = Ollama::of(ctx)?;
         tauri::async_runtime::block_on(ollama.pull(&model, cancel.clone(), p))
     };
-    dash.while_busy(&window, on_progress, work, then).await
+    dash.while_busy(&window, on_progress, menu, work, then)
+        .await
 }
 
 /// Stops the running pull (Ollama keeps what it has for the next one).

@@ -10,7 +10,7 @@ use tauri::ipc::Channel;
 use tauri::{Runtime, WebviewWindow};
 
 use super::{IpcError, Shared, blocking, context, settings::tell_config_changed};
-use crate::dashboard::Then;
+use crate::dashboard::{OnMenu, Then};
 
 /// Each setting with its value, where it comes from and what it does.
 #[tauri::command]
@@ -53,6 +53,6 @@ pub async fn ollama_settings_apply<R: Runtime>(
     let work = |ctx: &_, _: &Cancel, p: &mut dyn FnMut(&Progress)| {
         settings::apply(ctx, ctx.manager().as_ref(), &mut |step| p(&step))
     };
-    dash.while_busy(&window, on_progress, work, Then::nothing)
+    dash.while_busy(&window, on_progress, OnMenu::restart(), work, Then::nothing)
         .await
 }

@@ -13,7 +13,7 @@ use tauri::{Runtime, WebviewWindow};
 
 use super::settings::tell_config_changed;
 use super::{IpcError, Shared, blocking, context};
-use crate::dashboard::Then;
+use crate::dashboard::{OnMenu, Then};
 
 /// Every target: where it is, whether it answers now, which backups it holds.
 #[tauri::command]
@@ -67,8 +67,14 @@ pub async fn backup_copy<R: Runtime>(
     let work = move |ctx: &_, cancel: &_, p: &mut dyn FnMut(&Progress)| {
         copy::copy_to(ctx, &id, target.as_deref(), cancel, p)
     };
-    dash.while_busy(&window, on_progress, work, Then::after_copies)
-        .await
+    dash.while_busy(
+        &window,
+        on_progress,
+        OnMenu::backup(),
+        work,
+        Then::after_copies,
+    )
+    .await
 }
 
 /// Reads backup `id`'s copy (the newest with `None`) back from `target`,
@@ -84,7 +90,7 @@ pub async fn copy_verify<R: Runtime>(
     let work = move |ctx: &_, cancel: &_, p: &mut dyn FnMut(&Progress)| {
         check::verify(ctx, &target, id.as_deref(), cancel, p)
     };
-    dash.while_busy(&window, on_progress, work, Then::nothing)
+    dash.while_busy(&window, on_progress, OnMenu::backup(), work, Then::nothing)
         .await
 }
 
@@ -101,6 +107,6 @@ pub async fn copy_fetch<R: Runtime>(
     let work = move |ctx: &_, cancel: &_, p: &mut dyn FnMut(&Progress)| {
         check::fetch(ctx, &target, &id, cancel, p).map(drop)
     };
-    dash.while_busy(&window, on_progress, work, Then::nothing)
+    dash.while_busy(&window, on_progress, OnMenu::backup(), work, Then::nothing)
         .await
 }

@@ -9,6 +9,7 @@ use gardener_core::monitor::summary::{self, Overall, Summary};
 use gardener_core::monitor::{LoadedModel, RunState, Snapshot};
 
 use crate::tray::{MenuState, ModelLine, local_time};
+use crate::window_pipe::WorkLine;
 
 /// What the menu shows besides the latest snapshot.
 #[derive(Debug, Default)]
@@ -17,6 +18,9 @@ pub struct Extras {
     pub latest: Option<Latest>,
     /// The backup line while a backup runs ("Backing up… 45%").
     pub backup: Option<String>,
+    /// A line the dashboard's long operation shows while it runs ("Ollama
+    /// — pulling llama3.2:3b… 45%").
+    pub window_work: Option<(WorkLine, String)>,
     /// Lines replaced until the next sample ("Ollama — restarting…").
     pub pending: Vec<(usize, String)>,
     /// Alerts paused until (seconds since the epoch).
@@ -34,6 +38,7 @@ impl Extras {
     pub fn for_new_monitor(self) -> Self {
         Self {
             backup: self.backup,
+            window_work: self.window_work,
             ..Self::default()
         }
     }
@@ -146,6 +151,13 @@ pub fn menu_state(extras: &Extras, now: u64) -> MenuState {
             line.clone_from(text);
         }
     }
+    if let Some((on, text)) = &extras.window_work {
+        let index = match on {
+            WorkLine::Ollama => 0,
+            WorkLine::Backup => 3,
+        };
+        state.lines[index].clone_from(text);
+    }
     if let Some(line) = &extras.backup {
         state.lines[3].clone_from(line);
         state.back_up = false;
@@ -199,7 +211,25 @@ mod tests {
     }
 
     #[test]
-    fn a_new_monitor_keeps_a_running_backup_and_nothing_else() {
+    fn the_dashboards_work_shows_on_its_line_until_it_ends() {
+        let mut e = extras();
+        e.window_work = Some((WorkLine::Ollama, "Ollama — pulling qwen… 45%".into()));
+        let state = menu_state(&e, 100);
+        assert_eq!(state.lines[0], "Ollama — pulling qwen… 45%");
+        assert_eq!(state.lines[3], "Last backup — never");
+        e.window_work = Some((WorkLine::Backup, "Checking the backup… 80%".into()));
+        let state = menu_state(&e, 100);
+        assert_eq!(state.lines[0], "Ollama — healthy");
+        assert_eq!(state.lines[3], "Checking the backup… 80%");
+        let e = e.for_new_monitor();
+        assert!(
+            e.window_work.is_some(),
+            "the work goes on under a new monitor"
+        );
+    }
+
+    #[test]
+    fn a_new_monitor_keeps_running_work_and_nothing_else() {
         let mut e = extras();
         e.backup = Some("Backing up… 45%".into());
         e.pending.push((0, "Ollama — restarting…".into()));

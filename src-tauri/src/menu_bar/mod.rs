@@ -7,7 +7,7 @@
 //! draw; none of them keeps state of its own or calls another.
 
 mod menu;
-mod work;
+pub(crate) mod work;
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
@@ -419,10 +419,13 @@ impl<R: Runtime> Owner<R> {
                 self.show_setup();
                 self.reply(ask.id, Ok(Vec::new()));
             }
-            Asked::Notify { title, body } => {
-                let view = View::Backups;
+            Asked::Notify { title, body, view } => {
                 self.notify(Note { title, body, view });
                 self.reply(ask.id, Ok(Vec::new()));
+            }
+            Asked::Working { on, text } => {
+                self.menu.window_work = text.map(|t| (on, t));
+                self.draw();
             }
         }
     }
@@ -504,6 +507,10 @@ impl<R: Runtime> Owner<R> {
             }
             Window::Dashboard if self.dashboard.as_ref().is_some_and(|d| d.pid == pid) => {
                 self.dashboard = None;
+                // Its work ended with it, whether or not it said so.
+                if self.menu.window_work.take().is_some() {
+                    self.draw();
+                }
             }
             _ => {}
         }
