@@ -144,6 +144,51 @@ describe("the models view", () => {
     expect(root.querySelector<HTMLInputElement>("#model-pull-name")!.value).toBe("");
   });
 
+  it("a pull goes on when the tab is left, and coming back shows it again", async () => {
+    const calls: Calls = [];
+    const done = deferred<unknown>();
+    let pullArgs: unknown;
+    mock(calls, (cmd, args) => {
+      if (cmd === "models_pull") {
+        pullArgs = args;
+        return done.promise;
+      }
+      return undefined;
+    });
+    const first = document.createElement("div");
+    document.body.appendChild(first);
+    const view = mountModels(first, state());
+    await settle();
+    first.querySelector<HTMLInputElement>("#model-pull-name")!.value = "gemma3:4b";
+    first.querySelector("form")!.requestSubmit();
+    await settle();
+    view.unmount();
+    first.remove();
+    sendOn(pullArgs, "onProgress", { status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", completed: GIB, total: 4 * GIB });
+
+    const again = document.createElement("div");
+    document.body.appendChild(again);
+    mountModels(again, state());
+    await settle();
+    expect(again.querySelector(".progress-panel h3")?.textContent).toBe("Pulling gemma3:4b");
+    expect(again.querySelector(".progress-panel p")?.textContent).toBe("pulling 6a0746a1ec1a — 1.0 GiB of 4.0 GiB (25%)");
+    expect(button(again, "Pull").disabled).toBe(true);
+    sendOn(pullArgs, "onProgress", { status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", completed: 2 * GIB, total: 4 * GIB });
+    expect(again.querySelector(".progress-panel p")?.textContent).toContain("(50%)");
+    expect(calls.filter(([c]) => c === "models_pull")).toHaveLength(1);
+    done.resolve({ model: "gemma3:4b", bytes: 4 * GIB, seconds: 42.4 });
+    await settle();
+    expect(said(again)).toBe("Pulled gemma3:4b (4.0 GiB) in 42 s.");
+    expect(again.querySelector(".progress-panel")).toBeNull();
+    expect(button(again, "Pull").disabled).toBe(false);
+
+    // Once it ended, a new view starts without one.
+    const later = document.createElement("div");
+    mountModels(later, state());
+    await settle();
+    expect(later.querySelector(".progress-panel")).toBeNull();
+  });
+
   it("cancels a pull: Ollama keeps what it has", async () => {
     const calls: Calls = [];
     const done = deferred<unknown>();

@@ -10,14 +10,42 @@ import type { Listing } from "../bindings/Listing";
 import type { LoadedModel } from "../bindings/LoadedModel";
 import type { ModelDetails } from "../bindings/ModelDetails";
 import type { PullProgress } from "../bindings/PullProgress";
+import type { Pulled } from "../bindings/Pulled";
 import type { Verdict } from "../bindings/Verdict";
 import { modelsDelete, modelsDeletePlan, modelsList, modelsLoad, modelsPull, modelsPullCancel, modelsUnload } from "../bindings/commands";
 import { h, replaceChildren } from "../dom";
 import { errorHelp } from "../errors";
+import type { Result } from "../ipc";
 import { renderError } from "../plan";
 import { bytes, when } from "./format";
 import type { DashState } from "./state";
 import { statusLine, type View } from "./view";
+
+/**
+ * The pull under way in this window. It outlives the view that started it:
+ * leaving the tab does not stop the download, and coming back shows it again.
+ */
+interface Pull {
+  model: string;
+  /** The newest progress, for a view that starts following late. */
+  last: PullProgress | null;
+  watchers: Set<(p: PullProgress) => void>;
+  done: Promise<Result<Pulled>>;
+}
+
+let running: Pull | null = null;
+
+function startPull(model: string): Pull {
+  const pull: Pull = { model, last: null, watchers: new Set(), done: Promise.resolve({ ok: true, value: { model, bytes: 0, seconds: 0 } }) };
+  pull.done = modelsPull(model, (p) => {
+    pull.last = p;
+    for (const watch of pull.watchers) watch(p);
+  }).finally(() => {
+    if (running === pull) running = null;
+  });
+  running = pull;
+  return pull;
+}
 
 /** How long a loaded model stays: "" leaves it to Ollama (`OLLAMA_KEEP_ALIVE`). */
 export const KEEP_ALIVE: [value: string, label: string][] = [
@@ -84,6 +112,7 @@ export const mountModels = (root: HTMLElement, initial: DashState): View => {
   let names = loadedNames(initial);
   let listing: Listing | null = null;
   let pulling = false;
+  let mounted = true;
   // An unload, delete or load under way.
   let acting = false;
   let refreshes = 0;
@@ -312,10 +341,11 @@ export const mountModels = (root: HTMLElement, initial: DashState): View => {
     void pull(name);
   });
 
-  const pull = async (name: string): Promise<void> => {
+  /** Shows `pull` with its progress and Cancel until it ends, then how it ended. */
+  const follow = async (pull: Pull): Promise<void> => {
+    const name = pull.model;
     pulling = true;
     redraw();
-    tell("");
     const bar = h("progress", {});
     const text = h("p", { role: "status" }, "Starting…");
     const cancel = h("button", { type: "button", "aria-label": `Cancel the pull of ${name}` }, "Cancel");
@@ -325,14 +355,20 @@ export const mountModels = (root: HTMLElement, initial: DashState): View => {
       void modelsPullCancel();
     });
     replaceChildren(pullBox, h("div", { class: "progress-panel" }, h("h3", {}, `Pulling ${name}`), bar, text, cancel));
-    const result = await modelsPull(name, (p) => {
+    const show = (p: PullProgress): void => {
       // Until the layers' sizes arrive the bar has no end: it shows as busy.
       if (p.total > 0) {
         bar.setAttribute("max", String(p.total));
         bar.setAttribute("value", String(Math.min(p.completed, p.total)));
       } else bar.removeAttribute("value");
       text.textContent = pullText(p);
-    });
+    };
+    if (pull.last !== null) show(pull.last);
+    pull.watchers.add(show);
+    const result = await pull.done;
+    pull.watchers.delete(show);
+    // A view left meanwhile draws nothing; the notification says how it went.
+    if (!mounted) return;
     pulling = false;
     replaceChildren(pullBox);
     if (result.ok) {
@@ -347,6 +383,11 @@ export const mountModels = (root: HTMLElement, initial: DashState): View => {
     await refresh();
   };
 
+  const pull = async (name: string): Promise<void> => {
+    tell("");
+    await follow(startPull(name));
+  };
+
   replaceChildren(
     root,
     h("h2", {}, "Models"),
@@ -358,6 +399,7 @@ export const mountModels = (root: HTMLElement, initial: DashState): View => {
   );
   redraw();
   void refresh();
+  if (running !== null) void follow(running);
 
   return {
     update(state: DashState): void {
@@ -370,6 +412,7 @@ export const mountModels = (root: HTMLElement, initial: DashState): View => {
       if (now !== null) names = now;
     },
     unmount(): void {
+      mounted = false;
       askBox.replaceChildren();
     },
   };
