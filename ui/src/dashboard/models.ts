@@ -17,7 +17,7 @@ import { h, replaceChildren } from "../dom";
 import { errorHelp } from "../errors";
 import type { Result } from "../ipc";
 import { renderError } from "../plan";
-import { bytes, when } from "./format";
+import { bytes } from "./format";
 import type { DashState } from "./state";
 import { statusLine, type View } from "./view";
 
@@ -87,6 +87,19 @@ export function loadedText(model: string, loaded: LoadedModel | null): string {
   // Keep-alive -1 comes back as an expiry centuries away.
   if (at.getTime() - Date.now() > 10 * 365 * 86_400_000) return `Loaded ${model}; it stays until Ollama stops.`;
   return `Loaded ${model}; it unloads at ${at.toLocaleTimeString()}.`;
+}
+
+/** "llama · 3.2B · Q4_K_M": family, parameters and quantization, what is known of them. */
+export function kindText(m: ModelDetails): string {
+  const parameters = m.parameter_size ?? (m.parameter_count === null ? null : m.parameter_count.toLocaleString());
+  const known = [m.family, parameters, m.quantization].filter((part) => part !== null);
+  return known.length === 0 ? "—" : known.join(" · ");
+}
+
+/** The day of an RFC 3339 time, "Oct 2, 2025" (the hour says nothing here). */
+function day(t: string): string {
+  const date = new Date(t);
+  return Number.isNaN(date.getTime()) ? t : date.toLocaleDateString(undefined, { dateStyle: "medium" });
 }
 
 /** "pulling 6a0746a1ec1a — 1.2 GiB of 4.7 GiB (25%)". */
@@ -292,7 +305,7 @@ export const mountModels = (root: HTMLElement, initial: DashState): View => {
         h(
           "thead",
           {},
-          h("tr", {}, ...["Model", "Size", "Family", "Parameters", "Quantization", "Context", "Modified", "Loaded", "Fits in memory", ""].map((t) => h("th", {}, t))),
+          h("tr", {}, ...["Model", "Size", "Kind", "Context", "Modified", "Fits in memory", ""].map((t) => h("th", {}, t))),
         ),
         h(
           "tbody",
@@ -309,14 +322,11 @@ export const mountModels = (root: HTMLElement, initial: DashState): View => {
             return h(
               "tr",
               { "data-model": m.name },
-              h("td", {}, m.name),
+              h("td", {}, h("div", {}, m.name), h("div", { class: "loaded-mark" }, m.loaded_now ? "✓ loaded" : "")),
               h("td", {}, bytes(m.size_bytes)),
-              h("td", {}, m.family ?? "—"),
-              h("td", {}, m.parameter_size ?? (m.parameter_count === null ? "—" : m.parameter_count.toLocaleString())),
-              h("td", {}, m.quantization ?? "—"),
+              h("td", {}, kindText(m)),
               h("td", {}, m.context_length === null ? "—" : m.context_length.toLocaleString()),
-              h("td", {}, m.modified_at === null ? "—" : when(m.modified_at)),
-              h("td", { class: "loaded-mark" }, m.loaded_now ? "✓ loaded" : ""),
+              h("td", {}, m.modified_at === null ? "—" : day(m.modified_at)),
               h("td", {}, h("span", { class: `badge fit ${m.fit.verdict}`, title: figures, "aria-description": figures }, fitLabel(m.fit.verdict))),
               h("td", { class: "row-buttons" }, select, load, del),
             );
