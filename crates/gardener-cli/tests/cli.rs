@@ -3,39 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-struct Home {
-    dir: tempfile::TempDir,
+mod common;
+
+use common::TempHome as Home;
+
+/// What these tests add to the shared temporary home.
+trait HomeExt {
+    fn config(&self, text: &str) -> PathBuf;
+    fn tree(&self) -> Vec<PathBuf>;
 }
 
-impl Home {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("gardener").unwrap();
-        let h = self.path();
-        c.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("XDG_STATE_HOME", h.join(".local/state"))
-            .env("XDG_RUNTIME_DIR", h.join("run"));
-        c
-    }
-
+impl HomeExt for Home {
     fn config(&self, text: &str) -> PathBuf {
         let p = self.path().join("gardener.toml");
         std::fs::write(&p, text).unwrap();

@@ -13,24 +13,28 @@ use std::time::Duration;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+mod common;
+
+use common::TempHome;
+
 struct Home {
-    dir: tempfile::TempDir,
+    home: TempHome,
     config: PathBuf,
 }
 
 impl Home {
     /// A temp home whose config puts the logs in `<home>/logs`.
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let logs = dir.path().join("logs");
+        let home = TempHome::new();
+        let logs = home.path().join("logs");
         std::fs::create_dir(&logs).unwrap();
-        let config = dir.path().join("gardener.toml");
+        let config = home.path().join("gardener.toml");
         std::fs::write(&config, format!("[paths]\nlogs = \"{}\"\n", logs.display())).unwrap();
-        Self { dir, config }
+        Self { home, config }
     }
 
     fn logs(&self) -> PathBuf {
-        self.dir.path().join("logs")
+        self.home.path().join("logs")
     }
 
     fn write_log(&self, name: &str, text: &str) -> PathBuf {
@@ -39,23 +43,15 @@ impl Home {
         p
     }
 
-    fn env(&self, c: &mut std::process::Command) {
-        let h = self.dir.path();
-        c.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("XDG_STATE_HOME", h.join(".local/state"))
-            .env("XDG_RUNTIME_DIR", h.join("run"))
-            .arg("--config")
-            .arg(&self.config);
+    /// `gardener --config <home>/gardener.toml`.
+    fn command(&self) -> std::process::Command {
+        let mut c = self.home.command();
+        c.arg("--config").arg(&self.config);
+        c
     }
 
     fn cmd(&self) -> Command {
-        let mut std_cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gardener"));
-        self.env(&mut std_cmd);
-        Command::from_std(std_cmd)
+        Command::from_std(self.command())
     }
 }
 
@@ -217,8 +213,7 @@ impl Drop for Killed {
 fn follow_prints_lines_appended_after_the_tail() {
     let home = Home::new();
     let log = home.write_log("app.log", "before\n");
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_gardener"));
-    home.env(&mut c);
+    let mut c = home.command();
     let mut child = Killed(
         c.args(["logs", "app", "-f"])
             .stdout(Stdio::piped())

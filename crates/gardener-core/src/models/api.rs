@@ -192,12 +192,14 @@ pub async fn load(
             let tags = tags(prober, host).await.unwrap_or_default();
             return Err(not_found(name, &tags));
         }
-        Err(e @ (ProbeError::Refused { .. } | ProbeError::Timeout { .. })) => {
+        Err(e @ ProbeError::Refused { .. }) => {
             return Err(Error::Unreachable {
                 host: host.to_owned(),
                 source: e,
             });
         }
+        // Reading a model in took longer than the deadline (Ollama answered
+        // the connection): "Ollama did not load M: no answer within 300 s".
         Err(source) => return Err(refused("load", name, source)),
     }
     let ps = prober.ollama_ps(host).await.result.unwrap_or_default();
@@ -286,6 +288,31 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(bare, Show::default());
+    }
+
+    #[tokio::test]
+    async fn a_load_past_its_deadline_says_so_rather_than_that_ollama_is_down() {
+        // Accepts the connection and reads the request, then never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            drop(conn);
+        });
+        let prober = Prober::new(std::time::Duration::from_millis(300)).unwrap();
+        let e = load(&prober, &addr, "qwen3:8b", None).await.unwrap_err();
+        assert!(matches!(e, Error::Refused { action: "load", .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "Ollama did not load qwen3:8b: no answer within 0.3 s"
+        );
+        let down = {
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            closed.local_addr().unwrap().to_string()
+        };
+        let e = load(&prober, &down, "qwen3:8b", None).await.unwrap_err();
+        assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
     }
 
     #[test]
