@@ -64,6 +64,18 @@ fn a_setting_applied_reaches_the_running_ollama() {
     );
     assert_eq!(machine.status_of("ollama")["drift"], "in-sync");
     machine.assert_healthy();
+    assert_eq!(set["applied"]["restarted"], true, "{set:#}");
+
+    eprintln!("step: apply again, with nothing to change");
+    let again = machine.gardener_json(&["ollama", "apply", "--json"]);
+    assert_eq!(again["restarted"], false, "{again:#}");
+    assert_eq!(again["latency_ms"], serde_json::Value::Null, "{again:#}");
+    assert_eq!(again["pid"], pid, "{again:#}");
+    assert_eq!(
+        machine.assert_active(OLLAMA_UNIT),
+        pid,
+        "Ollama was restarted though it already ran with the settings"
+    );
 
     eprintln!("step: --unset, then apply");
     machine.gardener_ok(&["ollama", "set", "OLLAMA_NUM_PARALLEL", "--unset"]);

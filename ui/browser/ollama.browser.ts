@@ -101,7 +101,7 @@ describe("Ollama's settings in Chromium", () => {
             ],
           },
           delayMs: 100,
-          value: { file_changed: true, pid: 5151, running: { OLLAMA_KEEP_ALIVE: "30m", OLLAMA_NUM_PARALLEL: "4", OLLAMA_CONTEXT_LENGTH: null }, latency_ms: 12 },
+          value: { file_changed: true, restarted: true, pid: 5151, running: { OLLAMA_KEEP_ALIVE: "30m", OLLAMA_NUM_PARALLEL: "4", OLLAMA_CONTEXT_LENGTH: null }, latency_ms: 12 },
         },
       }),
     );

@@ -9,7 +9,7 @@ import type { Applied } from "../src/bindings/Applied";
 import type { Form } from "../src/bindings/Form";
 import type { Setting } from "../src/bindings/Setting";
 import type { Written } from "../src/bindings/Written";
-import { fieldValue, hintText, mountOllamaSettings, runningText } from "../src/dashboard/ollama";
+import { appliedText, fieldValue, hintText, mountOllamaSettings, runningText } from "../src/dashboard/ollama";
 import { sendOn, settle } from "./fixtures";
 
 afterEach(() => clearMocks());
@@ -44,6 +44,7 @@ function written(name: string, value: string | null, diff: string[], f: Form): W
 
 const applied: Applied = {
   file_changed: true,
+  restarted: true,
   pid: 5151,
   running: { OLLAMA_KEEP_ALIVE: "30m", OLLAMA_MAX_LOADED_MODELS: null, OLLAMA_NUM_PARALLEL: "4", OLLAMA_CONTEXT_LENGTH: "8192", OLLAMA_FLASH_ATTENTION: "1", OLLAMA_KV_CACHE_TYPE: null },
   latency_ms: 12,
@@ -313,5 +314,13 @@ describe("Ollama's settings' parts", () => {
     expect(fieldValue(" 5m ")).toBe("5m");
     expect(hintText(settings()[0]!)).toBe('Takes a duration like "5m" or "1h", seconds like "300", or "-1" to keep models loaded. Gardener\'s default.');
     expect(runningText({ B: null, A: "1", Z: "x" }, ["A", "B"])).toBe("A=1, B=default, Z=x");
+  });
+
+  it("says when Ollama already ran with the settings and was left running", () => {
+    const running = { A: "1" };
+    expect(appliedText({ file_changed: true, restarted: true, pid: 7, running, latency_ms: 12 }, ["A"])).toBe("Ollama restarted (pid 7, answered in 12 ms) and runs with: A=1.");
+    expect(appliedText({ file_changed: false, restarted: false, pid: 7, running, latency_ms: null }, ["A"])).toBe(
+      "Ollama already runs with these settings (pid 7), so it was not restarted and its loaded models stay: A=1.",
+    );
   });
 });

@@ -9,7 +9,13 @@ export type Applied = {
  */
 file_changed: boolean, 
 /**
- * The new process.
+ * Whether Ollama was restarted (not when its file was already as
+ * rendered and its process already ran with every setting: a restart
+ * would only have unloaded its models).
+ */
+restarted: boolean, 
+/**
+ * The process, new or not.
  */
 pid: number, 
 /**
@@ -17,6 +23,7 @@ pid: number,
  */
 running: { [key in string]: string | null }, 
 /**
- * How long Ollama took to answer its health check, in milliseconds.
+ * How long Ollama took to answer its health check after the restart,
+ * in milliseconds.
  */
-latency_ms: number, };
+latency_ms: number | null, };

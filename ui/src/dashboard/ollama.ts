@@ -3,6 +3,7 @@
 // restarts and upgrades; Save writes the changed ones and shows what that does
 // to Ollama's service file, Apply restarts Ollama and shows what it runs with.
 
+import type { Applied } from "../bindings/Applied";
 import type { Form } from "../bindings/Form";
 import type { IpcError } from "../bindings/IpcError";
 import type { Setting } from "../bindings/Setting";
@@ -65,6 +66,15 @@ function fieldFor(s: Setting, id: string, describedBy: string): Field {
   const select = h("select", { id, name: s.name, "aria-describedby": describedBy }, h("option", { value: "" }, "default"), ...values.map((v) => h("option", { value: v }, v)));
   select.value = value;
   return select;
+}
+
+/** How applying went: restarted with the values, or already running with them. */
+export function appliedText(a: Applied, order: string[]): string {
+  const values = runningText(a.running, order);
+  if (!a.restarted || a.latency_ms === null) {
+    return `Ollama already runs with these settings (pid ${a.pid}), so it was not restarted and its loaded models stay: ${values}.`;
+  }
+  return `Ollama restarted (pid ${a.pid}, answered in ${a.latency_ms} ms) and runs with: ${values}.`;
 }
 
 export const mountOllamaSettings = (root: HTMLElement): View => {
@@ -223,7 +233,7 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
     if (result.ok) {
       const a = result.value;
       const order = [...rows.keys()];
-      outcome.textContent = `Ollama restarted (pid ${a.pid}, answered in ${a.latency_ms} ms) and runs with: ${runningText(a.running, order)}.`;
+      outcome.textContent = appliedText(a, order);
     } else {
       outcome.replaceWith(h("p", { class: "problem", role: "alert" }, `Not applied: ${result.error.message}`));
     }

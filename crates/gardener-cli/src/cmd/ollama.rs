@@ -156,10 +156,16 @@ fn apply(g: &Globals, ctx: &Context) -> Result<Applied, CliError> {
     let manager = ctx.manager();
     let applied = settings::apply(ctx, manager.as_ref(), &mut progress).map_err(err)?;
     if show {
-        println!(
-            "✓ Ollama restarted and answered in {} ms; its process (pid {}) runs with:",
-            applied.latency_ms, applied.pid
-        );
+        match applied.latency_ms.filter(|_| applied.restarted) {
+            Some(ms) => println!(
+                "✓ Ollama restarted and answered in {ms} ms; its process (pid {}) runs with:",
+                applied.pid
+            ),
+            None => println!(
+                "✓ Ollama already runs with these settings, so it was not restarted (its loaded models stay); its process (pid {}) runs with:",
+                applied.pid
+            ),
+        }
         for (name, value) in &applied.running {
             println!("    {name}={}", value.as_deref().unwrap_or("(default)"));
         }

@@ -22,12 +22,17 @@ use crate::services::{Action, ServiceId, ServiceManager};
 pub struct Applied {
     /// Whether the service file changed.
     pub file_changed: bool,
-    /// The new process.
+    /// Whether Ollama was restarted (not when its file was already as
+    /// rendered and its process already ran with every setting: a restart
+    /// would only have unloaded its models).
+    pub restarted: bool,
+    /// The process, new or not.
     pub pid: u32,
     /// The known settings the process runs with (absent: Ollama's default).
     pub running: BTreeMap<String, Option<String>>,
-    /// How long Ollama took to answer its health check, in milliseconds.
-    pub latency_ms: u64,
+    /// How long Ollama took to answer its health check after the restart,
+    /// in milliseconds.
+    pub latency_ms: Option<u64>,
 }
 
 /// The plan that installs Ollama's file as the config renders it, restarts
@@ -124,13 +129,31 @@ pub fn apply(
         .steps
         .iter()
         .any(|s| s.is_change() && matches!(s, Step::File { .. }));
+    if !file_changed && let Some(applied) = already_running(ctx, manager) {
+        return Ok(applied);
+    }
     let report = install::apply(ctx, &plan, manager, progress)?;
-    let latency_ms = report
-        .health
-        .get(&ServiceId::Ollama)
-        .map_or(0, |h| h.latency_ms);
+    let latency_ms = report.health.get(&ServiceId::Ollama).map(|h| h.latency_ms);
     let pid = main_pid(manager)?;
-    let env = running_environment(ctx, pid)?;
+    let (running, mismatches) = compare(ctx, &running_environment(ctx, pid)?);
+    if !mismatches.is_empty() {
+        return Err(Error::NotInEffect { pid, mismatches });
+    }
+    Ok(Applied {
+        file_changed,
+        restarted: true,
+        pid,
+        running,
+        latency_ms,
+    })
+}
+
+/// The known settings in `env` (a process's environment), and how each
+/// differs from the config (`NAME: wanted "A", running "B"`).
+fn compare(
+    ctx: &Context,
+    env: &BTreeMap<String, String>,
+) -> (BTreeMap<String, Option<String>>, Vec<String>) {
     let mut running = BTreeMap::new();
     let mut mismatches = Vec::new();
     for k in KNOWN {
@@ -141,14 +164,20 @@ pub fn apply(
         }
         running.insert(k.name.to_owned(), got.cloned());
     }
-    if !mismatches.is_empty() {
-        return Err(Error::NotInEffect { pid, mismatches });
-    }
-    Ok(Applied {
-        file_changed,
+    (running, mismatches)
+}
+
+/// Ollama as it runs now, when its process already has every setting (what
+/// cannot be read counts as different: then it is restarted).
+fn already_running(ctx: &Context, manager: &dyn ServiceManager) -> Option<Applied> {
+    let pid = manager.status(ServiceId::Ollama).ok()?.pid?;
+    let (running, mismatches) = compare(ctx, &running_environment(ctx, pid).ok()?);
+    mismatches.is_empty().then_some(Applied {
+        file_changed: false,
+        restarted: false,
         pid,
         running,
-        latency_ms,
+        latency_ms: None,
     })
 }
 
