@@ -283,5 +283,9 @@ fn the_models_tab_pulls_a_model_and_restarts_ollama_with_a_new_setting() {
     );
     let config = fs::read_to_string(&machine.config).unwrap();
     assert!(config.contains("OLLAMA_NUM_PARALLEL = \"3\""), "{config}");
+    page.execute("window.scrollTo(0, 0);", &[]);
     shoot(&page, "models");
+    // The end of the form: the service file's change and what Ollama now runs with.
+    page.execute("window.scrollTo(0, document.body.scrollHeight);", &[]);
+    shoot(&page, "ollama-settings");
 }

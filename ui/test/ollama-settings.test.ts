@@ -203,6 +203,7 @@ describe("Ollama's settings", () => {
 
     const apply = button(root, "Restart Ollama with these settings");
     expect(apply.disabled).toBe(false);
+    expect(root.textContent).toContain("Ollama runs with the values from before until it is restarted.");
     apply.click();
     await settle();
     expect(calls.filter(([c]) => c === "ollama_settings_apply")).toHaveLength(1);
@@ -211,6 +212,7 @@ describe("Ollama's settings", () => {
     expect(root.textContent).toContain(
       "Ollama restarted (pid 5151, answered in 12 ms) and runs with: OLLAMA_KEEP_ALIVE=30m, OLLAMA_MAX_LOADED_MODELS=default, OLLAMA_NUM_PARALLEL=4, OLLAMA_CONTEXT_LENGTH=8192, OLLAMA_FLASH_ATTENTION=1, OLLAMA_KV_CACHE_TYPE=default.",
     );
+    expect(root.textContent).not.toContain("values from before");
     expect(apply.disabled).toBe(false);
   });
 

@@ -90,6 +90,8 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
   const rows = new Map<string, Row>();
   let external: string | null = null;
   let savedOnce = false;
+  // Ollama was restarted with what was saved last.
+  let inEffect = false;
   let busy = false;
 
   const enable = (): void => {
@@ -98,9 +100,11 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
     applyNote.textContent =
       external !== null
         ? "Gardener does not run Ollama here, so it cannot restart it: saving records the values in gardener.toml, and they take effect where Ollama is started."
-        : savedOnce
-          ? "Ollama runs with the values from before until it is restarted."
-          : "Save first; then restart Ollama for the values to take effect.";
+        : inEffect
+          ? ""
+          : savedOnce
+            ? "Ollama runs with the values from before until it is restarted."
+            : "Save first; then restart Ollama for the values to take effect.";
   };
 
   const showProblem = (row: Row, text: string | null): void => {
@@ -175,6 +179,7 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
           }
           drawNotice(last);
           savedOnce = true;
+          inEffect = false;
           showDiff(diff, last);
         }
         enable();
@@ -187,6 +192,7 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
     }
     busy = false;
     savedOnce = true;
+    inEffect = false;
     if (last !== null) draw(last);
     showDiff(diff, last);
     // What was saved shows in the fields and the diff.
@@ -208,7 +214,7 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
     enable();
     status.say("");
     let steps: StepRow[] = [];
-    const list = h("ol", { "aria-live": "polite" });
+    const list = h("ul", { "aria-live": "polite" });
     const drawSteps = (): void =>
       replaceChildren(
         list,
@@ -229,6 +235,7 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
       drawSteps();
     });
     busy = false;
+    inEffect = result.ok;
     enable();
     if (result.ok) {
       const a = result.value;
