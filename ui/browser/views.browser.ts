@@ -230,6 +230,49 @@ describe("in Chromium", () => {
     await page.close();
   });
 
+  it("a pull can be cancelled, and a broken-off one leaves no progress behind", async () => {
+    const GIB = 1024 ** 3;
+    const layer = (completed: number) => ({ status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", completed, total: 4 * GIB });
+    const page = await open(
+      browser,
+      `${base}/dashboard.html`,
+      dashboard({
+        models_pull: { send: { arg: "onProgress", messages: [layer(GIB)] }, delayMs: 400, error: { code: "cancelled", message: "cancelled" } },
+        models_pull_cancel: { value: true },
+      }),
+    );
+    await page.locator("#tab-models").click();
+    await page.getByLabel("Model to pull").fill("gemma3:4b");
+    await page.getByRole("button", { name: "Pull", exact: true }).click();
+    await page.getByText("pulling 6a0746a1ec1a — 1.0 GiB of 4.0 GiB (25%)").waitFor();
+    await page.getByRole("button", { name: "Cancel the pull of gemma3:4b" }).click();
+    await page.getByText("Pull cancelled; pulling again resumes where it left off.").waitFor();
+    expect((await calls(page)).map(([c]) => c)).toContain("models_pull_cancel");
+    expect(await page.locator("progress").count()).toBe(0);
+    expect(pageErrors(page)).toEqual([]);
+    await page.close();
+
+    const cut = await open(
+      browser,
+      `${base}/dashboard.html`,
+      dashboard({
+        models_pull: {
+          send: { arg: "onProgress", messages: [layer(2 * GIB)] },
+          delayMs: 100,
+          error: { code: "pull-failed", message: "the pull of gemma3:4b stopped before it finished: connection closed" },
+        },
+      }),
+    );
+    await cut.locator("#tab-models").click();
+    await cut.getByLabel("Model to pull").fill("gemma3:4b");
+    await cut.getByRole("button", { name: "Pull", exact: true }).click();
+    await cut.getByText(/Could not pull gemma3:4b: the pull of gemma3:4b stopped before it finished/).waitFor();
+    expect(await cut.locator("progress").count()).toBe(0);
+    expect(await cut.getByRole("button", { name: "Pull", exact: true }).isDisabled()).toBe(false);
+    expect(pageErrors(cut)).toEqual([]);
+    await cut.close();
+  });
+
   it("deleting a model asks first in a dialog that names the space freed", async () => {
     const GIB = 1024 ** 3;
     const page = await open(
