@@ -4,6 +4,7 @@
 
 mod alerts;
 mod backup;
+mod comments;
 mod targets;
 mod template;
 pub(crate) mod validate;
@@ -431,16 +432,11 @@ impl Config {
     /// keeping its comments and layout.
     pub fn set_ollama_env(path: &Path, name: &str, value: Option<&str>) -> Result<()> {
         Self::edit(path, |doc| match value {
-            Some(v) => doc["ollama"]["env"][name] = toml_edit::value(v),
-            None => {
-                if let Some(env) = doc
-                    .get_mut("ollama")
-                    .and_then(|o| o.get_mut("env"))
-                    .and_then(|e| e.as_table_like_mut())
-                {
-                    env.remove(name);
-                }
+            Some(v) => {
+                doc["ollama"]["env"][name] = toml_edit::value(v);
+                comments::key_below_comments(doc, name);
             }
+            None => comments::remove_keeping_comments(doc, name),
         })
     }
 
