@@ -1,9 +1,11 @@
-//! Installing the stand-in Codebase Gardener app the way pip installs an entry point.
+//! Installing the stand-in Codebase Gardener app the way pip installs an entry point, and
+//! running the stand-in Ollama on its own.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// Source of the stand-in app script in this repository.
 pub fn app_script_source() -> PathBuf {
@@ -37,4 +39,39 @@ pub fn install_app(bin_dir: &Path) -> PathBuf {
     fs::write(&target, format!("#!{}\n{body}", python3().display())).expect("write app");
     fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).expect("chmod app");
     target
+}
+
+/// The stand-in Ollama (`bin`) as a plain child process, no service manager: serving on
+/// `OLLAMA_HOST=ollama_host` (which names `port`) with `env` added. Killed when dropped, so a
+/// failing assertion leaves nothing behind.
+pub struct StandInOllama {
+    /// The process.
+    pub child: Child,
+}
+
+impl StandInOllama {
+    /// Starts it and waits until it listens on `port`.
+    pub fn start(bin: &Path, ollama_host: &str, port: u16, env: &[(&str, &str)]) -> Self {
+        let child = Command::new(bin)
+            .arg("serve")
+            .env("OLLAMA_HOST", ollama_host)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn stand-in-ollama");
+        let server = Self { child };
+        assert!(
+            crate::wait_until(Duration::from_secs(10), || crate::http::port_open(port)),
+            "stand-in-ollama did not listen on {port}"
+        );
+        server
+    }
+}
+
+impl Drop for StandInOllama {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -4,11 +4,12 @@
 //! keep-alive. No root needed: the stand-in runs as a plain child process.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use gardener_e2e::{free_port, gardener_bin, http, output_text, wait_until};
+use gardener_e2e::stand_ins::StandInOllama;
+use gardener_e2e::{free_port, gardener_bin, output_text, wait_until};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -16,7 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_stand-in-ollama");
 
 /// A stand-in Ollama and a config pointing `gardener` at it; both go when dropped.
 struct Setup {
-    child: Child,
+    _ollama: StandInOllama,
     tmp: TempDir,
 }
 
@@ -30,19 +31,13 @@ impl Setup {
         );
         std::fs::write(tmp.path().join("gardener.toml"), config).unwrap();
         std::fs::create_dir_all(tmp.path().join("home")).unwrap();
-        let child = Command::new(BIN)
-            .arg("serve")
-            .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))
-            .env("STAND_IN_OLLAMA_PULL_DELAY_MS", "5")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        assert!(wait_until(Duration::from_secs(10), || http::port_open(
-            port
-        )));
-        Self { child, tmp }
+        let env = [&[("STAND_IN_OLLAMA_PULL_DELAY_MS", "5")], env].concat();
+        let host = format!("127.0.0.1:{port}");
+        let ollama = StandInOllama::start(Path::new(BIN), &host, port, &env);
+        Self {
+            _ollama: ollama,
+            tmp,
+        }
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -76,13 +71,6 @@ impl Setup {
 
     fn models_dir(&self) -> PathBuf {
         self.tmp.path().join("models")
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

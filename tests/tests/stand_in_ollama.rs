@@ -1,38 +1,36 @@
 //! Checks the stand-in Ollama over real HTTP, so the end-to-end tests can trust what it serves.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
+use gardener_e2e::stand_ins::StandInOllama;
 use gardener_e2e::{free_port, http, wait_until};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stand-in-ollama");
 
-/// The running stand-in; killed when dropped so a failing assertion leaves nothing behind.
+/// The running stand-in and its address.
 struct Server {
-    child: Child,
+    ollama: StandInOllama,
     base: String,
 }
 
 impl Server {
     fn start(ollama_host: &str, port: u16) -> Self {
-        let child = Command::new(BIN)
-            .arg("serve")
-            .env("OLLAMA_HOST", ollama_host)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn stand-in-ollama");
-        let server = Self {
-            child,
+        Self::started(ollama_host, port, &[])
+    }
+
+    fn start_with(port: u16, env: &[(&str, &str)]) -> Self {
+        Self::started(&format!("127.0.0.1:{port}"), port, env)
+    }
+
+    fn started(ollama_host: &str, port: u16, env: &[(&str, &str)]) -> Self {
+        Self {
+            ollama: StandInOllama::start(Path::new(BIN), ollama_host, port, env),
             base: format!("http://127.0.0.1:{port}"),
-        };
-        assert!(
-            wait_until(Duration::from_secs(10), || http::port_open(port)),
-            "stand-in-ollama did not listen on {port}"
-        );
-        server
+        }
     }
 
     fn get(&self, path: &str) -> http::Response {
@@ -47,13 +45,6 @@ impl Server {
             .iter()
             .map(|m| m["name"].as_str().unwrap().into())
             .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -174,10 +165,10 @@ fn generate_loads_and_keep_alive_zero_unloads() {
 fn exits_on_sigterm() {
     let port = free_port();
     let mut server = Server::start(&format!("127.0.0.1:{port}"), port);
-    let pid = rustix::process::Pid::from_child(&server.child);
+    let pid = rustix::process::Pid::from_child(&server.ollama.child);
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     assert!(wait_until(Duration::from_secs(5), || matches!(
-        server.child.try_wait(),
+        server.ollama.child.try_wait(),
         Ok(Some(_))
     )));
     assert!(!http::port_open(port));
@@ -197,25 +188,6 @@ fn refuses_a_port_in_use() {
 }
 
 impl Server {
-    fn start_with(port: u16, env: &[(&str, &str)]) -> Self {
-        let child = Command::new(BIN)
-            .arg("serve")
-            .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn stand-in-ollama");
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        assert!(wait_until(Duration::from_secs(10), || http::port_open(
-            port
-        )));
-        server
-    }
-
     fn post(&self, path: &str, body: &Value) -> http::Response {
         http::post_json(&format!("{}{path}", self.base), body).expect("POST")
     }
@@ -285,7 +257,7 @@ fn pull_can_claim_a_huge_layer_or_crash_mid_way() {
     assert_eq!(lines[1]["total"], 900_000_000_000_000_u64);
     let mut server = server;
     assert!(wait_until(Duration::from_secs(5), || matches!(
-        server.child.try_wait(),
+        server.ollama.child.try_wait(),
         Ok(Some(_))
     )));
 }
