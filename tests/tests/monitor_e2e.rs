@@ -248,3 +248,30 @@ fn killed_ollama_gives_one_firing_and_one_resolved_event() {
     let saved = machine.systemd.data_home().join("gardener/alerts.json");
     assert!(saved.is_file(), "no alert state at {}", saved.display());
 }
+
+#[test]
+fn restarting_ollama_with_new_settings_is_no_outage() {
+    if !namespace::enter("restarting_ollama_with_new_settings_is_no_outage") {
+        return;
+    }
+    let machine = machine();
+    let monitor = Monitor::start(&machine);
+    let log = machine.systemd.home().join("monitor.log");
+    thread::sleep(Duration::from_secs(2 * INTERVAL_SECS));
+    let before = machine.assert_active("gardener-ollama.service");
+
+    machine.gardener_ok(&["ollama", "set", "OLLAMA_NUM_PARALLEL", "3", "--apply"]);
+    assert_ne!(
+        machine.assert_active("gardener-ollama.service"),
+        before,
+        "Ollama was not restarted"
+    );
+    // The samples around the restart and after it: none may call it an outage.
+    thread::sleep(Duration::from_secs(3 * INTERVAL_SECS));
+    let events = monitor.stop();
+    assert!(
+        events.is_empty(),
+        "{events:#?}\n{}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+}

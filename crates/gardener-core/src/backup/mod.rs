@@ -14,7 +14,7 @@ mod hash;
 pub mod index;
 pub mod manifest;
 mod named;
-mod pause;
+pub(crate) mod pause;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -123,7 +123,12 @@ impl Drop for Paused<'_> {
 /// exists and the process that wrote it is alive. A marker left by a killed
 /// backup does not count, so its stopped app is reported as down.
 pub fn app_paused_by_backup(ctx: &Context) -> bool {
-    let Ok(text) = std::fs::read_to_string(marker(ctx)) else {
+    held_by_live_process(&marker(ctx))
+}
+
+/// Whether the marker at `path` ends in `pid N` of a process that is alive.
+pub(crate) fn held_by_live_process(path: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
     text.trim()

@@ -354,6 +354,24 @@ impl Sampler {
                 snap.restarted = false;
             }
         }
+        // Applying Ollama's settings restarts it on purpose.
+        if crate::ollama_settings::restarting(&self.ctx) {
+            if matches!(
+                ollama.state,
+                RunState::Stopped | RunState::Stopping | RunState::Starting
+            ) {
+                ollama.state = RunState::Paused;
+                ollama.error = Some("restarting with new settings".into());
+                self.cached[0] = None;
+            }
+            ollama.restarted = false;
+        }
+        if ollama.restarted
+            && since_last
+                .is_some_and(|since| crate::ollama_settings::restarted_since(&self.ctx, since))
+        {
+            ollama.restarted = false;
+        }
         if matches!(
             app.state,
             RunState::Stopped | RunState::Stopping | RunState::Starting

@@ -35,6 +35,49 @@ pub struct Applied {
     pub latency_ms: Option<u64>,
 }
 
+/// Written while Ollama restarts with new settings (ending in this process's
+/// id), so that a monitor sampling meanwhile reports it as paused, not down.
+const RESTARTING: &str = "ollama-restarting";
+/// When such a restart last ended (seconds since the epoch): a new Ollama
+/// process since then is its doing, not a crash.
+const RESTARTED: &str = "ollama-restarted";
+
+/// Marks Ollama as restarting with new settings until dropped, which then
+/// records when the restart ended, however it ended.
+struct Restarting<'a> {
+    ctx: &'a Context,
+}
+
+impl<'a> Restarting<'a> {
+    fn mark(ctx: &'a Context) -> Self {
+        if crate::fsutil::create_dir(&ctx.data_dir, 0o700).is_ok() {
+            let text = format!("restarting with new settings, pid {}\n", std::process::id());
+            let marker = ctx.data_dir.join(RESTARTING);
+            let _ = crate::fsutil::atomic_write(&marker, text.as_bytes(), 0o600);
+        }
+        Self { ctx }
+    }
+}
+
+impl Drop for Restarting<'_> {
+    fn drop(&mut self) {
+        crate::backup::pause::record_start(self.ctx, RESTARTED);
+        let _ = std::fs::remove_file(self.ctx.data_dir.join(RESTARTING));
+    }
+}
+
+/// Whether Ollama is being restarted with new settings now (by a process
+/// that is still alive).
+pub fn restarting(ctx: &Context) -> bool {
+    crate::backup::pause::held_by_live_process(&ctx.data_dir.join(RESTARTING))
+}
+
+/// Whether a restart with new settings ended at or after `since` (seconds
+/// since the epoch).
+pub fn restarted_since(ctx: &Context, since: u64) -> bool {
+    crate::backup::pause::resumed_since(ctx, RESTARTED, since)
+}
+
 /// The plan that installs Ollama's file as the config renders it, restarts
 /// Ollama (loading the changed file), and waits for it to answer.
 fn plan(ctx: &Context, manager: &dyn ServiceManager) -> Result<Plan> {
@@ -132,7 +175,10 @@ pub fn apply(
     if !file_changed && let Some(applied) = already_running(ctx, manager) {
         return Ok(applied);
     }
-    let report = install::apply(ctx, &plan, manager, progress)?;
+    let report = {
+        let _restarting = Restarting::mark(ctx);
+        install::apply(ctx, &plan, manager, progress)?
+    };
     let latency_ms = report.health.get(&ServiceId::Ollama).map(|h| h.latency_ms);
     let pid = main_pid(manager)?;
     let (running, mismatches) = compare(ctx, &running_environment(ctx, pid)?);

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use apply::{Applied, apply};
+pub use apply::{Applied, apply, restarted_since, restarting};
 pub use environ::{parse_launchctl_environment, parse_proc_environ};
 pub use form::{Form, Written, form, write};
 
