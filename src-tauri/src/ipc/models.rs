@@ -28,8 +28,7 @@ pub async fn models_pull<R: Runtime>(
 ) -> Result<Pulled, IpcError> {
     let (menu, then) = (OnMenu::pull(model.clone()), Then::after_pull(model.clone()));
     let work = move |ctx: &_, cancel: &Cancel, p: &mut dyn FnMut(&PullProgress)| {
-        let ollama = Ollama::of(ctx)?;
-        tauri::async_runtime::block_on(ollama.pull(&model, cancel.clone(), p))
+        Ollama::of(ctx)?.pull_blocking(&model, cancel.clone(), p)
     };
     dash.while_busy(&window, on_progress, menu, work, then)
         .await

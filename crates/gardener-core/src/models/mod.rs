@@ -105,8 +105,9 @@ pub enum Error {
     /// The person cancelled it.
     #[error("cancelled")]
     Cancelled,
-    /// No HTTP client could be made (the system's TLS or resolver setup).
-    #[error("cannot make an HTTP client: {0}")]
+    /// The HTTP client, or a runtime for it, could not be started (the
+    /// system's TLS or resolver setup, or its limits on threads and files).
+    #[error("{0}")]
     Client(String),
 }
 

@@ -29,7 +29,8 @@ impl Ollama {
     pub fn of(ctx: &Context) -> Result<Self> {
         let timeout = std::time::Duration::from_secs(ctx.config.monitor.probe_timeout_secs);
         Ok(Self {
-            prober: Prober::new(timeout).map_err(|e| Error::Client(e.to_string()))?,
+            prober: Prober::new(timeout)
+                .map_err(|e| Error::Client(format!("cannot make an HTTP client: {e}")))?,
             host: ctx.config.ollama.host.clone(),
             models_dir: ctx.paths.expand(&ctx.config.ollama.models_dir),
             context: fit::context_setting(&ctx.config.ollama.env),
@@ -67,6 +68,25 @@ impl Ollama {
         pull::pull(&self.prober, &self.host, model, &opts, on_progress).await
     }
 
+    /// [`Self::pull`] from a thread that may block (not an async task): the
+    /// stream and its connection run on one thread of their own, so no line
+    /// is handed from one thread to another.
+    ///
+    /// # Errors
+    /// As [`pull::pull`]; [`Error::Client`] when no runtime can be started.
+    pub fn pull_blocking(
+        &self,
+        model: &str,
+        cancel: Cancel,
+        on_progress: &mut dyn FnMut(&PullProgress),
+    ) -> Result<Pulled> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Client(format!("cannot start a runtime for the pull: {e}")))?;
+        runtime.block_on(self.pull(model, cancel, on_progress))
+    }
+
     /// What deleting `model` would free, and whether it is loaded.
     ///
     /// # Errors
@@ -92,7 +112,8 @@ impl Ollama {
     /// # Errors
     /// As [`api::load`]; [`Error::Client`] when no HTTP client can be made.
     pub async fn load(&self, model: &str, keep_alive: Option<&str>) -> Result<Loaded> {
-        let patient = Prober::new(super::LOAD_TIMEOUT).map_err(|e| Error::Client(e.to_string()))?;
+        let patient = Prober::new(super::LOAD_TIMEOUT)
+            .map_err(|e| Error::Client(format!("cannot make an HTTP client: {e}")))?;
         api::load(&patient, &self.host, model, keep_alive).await
     }
 }

@@ -106,6 +106,7 @@ pub async fn pull(
     let mut lines = Lines::new(MAX_LINE);
     let mut throttle = Throttle::<String>::default();
     loop {
+        let asked = Instant::now();
         let chunk = match wait(&opts.cancel, opts.idle_timeout, response.chunk()).await {
             Ok(Ok(Some(chunk))) => chunk,
             Ok(Ok(None)) => break,
@@ -121,6 +122,7 @@ pub async fn pull(
                 on_progress(&state.progress);
             }
         }
+        gather(&opts.cancel, asked.elapsed()).await?;
     }
     if let Some(line) = lines.finish() {
         state.take(&line)?;
@@ -137,6 +139,28 @@ pub async fn pull(
         bytes: state.progress.total,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// A chunk that had to be waited for, but less than this, means the stream
+/// comes in a rush (lines every millisecond)…
+const RUSH: Duration = Duration::from_millis(10);
+/// …and one that was already there (less than this) that the reader is
+/// catching up on what gathered.
+const READY: Duration = Duration::from_micros(200);
+/// How long a stream in a rush is left to gather before it is read again:
+/// its lines wait in the socket's buffer, and are then read one after the
+/// other without a wakeup each (well under the progress throttle's 200 ms,
+/// so what is shown does not lag).
+const GATHER: Duration = Duration::from_millis(50);
+
+/// After a chunk that took `waited` to come: lets a rushing stream gather.
+async fn gather(cancel: &Cancel, waited: Duration) -> Result<()> {
+    if (READY..RUSH).contains(&waited)
+        && let Err(Stop::Cancelled) = wait(cancel, GATHER, std::future::pending::<()>()).await
+    {
+        return Err(Error::Cancelled);
+    }
+    Ok(())
 }
 
 /// A pull's stream as read so far.

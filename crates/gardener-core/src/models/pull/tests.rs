@@ -197,3 +197,69 @@ fn what_is_already_here_does_not_count_against_the_space() {
     stream.take(here.as_bytes()).unwrap();
     assert_eq!(stream.progress.total, u64::MAX / 2);
 }
+
+/// Serves a pull whose one layer reports `steps` times, one line every `every`.
+fn serve_rush(steps: u64, every: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf);
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n";
+        sock.write_all(head.as_bytes()).unwrap();
+        let lines = (0..=steps)
+            .map(|i| format!(r#"{{"status":"pulling 2af3b81862c6","digest":"sha256:2af3","total":{steps},"completed":{i}}}"#))
+            .chain([r#"{"status":"success"}"#.to_owned()]);
+        for line in lines {
+            let data = format!("{line}\n");
+            if write!(sock, "{:x}\r\n{data}\r\n", data.len()).is_err() || sock.flush().is_err() {
+                return; // the client went away (cancelled)
+            }
+            thread::sleep(every);
+        }
+        let _ = sock.write_all(b"0\r\n\r\n");
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_stream_in_a_rush_is_read_whole_and_as_fast_as_it_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let every = Duration::from_millis(1);
+    let addr = serve_rush(1000, every);
+    let start = Instant::now();
+    let (r, seen) = run(&addr, &opts(dir.path())).await;
+    let pulled = r.unwrap();
+    assert_eq!(pulled.bytes, 1000);
+    let last = seen.last().unwrap();
+    assert_eq!((last.status.as_str(), last.completed), ("success", 1000));
+    // The lines gathered while it waits are read at once: the pull ends
+    // with the stream, not a pause per line later.
+    let stream = every * 1000;
+    assert!(
+        start.elapsed() < stream * 3,
+        "{:?} for a {stream:?} stream",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn cancel_stops_a_stream_in_a_rush_within_a_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = serve_rush(100_000, Duration::from_millis(1));
+    let o = opts(dir.path());
+    let cancel = o.cancel.clone();
+    thread::spawn(move || {
+        thread::sleep(Duration::from_millis(300));
+        cancel.cancel();
+    });
+    let start = Instant::now();
+    let e = run(&addr, &o).await.0.unwrap_err();
+    assert!(matches!(e, Error::Cancelled), "{e:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}
