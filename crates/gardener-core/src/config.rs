@@ -433,8 +433,15 @@ impl Config {
     pub fn set_ollama_env(path: &Path, name: &str, value: Option<&str>) -> Result<()> {
         Self::edit(path, |doc| match value {
             Some(v) => {
+                let new = doc
+                    .get("ollama")
+                    .and_then(|o| o.get("env"))
+                    .and_then(|e| e.get(name))
+                    .is_none();
                 doc["ollama"]["env"][name] = toml_edit::value(v);
-                comments::key_below_comments(doc, name);
+                if new {
+                    comments::key_below_comments(doc, name);
+                }
             }
             None => comments::remove_keeping_comments(doc, name),
         })

@@ -25,7 +25,7 @@ fn next_table(table: &mut Table, after: isize) -> Option<&mut Table> {
     best
 }
 
-/// When `key` is the only key of `[ollama.env]`, moves the comment lines
+/// When `key`, just added, is the only key of `[ollama.env]`, moves the comment lines
 /// that followed the empty table's header above it, so that it comes below
 /// them as a person would have written it.
 pub(super) fn key_below_comments(doc: &mut DocumentMut, key: &str) {
@@ -149,6 +149,19 @@ mod tests {
         Config::set_ollama_env(&path, "OLLAMA_KEEP_ALIVE", None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, TEMPLATE, "back to the file as it was");
+    }
+
+    #[test]
+    fn changing_a_key_leaves_the_comments_of_the_next_table_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gardener.toml");
+        let text = "[ollama.env]\nOLLAMA_NUM_PARALLEL = \"2\"\n\n# The app.\n[app]\n";
+        std::fs::write(&path, text).unwrap();
+        Config::set_ollama_env(&path, "OLLAMA_NUM_PARALLEL", Some("3")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            text.replace("\"2\"", "\"3\"")
+        );
     }
 
     #[test]
