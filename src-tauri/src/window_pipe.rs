@@ -274,7 +274,10 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let not_loaded = gardener_core::monitor::unload::Error::NotLoaded("qwen".into());
+        let not_loaded = gardener_core::monitor::unload::Error::NotLoaded {
+            model: "qwen".into(),
+            loaded: Vec::new(),
+        };
         let outcome = runtime.block_on(serve(
             Asked::Unload {
                 model: Some("qwen".into()),

@@ -10,7 +10,8 @@ use gardener_core::context::Context;
 use gardener_core::error::ErrorCode;
 use gardener_core::models;
 use gardener_core::monitor::probe::{ProbeError, Prober};
-use gardener_core::monitor::run_loop;
+use gardener_core::monitor::unload::Error as UnloadError;
+use gardener_core::monitor::{self, run_loop};
 
 use crate::Globals;
 use crate::output::{self, CliError};
@@ -137,43 +138,30 @@ async fn unload(
     name: Option<&str>,
     all: bool,
 ) -> Result<ExitCode, CliError> {
-    let loaded = prober
-        .ollama_ps(host)
+    let only = if all { None } else { name };
+    let unloaded = monitor::unload::unload(prober, host, only)
         .await
-        .result
-        .map_err(|e| unreachable(host, &e))?;
-    let targets: Vec<String> = if all {
-        loaded.iter().map(|m| m.name.clone()).collect()
-    } else {
-        let name = name.unwrap_or_default().to_owned();
-        // Asking Ollama to unload a model it has not loaded would load it
-        // first, which is the opposite of what was wanted.
-        if !loaded.iter().any(|m| m.name == name) {
-            let names: Vec<&str> = loaded.iter().map(|m| m.name.as_str()).collect();
-            return Err(CliError {
+        .map_err(|e| match e {
+            UnloadError::Unreachable { host, source } => unreachable(&host, &source),
+            UnloadError::NotLoaded { model, loaded } => CliError {
                 code: ErrorCode::NotLoaded,
                 message: format!(
-                    "{name} is not loaded; loaded now: {}",
-                    if names.is_empty() {
+                    "{model} is not loaded; loaded now: {}",
+                    if loaded.is_empty() {
                         "none".to_owned()
                     } else {
-                        names.join(", ")
+                        loaded.join(", ")
                     }
                 ),
                 exit: output::FAILED,
-            });
-        }
-        vec![name]
-    };
-    let mut unloaded = Vec::new();
-    for m in &targets {
-        prober.unload(host, m).await.map_err(|e| CliError {
-            code: ErrorCode::UnloadFailed,
-            message: format!("Ollama did not unload {m}: {e}"),
-            exit: output::FAILED,
+            },
+            UnloadError::Failed { model, source } => CliError {
+                code: ErrorCode::UnloadFailed,
+                message: format!("Ollama did not unload {model}: {source}"),
+                exit: output::FAILED,
+            },
+            e => CliError::domain(e.code(), false, e.to_string()),
         })?;
-        unloaded.push(m.clone());
-    }
     if g.json {
         output::print_json(&serde_json::json!({ "unloaded": unloaded }));
     } else if unloaded.is_empty() {

@@ -229,7 +229,10 @@ fn monitor_errors_keep_their_codes() {
         message,
         "cannot reach Ollama at 127.0.0.1:11434: connection refused: nothing is listening on 127.0.0.1:11434"
     );
-    let absent = crate::monitor::unload::Error::NotLoaded("qwen".into());
+    let absent = crate::monitor::unload::Error::NotLoaded {
+        model: "qwen".into(),
+        loaded: Vec::new(),
+    };
     assert_eq!(
         failure(absent),
         (ErrorCode::NotLoaded, "qwen is not loaded".into())

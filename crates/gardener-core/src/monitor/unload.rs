@@ -17,9 +17,15 @@ pub enum Error {
         /// Why.
         source: ProbeError,
     },
-    /// The model asked for is not loaded.
-    #[error("{0} is not loaded")]
-    NotLoaded(String),
+    /// The model asked for is not loaded (asking Ollama to unload it would
+    /// load it first).
+    #[error("{model} is not loaded")]
+    NotLoaded {
+        /// The model asked for.
+        model: String,
+        /// The models that are loaded.
+        loaded: Vec<String>,
+    },
     /// Ollama refused to unload a model (those before it were unloaded).
     #[error("cannot unload {model}: {source}")]
     Failed {
@@ -35,7 +41,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Unreachable { .. } => ErrorCode::OllamaUnreachable,
-            Self::NotLoaded(_) => ErrorCode::NotLoaded,
+            Self::NotLoaded { .. } => ErrorCode::NotLoaded,
             Self::Failed { .. } => ErrorCode::UnloadFailed,
         }
     }
@@ -58,7 +64,10 @@ pub async fn unload(prober: &Prober, host: &str, only: Option<&str>) -> Result<V
     if let Some(name) = only
         && !loaded.iter().any(|m| m.name == name)
     {
-        return Err(Error::NotLoaded(name.to_owned()));
+        return Err(Error::NotLoaded {
+            model: name.to_owned(),
+            loaded: loaded.into_iter().map(|m| m.name).collect(),
+        });
     }
     let mut done = Vec::new();
     for m in loaded
