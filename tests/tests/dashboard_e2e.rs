@@ -56,6 +56,28 @@ fn shoot(page: &webdriver::Session, name: &str) {
     fs::write(dir.join(format!("dashboard-{name}.png")), png).unwrap();
 }
 
+/// The dashboard window (`gardener-app --window dashboard`, sampling on its own) on a desktop
+/// of its own, driven through WebDriver; closed in that order when dropped.
+struct Dashboard {
+    page: webdriver::Session,
+    _driver: Driver,
+    _desktop: Desktop,
+}
+
+impl Dashboard {
+    fn open(machine: &Machine) -> Self {
+        let desktop = Desktop::start();
+        let mut cmd = machine.systemd.command(webdriver::tauri_driver().unwrap());
+        cmd.envs(desktop.env()).env("RUST_LOG", "info");
+        let driver = Driver::start(cmd);
+        Self {
+            page: driver.session(&app_bin(), &["--window", "dashboard"]),
+            _driver: driver,
+            _desktop: desktop,
+        }
+    }
+}
+
 fn app_data(m: &Machine) -> PathBuf {
     m.systemd.home().join(".codebase-gardener")
 }
@@ -79,11 +101,8 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
     machine.gardener_ok(&["install", "--yes"]);
     machine.assert_healthy();
 
-    let desktop = Desktop::start();
-    let mut cmd = machine.systemd.command(webdriver::tauri_driver().unwrap());
-    cmd.envs(desktop.env()).env("RUST_LOG", "info");
-    let driver = Driver::start(cmd);
-    let page = driver.session(&app_bin(), &["--window", "dashboard"]);
+    let dashboard = Dashboard::open(&machine);
+    let page = &dashboard.page;
 
     // The overview: figures from this machine.
     let cpu = page.wait_text("[data-gauge=cpu] .value", LONG, |t| {
@@ -97,7 +116,7 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
         // For the README: let the sparklines draw half a minute of samples.
         std::thread::sleep(Duration::from_secs(30));
     }
-    shoot(&page, "overview");
+    shoot(page, "overview");
 
     // The services: the real process ids and the stand-in's loaded model.
     page.click("#tab-services");
@@ -107,7 +126,7 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
         t == ollama_pid.to_string()
     });
     page.wait_text("[data-service=app] dd", SHORT, |t| t == app_pid.to_string());
-    shoot(&page, "services");
+    shoot(page, "services");
 
     // The models: the stand-in's loaded model, now on a tab of its own.
     page.click("#tab-models");
@@ -130,14 +149,14 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
     page.wait_text(&format!("[data-backup={id}]"), SHORT, |t| {
         t.contains("✓ checked")
     });
-    shoot(&page, "backups");
+    shoot(page, "backups");
 
     // A restore round trip: newer notes, then the backup's come back, the services healthy.
     write_notes(&data, "notes written later\n");
     page.click(&format!("[aria-label='Restore {id}']"));
     let diff = page.wait_text(".diff-view", LONG, |t| t.contains("would be changed"));
     assert!(diff.contains("notes.md"), "{diff}");
-    shoot(&page, "restore");
+    shoot(page, "restore");
     page.click_button("Restore this backup");
     // Ends with the outcome, or with an error box that says what went wrong.
     let outcome = page.wait_text(".backup-work", LONG, |t| {
@@ -147,7 +166,7 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
         outcome.contains("Ollama and Codebase Gardener restarted and healthy."),
         "{outcome}"
     );
-    shoot(&page, "restored");
+    shoot(page, "restored");
     assert_eq!(
         fs::read_to_string(data.join("projects/demo/notes.md")).unwrap(),
         "notes as backed up\n"
@@ -192,7 +211,7 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
     page.wait_text(&format!("[data-backup={id}] .copies"), SHORT, |t| {
         t == "drive ✓"
     });
-    shoot(&page, "targets");
+    shoot(page, "targets");
     page.click_button("Show the recovery key");
     let key = page.wait_text(".key-file", SHORT, |t| t.contains("AGE-SECRET-KEY-"));
     let saved = machine
@@ -203,10 +222,10 @@ fn the_dashboard_shows_real_figures_backs_up_and_restores() {
 
     page.click("#tab-alerts");
     page.wait_text("[data-rule=cpu]", SHORT, |t| t.contains("over 80%"));
-    shoot(&page, "alerts");
+    shoot(page, "alerts");
     page.click("#tab-settings");
     page.wait_text(".setting", SHORT, |t| t.contains("log in"));
-    shoot(&page, "settings");
+    shoot(page, "settings");
 }
 
 /// The text of the whole page.
@@ -222,11 +241,8 @@ fn the_models_tab_pulls_a_model_and_restarts_ollama_with_a_new_setting() {
     let machine = Machine::new(Path::new(env!("CARGO_BIN_EXE_stand-in-ollama")));
     machine.gardener_ok(&["install", "--yes"]);
     machine.assert_healthy();
-    let desktop = Desktop::start();
-    let mut cmd = machine.systemd.command(webdriver::tauri_driver().unwrap());
-    cmd.envs(desktop.env()).env("RUST_LOG", "info");
-    let driver = Driver::start(cmd);
-    let page = driver.session(&app_bin(), &["--window", "dashboard"]);
+    let dashboard = Dashboard::open(&machine);
+    let page = &dashboard.page;
 
     // The installed models with their fit; then a pull, after which the new model is listed.
     page.click("#tab-models");
@@ -253,7 +269,7 @@ fn the_models_tab_pulls_a_model_and_restarts_ollama_with_a_new_setting() {
     assert!(
         page.find_all("progress").is_empty(),
         "a progress bar outlived the pull: {}",
-        page_text(&page)
+        page_text(page)
     );
 
     // A setting saved, shown as the service file's change, then applied: Ollama restarts
@@ -284,8 +300,8 @@ fn the_models_tab_pulls_a_model_and_restarts_ollama_with_a_new_setting() {
     let config = fs::read_to_string(&machine.config).unwrap();
     assert!(config.contains("OLLAMA_NUM_PARALLEL = \"3\""), "{config}");
     page.execute("window.scrollTo(0, 0);", &[]);
-    shoot(&page, "models");
+    shoot(page, "models");
     // The end of the form: the service file's change and what Ollama now runs with.
     page.execute("window.scrollTo(0, document.body.scrollHeight);", &[]);
-    shoot(&page, "ollama-settings");
+    shoot(page, "ollama-settings");
 }
