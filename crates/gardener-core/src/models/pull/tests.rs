@@ -6,17 +6,24 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 
+/// Takes one connection, reads its request and answers with the head of a
+/// chunked NDJSON body; the body is the caller's.
+fn answer_chunked(listener: &TcpListener) -> std::net::TcpStream {
+    let (mut sock, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 4096];
+    let _ = sock.read(&mut buf);
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n";
+    sock.write_all(head.as_bytes()).unwrap();
+    sock
+}
+
 /// Serves one connection: reads the request, answers with chunked `lines`,
 /// then ends the body (`finish`), closes mid-stream, or stays silent.
 fn serve(lines: Vec<&'static str>, finish: bool, silent_for: Duration) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     thread::spawn(move || {
-        let (mut sock, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = sock.read(&mut buf);
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n";
-        sock.write_all(head.as_bytes()).unwrap();
+        let mut sock = answer_chunked(&listener);
         for line in lines {
             // Each line in two chunks, cut mid-way, as a network may.
             let data = format!("{line}\n");
@@ -203,11 +210,7 @@ fn serve_rush(steps: u64, every: Duration) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     thread::spawn(move || {
-        let (mut sock, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = sock.read(&mut buf);
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n";
-        sock.write_all(head.as_bytes()).unwrap();
+        let mut sock = answer_chunked(&listener);
         let lines = (0..=steps)
             .map(|i| format!(r#"{{"status":"pulling 2af3b81862c6","digest":"sha256:2af3","total":{steps},"completed":{i}}}"#))
             .chain([r#"{"status":"success"}"#.to_owned()]);
