@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
 
 import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 
 import type { IpcError } from "../src/bindings/IpcError";
 
@@ -100,6 +101,30 @@ function installIpc(scenario: Scenario): void {
       return answer.value ?? null;
     },
   };
+}
+
+/** The built UI's server and Chromium, for one test file. */
+export interface Ui {
+  browser: Browser;
+  /** The server's address, `http://127.0.0.1:PORT`. */
+  base: string;
+}
+
+/** Starts the built UI's server and Chromium before the calling file's tests, and stops both after them. */
+export function uiForThisFile(): Ui {
+  const ui = {} as Ui;
+  let server: Server | undefined;
+  beforeAll(async () => {
+    let url: string;
+    ({ server, url } = await serve());
+    ui.base = url;
+    ui.browser = await launch();
+  });
+  afterAll(async () => {
+    await ui.browser?.close();
+    server?.close();
+  });
+  return ui;
 }
 
 /** A page of the built UI with `scenario` as its IPC. */

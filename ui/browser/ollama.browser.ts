@@ -2,28 +2,13 @@
 // loads, a value Gardener refuses is shown at its setting, a good one is saved
 // with the service file's diff, and Apply restarts Ollama with progress.
 
-import type { Server } from "node:http";
-
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import type { Form } from "../src/bindings/Form";
 import { point, snapshot } from "../test/fixtures";
-import { calls, launch, open, pageErrors, serve, type Scenario } from "./harness";
+import { calls, open, pageErrors, type Scenario, uiForThisFile } from "./harness";
 
-let browser: Browser;
-let server: Server;
-let base: string;
-
-beforeAll(async () => {
-  ({ server, url: base } = await serve());
-  browser = await launch();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  server?.close();
-});
+const ui = uiForThisFile();
 
 const t0 = 1_800_000_000_000;
 const CONFIG = "/Users/ada/Library/Application Support/gardener/gardener.toml";
@@ -60,8 +45,8 @@ function models(extra: Scenario): Scenario {
 describe("Ollama's settings in Chromium", () => {
   it("refuse a bad value at its setting and send nothing after it", async () => {
     const page = await open(
-      browser,
-      `${base}/dashboard.html#models`,
+      ui.browser,
+      `${ui.base}/dashboard.html#models`,
       models({ ollama_setting_set: { error: { code: "config", message: 'OLLAMA_NUM_PARALLEL cannot be "x": it takes a whole number of 1 or more' } } }),
     );
     const parallel = page.getByLabel("OLLAMA_NUM_PARALLEL", { exact: true });
@@ -84,8 +69,8 @@ describe("Ollama's settings in Chromium", () => {
 
   it("save a good value with the service file's diff, then restart Ollama with progress", async () => {
     const page = await open(
-      browser,
-      `${base}/dashboard.html#models`,
+      ui.browser,
+      `${ui.base}/dashboard.html#models`,
       models({
         ollama_setting_set: {
           value: { name: "OLLAMA_NUM_PARALLEL", value: "4", service_file: "/Users/ada/Library/LaunchAgents/dev.gardener.ollama.plist", diff: ["- <string>2</string>", "+ <string>4</string>"], form: saved },

@@ -1,27 +1,12 @@
 // The UI in real Chromium through each view: the setup wizard, the dashboard's gauges, a
 // backup with progress, a restore with its diff, the models (pull, delete) and the alerts.
 
-import type { Server } from "node:http";
-
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { installed, listing, point, snapshot } from "../test/fixtures";
-import { calls, launch, open, pageErrors, serve, type Scenario } from "./harness";
+import { calls, open, pageErrors, type Scenario, uiForThisFile } from "./harness";
 
-let browser: Browser;
-let server: Server;
-let base: string;
-
-beforeAll(async () => {
-  ({ server, url: base } = await serve());
-  browser = await launch();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  server?.close();
-});
+const ui = uiForThisFile();
 
 const t0 = 1_800_000_000_000;
 const backup = {
@@ -86,7 +71,7 @@ function dashboard(extra: Scenario = {}): Scenario {
 
 describe("in Chromium", () => {
   it("the setup wizard shows the plan and sets up with progress", async () => {
-    const page = await open(browser, `${base}/index.html`, {
+    const page = await open(ui.browser, `${ui.base}/index.html`, {
       setup_plan: {
         value: {
           platform: "macos",
@@ -114,7 +99,7 @@ describe("in Chromium", () => {
   });
 
   it("the dashboard draws its gauges and sparklines and moves by keyboard", async () => {
-    const page = await open(browser, `${base}/dashboard.html`, dashboard());
+    const page = await open(ui.browser, `${ui.base}/dashboard.html`, dashboard());
     await page.locator('[data-gauge="cpu"] .value').waitFor();
     expect(await page.locator('[data-gauge="memory"] .value').textContent()).toBe("63%");
     const d = await page.locator('[data-gauge="cpu"] svg.spark path').getAttribute("d");
@@ -133,8 +118,8 @@ describe("in Chromium", () => {
 
   it("a backup shows its progress and can be cancelled", async () => {
     const page = await open(
-      browser,
-      `${base}/dashboard.html`,
+      ui.browser,
+      `${ui.base}/dashboard.html`,
       dashboard({
         backup_create: {
           send: { arg: "onProgress", messages: [{ phase: "archive", bytes: 45, total_bytes: 100, files: 40_000, total_files: 83_153 }] },
@@ -159,8 +144,8 @@ describe("in Chromium", () => {
   it("a restore shows what would change before anything does", async () => {
     const report = { id: backup.id, dry_run: true, restored: ["~/.codebase-gardener"], diff: { added: ["~/.codebase-gardener/projects/new"], changed: ["~/.codebase-gardener/memory.db"], removed: [] }, safety_copies: [], services: [], seconds: 0 };
     const page = await open(
-      browser,
-      `${base}/dashboard.html`,
+      ui.browser,
+      `${ui.base}/dashboard.html`,
       dashboard({
         restore_preview: { value: report },
         restore_apply: {
@@ -182,8 +167,8 @@ describe("in Chromium", () => {
   it("the models show their fit, pull with streamed progress and list the new one", async () => {
     const GIB = 1024 ** 3;
     const page = await open(
-      browser,
-      `${base}/dashboard.html`,
+      ui.browser,
+      `${ui.base}/dashboard.html`,
       dashboard({
         models_pull: {
           send: {
@@ -234,8 +219,8 @@ describe("in Chromium", () => {
     const GIB = 1024 ** 3;
     const layer = (completed: number) => ({ status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", completed, total: 4 * GIB });
     const page = await open(
-      browser,
-      `${base}/dashboard.html`,
+      ui.browser,
+      `${ui.base}/dashboard.html`,
       dashboard({
         models_pull: { send: { arg: "onProgress", messages: [layer(GIB)] }, delayMs: 400, error: { code: "cancelled", message: "cancelled" } },
         models_pull_cancel: { value: true },
@@ -253,8 +238,8 @@ describe("in Chromium", () => {
     await page.close();
 
     const cut = await open(
-      browser,
-      `${base}/dashboard.html`,
+      ui.browser,
+      `${ui.base}/dashboard.html`,
       dashboard({
         models_pull: {
           send: { arg: "onProgress", messages: [layer(2 * GIB)] },
@@ -276,8 +261,8 @@ describe("in Chromium", () => {
   it("deleting a model asks first in a dialog that names the space freed", async () => {
     const GIB = 1024 ** 3;
     const page = await open(
-      browser,
-      `${base}/dashboard.html`,
+      ui.browser,
+      `${ui.base}/dashboard.html`,
       dashboard({
         models_delete_plan: { value: { model: "qwen2.5:14b", freed_bytes: 9 * GIB, loaded: false } },
         models_delete: { value: { model: "qwen2.5:14b", freed_bytes: 9 * GIB, loaded: false } },
@@ -298,7 +283,7 @@ describe("in Chromium", () => {
   });
 
   it("the alerts list their rules and pause", async () => {
-    const page = await open(browser, `${base}/dashboard.html`, dashboard({ alerts_pause: { value: Math.floor(t0 / 1000) + 3600 } }));
+    const page = await open(ui.browser, `${ui.base}/dashboard.html`, dashboard({ alerts_pause: { value: Math.floor(t0 / 1000) + 3600 } }));
     await page.locator("#tab-alerts").click();
     await page.locator('[data-rule="cpu"]').waitFor();
     expect(await page.locator('[data-rule="cpu"]').textContent()).toContain("over 80% for 2 min, clears at 70%");
