@@ -13,27 +13,9 @@ set -euo pipefail
 RUNS=${1:-10}
 MODELS=${MODELS:-50}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PROFILE=${PROFILE:-release}
-for tool in curl python3; do
-  command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 2; }
-done
-if [[ "${BUILD:-1}" != 0 ]]; then
-  flag=(); [[ $PROFILE == release ]] && flag=(--release)
-  (cd "$ROOT" && cargo build -q "${flag[@]}" -p gardener-cli -p gardener-e2e \
-    --bin gardener --bin stand-in-ollama)
-fi
-bin="$ROOT/target/$PROFILE"
-work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. "$ROOT/bench/lib/stand-in-ollama.sh"
 # The stand-in knows two models; the rest are generated, each with its own digest.
-STAND_IN_OLLAMA_EXTRA_MODELS=$((MODELS - 2)) OLLAMA_HOST="127.0.0.1:$port" \
-  "$bin/stand-in-ollama" serve 2>/dev/null &
-server=$!
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/api/version" >/dev/null 2>&1 && break; sleep 0.1; done
-mkdir -p "$work/home/models"
-config="$work/gardener.toml"
-printf '[ollama]\nhost = "127.0.0.1:%s"\nmodels_dir = "%s"\n' "$port" "$work/home/models" >"$config"
+serve_stand_in STAND_IN_OLLAMA_EXTRA_MODELS=$((MODELS - 2))
 names=$(curl -fsS "http://127.0.0.1:$port/api/tags" |
   python3 -c 'import json,sys; print("\n".join(m["name"] for m in json.load(sys.stdin)["models"]))')
 count=$(wc -l <<<"$names")

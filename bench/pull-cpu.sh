@@ -11,31 +11,8 @@
 # Prints the CPU time over the wall time of each pull as a percentage of one core (target <= 1%).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PROFILE=${PROFILE:-release}
-for tool in curl python3 script perf; do
-  command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 2; }
-done
-if [[ "${BUILD:-1}" != 0 ]]; then
-  flag=(); [[ $PROFILE == release ]] && flag=(--release)
-  (cd "$ROOT" && cargo build -q "${flag[@]}" -p gardener-cli -p gardener-e2e \
-    --bin gardener --bin stand-in-ollama)
-fi
-bin="$ROOT/target/$PROFILE"
-work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$work/home/models"
-config="$work/gardener.toml"
-server=
-# Starts the stand-in sending STEPS lines per layer, one every DELAY_MS.
-serve() {
-  [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  STAND_IN_OLLAMA_PULL_STEPS=$1 STAND_IN_OLLAMA_PULL_DELAY_MS=$2 \
-    OLLAMA_HOST="127.0.0.1:$port" "$bin/stand-in-ollama" serve 2>/dev/null &
-  server=$!
-  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/api/version" >/dev/null 2>&1 && break; sleep 0.1; done
-  printf '[ollama]\nhost = "127.0.0.1:%s"\nmodels_dir = "%s"\n' "$port" "$work/home/models" >"$config"
-}
+NEEDS="script perf"
+. "$ROOT/bench/lib/stand-in-ollama.sh"
 
 # Runs one pull and prints "<wall s> <cpu s>": the CPU time is perf's task-clock of the
 # process and its children (scheduler-exact; getrusage's tick sampling overstates processes
@@ -56,7 +33,7 @@ report() {
 }
 # STEPS DELAY_MS TITLE
 rate() {
-  serve "$1" "$2"
+  serve_stand_in STAND_IN_OLLAMA_PULL_STEPS="$1" STAND_IN_OLLAMA_PULL_DELAY_MS="$2"
   # The stand-in streams a pull of an installed model all the same.
   lines=$(curl -fsS -d '{"model":"tinyllama:1.1b"}' "http://127.0.0.1:$port/api/pull" | wc -l)
   echo "$3: $lines lines per pull, one every $2 ms"
