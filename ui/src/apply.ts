@@ -80,18 +80,19 @@ export function renderProgress(rows: readonly StepRow[], over = false): HTMLElem
     "section",
     { class: "progress", "aria-labelledby": "progress-heading" },
     h("h2", { id: "progress-heading" }, over ? "Steps" : "Setting up…"),
+    h("ol", { "aria-live": "polite" }, ...stepItems(rows)),
+  );
+}
+
+/** A list item per step: running ones with an ellipsis, finished ones with a check and their result. */
+export function stepItems(rows: readonly StepRow[]): HTMLElement[] {
+  return rows.map((row) =>
     h(
-      "ol",
-      { "aria-live": "polite" },
-      ...rows.map((row) =>
-        h(
-          "li",
-          { class: row.result === undefined ? "running" : "finished" },
-          h("span", { class: "mark", "aria-hidden": "true" }, row.result === undefined ? "…" : "✓"),
-          h("span", {}, row.description),
-          row.result !== undefined && h("span", { class: "result" }, ` — ${row.result}`),
-        ),
-      ),
+      "li",
+      { class: row.result === undefined ? "running" : "finished" },
+      h("span", { class: "mark", "aria-hidden": "true" }, row.result === undefined ? "…" : "✓"),
+      h("span", {}, row.description),
+      row.result !== undefined && h("span", { class: "result" }, ` — ${row.result}`),
     ),
   );
 }

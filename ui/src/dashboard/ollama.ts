@@ -9,7 +9,7 @@ import type { IpcError } from "../bindings/IpcError";
 import type { Setting } from "../bindings/Setting";
 import type { Source } from "../bindings/Source";
 import { ollamaSettingSet, ollamaSettings, ollamaSettingsApply } from "../bindings/commands";
-import { track, type StepRow } from "../apply";
+import { stepItems, track, type StepRow } from "../apply";
 import { h, replaceChildren } from "../dom";
 import { renderError } from "../plan";
 import { statusLine, type View } from "./view";
@@ -215,19 +215,7 @@ export const mountOllamaSettings = (root: HTMLElement): View => {
     status.say("");
     let steps: StepRow[] = [];
     const list = h("ul", { "aria-live": "polite" });
-    const drawSteps = (): void =>
-      replaceChildren(
-        list,
-        ...steps.map((s) =>
-          h(
-            "li",
-            { class: s.result === undefined ? "running" : "finished" },
-            h("span", { class: "mark", "aria-hidden": "true" }, s.result === undefined ? "…" : "✓"),
-            h("span", {}, s.description),
-            s.result !== undefined && h("span", { class: "result" }, ` — ${s.result}`),
-          ),
-        ),
-      );
+    const drawSteps = (): void => replaceChildren(list, ...stepItems(steps));
     const outcome = h("p", { role: "status" }, "Restarting Ollama…");
     replaceChildren(work, h("section", { class: "progress", "aria-label": "Restarting Ollama" }, list), outcome);
     const result = await ollamaSettingsApply((p) => {
