@@ -59,6 +59,21 @@ async fn run(addr: &str, opts: &PullOptions) -> (Result<Pulled>, Vec<PullProgres
     (r, seen)
 }
 
+/// Pulls from `addr`, cancels it 300 ms in, and checks it stopped as
+/// cancelled before `limit`.
+async fn cancelled_within(addr: &str, dir: &Path, limit: Duration) {
+    let o = opts(dir);
+    let cancel = o.cancel.clone();
+    thread::spawn(move || {
+        thread::sleep(Duration::from_millis(300));
+        cancel.cancel();
+    });
+    let start = Instant::now();
+    let e = run(addr, &o).await.0.unwrap_err();
+    assert!(matches!(e, Error::Cancelled), "{e:?}");
+    assert!(start.elapsed() < limit, "{:?}", start.elapsed());
+}
+
 const SUCCESS: &[&str] = &[
     r#"{"status":"pulling manifest"}"#,
     r#"{"status":"pulling 2af3b81862c6","digest":"sha256:2af3","total":1000,"completed":0}"#,
@@ -134,20 +149,7 @@ async fn a_stream_that_ends_without_success_is_an_interruption() {
 async fn cancel_stops_a_silent_stream_within_a_moment() {
     let dir = tempfile::tempdir().unwrap();
     let addr = serve(SUCCESS[..2].to_vec(), true, Duration::from_secs(10));
-    let o = opts(dir.path());
-    let cancel = o.cancel.clone();
-    thread::spawn(move || {
-        thread::sleep(Duration::from_millis(300));
-        cancel.cancel();
-    });
-    let start = Instant::now();
-    let e = run(&addr, &o).await.0.unwrap_err();
-    assert!(matches!(e, Error::Cancelled), "{e:?}");
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        start.elapsed()
-    );
+    cancelled_within(&addr, dir.path(), Duration::from_secs(2)).await;
 }
 
 #[tokio::test]
@@ -251,18 +253,5 @@ async fn a_stream_in_a_rush_is_read_whole_and_as_fast_as_it_comes() {
 async fn cancel_stops_a_stream_in_a_rush_within_a_moment() {
     let dir = tempfile::tempdir().unwrap();
     let addr = serve_rush(100_000, Duration::from_millis(1));
-    let o = opts(dir.path());
-    let cancel = o.cancel.clone();
-    thread::spawn(move || {
-        thread::sleep(Duration::from_millis(300));
-        cancel.cancel();
-    });
-    let start = Instant::now();
-    let e = run(&addr, &o).await.0.unwrap_err();
-    assert!(matches!(e, Error::Cancelled), "{e:?}");
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        start.elapsed()
-    );
+    cancelled_within(&addr, dir.path(), Duration::from_secs(1)).await;
 }
