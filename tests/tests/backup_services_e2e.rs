@@ -187,8 +187,19 @@ fn restore_swaps_with_services_stopped_and_rolls_back_when_the_app_cannot_start(
     );
 }
 
+/// An XFS volume mounted for one test; unmounted when dropped so that the
+/// test's home, which holds its image, can be removed.
+struct XfsVolume(PathBuf);
+
+impl Drop for XfsVolume {
+    fn drop(&mut self) {
+        // Lazily: the services may still hold files on it until their manager exits.
+        let _ = Command::new("umount").arg("--lazy").arg(&self.0).status();
+    }
+}
+
 /// Makes an XFS file system (reflink on) on a loop device and mounts it at `at`.
-fn mount_xfs(work: &Path, at: &Path) -> Result<(), String> {
+fn mount_xfs(work: &Path, at: &Path) -> Result<XfsVolume, String> {
     let image = work.join("xfs.img");
     let run = |cmd: &mut Command| -> Result<(), String> {
         let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
@@ -206,7 +217,8 @@ fn mount_xfs(work: &Path, at: &Path) -> Result<(), String> {
     run(Command::new("mount")
         .args(["-o", "loop"])
         .arg(&image)
-        .arg(at))
+        .arg(at))?;
+    Ok(XfsVolume(at.to_path_buf()))
 }
 
 #[test]
@@ -216,14 +228,18 @@ fn on_xfs_the_app_is_paused_only_while_its_data_is_cloned() {
     }
     let m = machine("");
     let volume = m.systemd.home().join("xfs");
-    if let Err(why) = mount_xfs(m.systemd.home(), &volume) {
-        assert!(
-            std::env::var_os("GARDENER_REQUIRE_XFS").is_none(),
-            "GARDENER_REQUIRE_XFS is set but no XFS volume could be made: {why}"
-        );
-        eprintln!("skipped: cannot make an XFS volume here: {why}");
-        return;
-    }
+    // Declared after `m`, so unmounted before `m` removes the home holding its image.
+    let _mounted = match mount_xfs(m.systemd.home(), &volume) {
+        Ok(mounted) => mounted,
+        Err(why) => {
+            assert!(
+                std::env::var_os("GARDENER_REQUIRE_XFS").is_none(),
+                "GARDENER_REQUIRE_XFS is set but no XFS volume could be made: {why}"
+            );
+            eprintln!("skipped: cannot make an XFS volume here: {why}");
+            return;
+        }
+    };
     let data = volume.join("codebase-gardener");
     let mut toml = fs::read_to_string(&m.config).unwrap();
     toml.push_str(&format!(
