@@ -54,6 +54,8 @@ pub struct Sampler {
     models_every: Duration,
     /// When the previous sample was taken (ms since the epoch).
     sampled_at: Option<u64>,
+    /// Whether Ollama answered the previous sample's health check.
+    ollama_answered: bool,
 }
 
 fn slot(id: ServiceId) -> usize {
@@ -93,6 +95,7 @@ impl Sampler {
             version: None,
             models_every,
             sampled_at: None,
+            ollama_answered: false,
         })
     }
 
@@ -159,26 +162,68 @@ impl Sampler {
                     }
                 }
             };
-            let previous = self.cached[i].as_ref().map(|c| c.status.clone());
-            if stale {
-                let status = status_or_unknown(self.manager.as_ref(), id);
-                self.cached[i] = Some(Cached {
-                    status,
-                    at: Instant::now(),
-                });
-            }
-            if let Some(c) = &self.cached[i] {
-                let restarted = previous.as_ref().is_some_and(|p| restarted(p, &c.status));
-                out[i] = Some((c.status.clone(), restarted));
-            }
+            out[i] = if stale {
+                Some(self.ask(id))
+            } else {
+                self.cached[i].as_ref().map(|c| (c.status.clone(), false))
+            };
         }
         out
     }
 
+    /// Asks the manager for `id`'s status now; returns it with whether it
+    /// restarted since the status cached before.
+    fn ask(&mut self, id: ServiceId) -> (ServiceStatus, bool) {
+        let i = slot(id);
+        let status = status_or_unknown(self.manager.as_ref(), id);
+        let restarted = self.cached[i]
+            .as_ref()
+            .is_some_and(|c| restarted(&c.status, &status));
+        self.cached[i] = Some(Cached {
+            status: status.clone(),
+            at: Instant::now(),
+        });
+        (status, restarted)
+    }
+
+    /// Where Ollama starts answering while its cached status, asked before
+    /// this tick, says it is not running, it was started since (by hand, or
+    /// by its manager after a crash): asks again rather than take it for an
+    /// Ollama Gardener did not install until the cached answer expires.
+    fn recheck_started_ollama(
+        &mut self,
+        tick: Instant,
+        answered: bool,
+        statuses: &mut Statuses,
+        trees: &mut Vec<Option<TreeUsage>>,
+    ) {
+        let started = answered && !self.ollama_answered;
+        self.ollama_answered = answered;
+        let stale_stopped = self.cached[0].as_ref().is_some_and(|c| {
+            c.at < tick
+                && matches!(
+                    c.status.state,
+                    ServiceState::Stopped | ServiceState::Failed | ServiceState::NotInstalled
+                )
+        });
+        if !(started && stale_stopped) {
+            return;
+        }
+        statuses[0] = Some(self.ask(ServiceId::Ollama));
+        let pids: Vec<u32> = statuses
+            .iter()
+            .map(|s| s.as_ref().and_then(|(s, _)| s.pid).unwrap_or(0))
+            .collect();
+        *trees = self.gauges.process_trees(&pids);
+    }
+
     /// Takes one snapshot (its `alerts` are left empty for the engine).
     pub async fn sample(&mut self) -> Snapshot {
-        let (statuses, trees) = self.statuses_and_trees();
+        let tick = Instant::now();
+        let (mut statuses, mut trees) = self.statuses_and_trees();
         let probes = self.probe(&statuses).await;
+        let answered = probes.ps.result.is_ok();
+        self.recheck_started_ollama(tick, answered, &mut statuses, &mut trees);
         let host = &self.ctx.config.ollama.host;
         let [ollama_status, app_status] = statuses;
         let mut ollama = service(ollama_status, trees[0], self.managed(ServiceId::Ollama));

@@ -189,3 +189,138 @@ fn an_unmanaged_service_is_external() {
     assert_eq!(snap.state, RunState::External);
     assert!(!snap.managed);
 }
+
+/// A manager whose answer for Ollama a test sets, counting how often it is asked.
+#[derive(Clone)]
+struct Told {
+    ollama: Arc<Mutex<ServiceStatus>>,
+    asked: Arc<Mutex<usize>>,
+}
+
+impl ServiceManager for Told {
+    fn platform(&self) -> crate::paths::Platform {
+        crate::paths::Platform::Linux
+    }
+    fn file_path(&self, id: ServiceId) -> std::path::PathBuf {
+        std::path::PathBuf::from("/nonexistent").join(id.unit_name())
+    }
+    fn render(&self, _: &crate::services::ServiceSpec) -> crate::services::Result<String> {
+        Ok(String::new())
+    }
+    fn reload_commands(&self) -> Vec<crate::services::Invocation> {
+        Vec::new()
+    }
+    fn reload(&self) -> crate::services::Result<()> {
+        Ok(())
+    }
+    fn commands(
+        &self,
+        _: crate::services::Action,
+        _: ServiceId,
+    ) -> Vec<crate::services::Invocation> {
+        Vec::new()
+    }
+    fn run(
+        &self,
+        action: crate::services::Action,
+        id: ServiceId,
+        _: Duration,
+    ) -> crate::services::Result<()> {
+        panic!("the sampler ran {action:?} {id}");
+    }
+    fn status(&self, id: ServiceId) -> crate::services::Result<ServiceStatus> {
+        if id != ServiceId::Ollama {
+            return Ok(ServiceStatus::not_installed(id));
+        }
+        *self.asked.lock().unwrap() += 1;
+        Ok(self.ollama.lock().unwrap().clone())
+    }
+}
+
+/// A sampler of `ollama` managed by `told`, and the runtime to drive it.
+fn managed_sampler(
+    ollama: &Ollama,
+    told: &Told,
+    home: &std::path::Path,
+) -> (Sampler, tokio::runtime::Runtime) {
+    let toml = format!(
+        "[ollama]\nhost = \"{}\"\n[app]\nhealth_url = \"http://127.0.0.1:9/\"\n\
+         [monitor]\ninterval_secs = 3600\nmodels_every_secs = 3600\n",
+        ollama.host
+    );
+    let file = home.join("gardener.toml");
+    let config = crate::config::Config::parse(&toml, &file).unwrap();
+    let paths = crate::paths::Paths::linux(
+        home.to_path_buf(),
+        &home.join(".config"),
+        &home.join(".local/share"),
+        &home.join(".local/state"),
+    );
+    let ctx = Context::new(paths, file, true, config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    (Sampler::new(ctx, Box::new(told.clone())).unwrap(), runtime)
+}
+
+#[test]
+fn an_ollama_started_while_cached_as_stopped_is_asked_about_at_once() {
+    let ollama = Ollama::start();
+    ollama.broken.store(true, Ordering::SeqCst);
+    let told = Told {
+        ollama: Arc::new(Mutex::new(status(ServiceState::Stopped, None, Some(0)))),
+        asked: Arc::new(Mutex::new(0)),
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (mut sampler, runtime) = managed_sampler(&ollama, &told, home.path());
+    runtime.block_on(async {
+        let snap = sampler.sample().await.services.ollama.service;
+        assert_eq!(snap.state, RunState::Stopped);
+        assert_eq!(*told.asked.lock().unwrap(), 1);
+
+        // Started by hand, or by its manager after its first start crashed:
+        // the next sample knows it as ours, running, and the restart counted.
+        let pid = std::process::id();
+        *told.ollama.lock().unwrap() = status(ServiceState::Running, Some(pid), Some(1));
+        ollama.broken.store(false, Ordering::SeqCst);
+        let snap = sampler.sample().await.services.ollama.service;
+        assert_eq!(snap.state, RunState::Running, "{:?}", snap.error);
+        assert!(snap.managed && snap.healthy);
+        assert_eq!(snap.pid, Some(pid));
+        assert!(snap.restarted, "the manager counted a restart");
+        assert_eq!(*told.asked.lock().unwrap(), 2);
+
+        // Running and its process alive: the answer stays trusted.
+        let snap = sampler.sample().await.services.ollama.service;
+        assert_eq!(snap.state, RunState::Running);
+        assert!(!snap.restarted);
+        assert_eq!(*told.asked.lock().unwrap(), 2);
+    });
+}
+
+#[test]
+fn another_ollama_answering_while_ours_is_stopped_is_asked_about_once() {
+    let ollama = Ollama::start();
+    ollama.broken.store(true, Ordering::SeqCst);
+    let told = Told {
+        ollama: Arc::new(Mutex::new(status(ServiceState::Stopped, None, Some(0)))),
+        asked: Arc::new(Mutex::new(0)),
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (mut sampler, runtime) = managed_sampler(&ollama, &told, home.path());
+    runtime.block_on(async {
+        assert_eq!(
+            sampler.sample().await.services.ollama.service.state,
+            RunState::Stopped
+        );
+        ollama.broken.store(false, Ordering::SeqCst);
+        for _ in 0..3 {
+            let snap = sampler.sample().await.services.ollama.service;
+            assert_eq!(snap.state, RunState::External);
+            assert!(snap.healthy && !snap.managed);
+        }
+        // Asked when it started answering, then trusted until it expires.
+        assert_eq!(*told.asked.lock().unwrap(), 2);
+    });
+}
