@@ -12,6 +12,7 @@ pub mod backup_home;
 pub mod desktop;
 pub mod http;
 pub mod machine;
+pub mod mounts;
 pub mod namespace;
 pub mod s3;
 pub mod sshd;

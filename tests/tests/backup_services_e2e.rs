@@ -6,11 +6,13 @@
 //! Needs root (for the private namespaces); without it each test prints a skip notice.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gardener_e2e::machine::Machine;
+use gardener_e2e::mounts::Mounted;
 use gardener_e2e::namespace;
 use serde_json::Value;
 
@@ -187,19 +189,8 @@ fn restore_swaps_with_services_stopped_and_rolls_back_when_the_app_cannot_start(
     );
 }
 
-/// An XFS volume mounted for one test; unmounted when dropped so that the
-/// test's home, which holds its image, can be removed.
-struct XfsVolume(PathBuf);
-
-impl Drop for XfsVolume {
-    fn drop(&mut self) {
-        // Lazily: the services may still hold files on it until their manager exits.
-        let _ = Command::new("umount").arg("--lazy").arg(&self.0).status();
-    }
-}
-
 /// Makes an XFS file system (reflink on) on a loop device and mounts it at `at`.
-fn mount_xfs(work: &Path, at: &Path) -> Result<XfsVolume, String> {
+fn mount_xfs(work: &Path, at: &Path) -> Result<Mounted, String> {
     let image = work.join("xfs.img");
     let run = |cmd: &mut Command| -> Result<(), String> {
         let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
@@ -214,11 +205,10 @@ fn mount_xfs(work: &Path, at: &Path) -> Result<XfsVolume, String> {
         .args(["-q", "-m", "reflink=1"])
         .arg(&image))?;
     fs::create_dir_all(at).map_err(|e| e.to_string())?;
-    run(Command::new("mount")
-        .args(["-o", "loop"])
-        .arg(&image)
-        .arg(at))?;
-    Ok(XfsVolume(at.to_path_buf()))
+    Mounted::new(
+        &[OsStr::new("-o"), OsStr::new("loop"), image.as_os_str()],
+        at,
+    )
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::process::Command;
 use gardener_e2e::backup_home::{
     Home, PLAIN_TOOLS_RECIPE, Rng, Tree, listed_ids, write_random, write_text,
 };
+use gardener_e2e::mounts::Mounted;
 use gardener_e2e::{namespace, output_text};
 use serde_json::Value;
 
@@ -29,12 +30,12 @@ fn can_run(test: &str) -> bool {
     namespace::enter(test)
 }
 
-/// A home whose config copies to a tmpfs mounted at `<root>/drive`.
-fn home_with_drive() -> (Home, PathBuf) {
+/// A home whose config copies to a tmpfs mounted at `<root>/drive` (unmounted when the
+/// third value drops, which must come before the home's).
+fn home_with_drive() -> (Home, PathBuf, Mounted) {
     let h = Home::new();
     let drive = h.root.join("drive");
-    fs::create_dir_all(&drive).unwrap();
-    mount_drive(&drive);
+    let mounted = Mounted::tmpfs("256m", &drive);
     let config = h.root.join("gardener.toml");
     let mut text = fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
@@ -42,16 +43,7 @@ fn home_with_drive() -> (Home, PathBuf) {
         drive.join("gardener").display()
     ));
     fs::write(&config, text).unwrap();
-    (h, drive)
-}
-
-fn mount_drive(at: &Path) {
-    let out = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256m", "test-drive"])
-        .arg(at)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", output_text(&out));
+    (h, drive, mounted)
 }
 
 fn make_data(h: &Home, seed: u64) {
@@ -94,7 +86,7 @@ fn copies_decrypt_with_age_and_a_lost_home_comes_back_from_the_copy() {
     if !can_run("copies_decrypt_with_age_and_a_lost_home_comes_back_from_the_copy") {
         return;
     }
-    let (h, drive) = home_with_drive();
+    let (h, drive, _mounted) = home_with_drive();
     make_data(&h, 1);
     let first = h.json(&["--json", "backup", "create"]);
     let full = first["backup"]["id"].as_str().unwrap().to_owned();
@@ -202,7 +194,7 @@ fn an_unmounted_drive_fails_the_copy_and_the_backup_stands() {
     if !can_run("an_unmounted_drive_fails_the_copy_and_the_backup_stands") {
         return;
     }
-    let (h, drive) = home_with_drive();
+    let (h, drive, _mounted) = home_with_drive();
     make_data(&h, 2);
     let out = Command::new("umount").arg(&drive).output().unwrap();
     assert!(out.status.success(), "{}", output_text(&out));
@@ -235,7 +227,7 @@ fn damage_deletion_and_a_wrong_or_missing_key_are_named_and_nothing_live_changes
     if !can_run("damage_deletion_and_a_wrong_or_missing_key_are_named_and_nothing_live_changes") {
         return;
     }
-    let (h, drive) = home_with_drive();
+    let (h, drive, _mounted) = home_with_drive();
     make_data(&h, 3);
     let full = h.json(&["--json", "backup", "create"])["backup"]["id"]
         .as_str()

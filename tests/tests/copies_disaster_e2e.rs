@@ -14,7 +14,8 @@ use std::process::Command;
 
 use gardener_e2e::backup_home::{Rng, Tree, listed_ids, write_random, write_text};
 use gardener_e2e::machine::{Machine, toml_str};
-use gardener_e2e::{namespace, output_text, stand_ins};
+use gardener_e2e::mounts::Mounted;
+use gardener_e2e::{namespace, stand_ins};
 
 fn app_data(m: &Machine) -> PathBuf {
     m.systemd.home().join(".codebase-gardener")
@@ -31,16 +32,6 @@ fn make_data(root: &Path, seed: u64) {
         );
     }
     fs::write(root.join("memory.db"), vec![7u8; 200_000]).unwrap();
-}
-
-fn mount_tmpfs(at: &Path) {
-    fs::create_dir_all(at).unwrap();
-    let out = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=128m", "test-drive"])
-        .arg(at)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", output_text(&out));
 }
 
 /// Everything in the home goes but the manager's own log (its file is still open).
@@ -81,7 +72,7 @@ fn a_lost_home_comes_back_from_its_copy_with_the_services_running() {
         .prefix("gardener-e2e-drive-")
         .tempdir()
         .unwrap();
-    mount_tmpfs(drive.path());
+    let _mounted = Mounted::tmpfs("128m", drive.path());
     let mut toml = fs::read_to_string(&m.config).unwrap();
     toml.push_str(&format!(
         "\n[[backup.targets]]\nname = \"drive\"\nkind = \"dir\"\npath = {}\n",
