@@ -134,28 +134,10 @@ impl Ollama {
 fn the_version_is_asked_once_and_again_after_ollama_stopped_answering() {
     let ollama = Ollama::start();
     let home = tempfile::tempdir().unwrap();
-    let toml = format!(
-        "[ollama]\nhost = \"{}\"\n[app]\nhealth_url = \"http://127.0.0.1:9/\"\n\
-         [monitor]\ninterval_secs = 3600\nmodels_every_secs = 3600\n",
-        ollama.host
-    );
-    let file = home.path().join("gardener.toml");
-    let config = crate::config::Config::parse(&toml, &file).unwrap();
-    let paths = crate::paths::Paths::linux(
-        home.path().to_path_buf(),
-        &home.path().join(".config"),
-        &home.path().join(".local/share"),
-        &home.path().join(".local/state"),
-    );
-    let ctx = Context::new(paths, file, true, config);
     let bare = crate::services::testing::NoServices {
         dir: home.path().join("units"),
     };
-    let mut sampler = Sampler::new(ctx, Box::new(bare)).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (mut sampler, runtime) = sampler_of(&ollama, Box::new(bare), home.path());
     runtime.block_on(async {
         for _ in 0..3 {
             let snap = sampler.sample().await.services.ollama;
@@ -195,6 +177,12 @@ fn an_unmanaged_service_is_external() {
 struct Told {
     ollama: Arc<Mutex<ServiceStatus>>,
     asked: Arc<Mutex<usize>>,
+}
+
+impl Told {
+    fn asked(&self) -> usize {
+        *self.asked.lock().unwrap()
+    }
 }
 
 impl ServiceManager for Told {
@@ -237,10 +225,10 @@ impl ServiceManager for Told {
     }
 }
 
-/// A sampler of `ollama` managed by `told`, and the runtime to drive it.
-fn managed_sampler(
+/// A sampler of `ollama` managed by `manager`, and the runtime to drive it.
+fn sampler_of(
     ollama: &Ollama,
-    told: &Told,
+    manager: Box<dyn ServiceManager>,
     home: &std::path::Path,
 ) -> (Sampler, tokio::runtime::Runtime) {
     let toml = format!(
@@ -261,66 +249,77 @@ fn managed_sampler(
         .enable_all()
         .build()
         .unwrap();
-    (Sampler::new(ctx, Box::new(told.clone())).unwrap(), runtime)
+    (Sampler::new(ctx, manager).unwrap(), runtime)
+}
+
+/// An Ollama whose manager says it is stopped, sampled once while it does not answer.
+struct StoppedOllama {
+    ollama: Ollama,
+    told: Told,
+    sampler: Sampler,
+    runtime: tokio::runtime::Runtime,
+    _home: tempfile::TempDir,
+}
+
+impl StoppedOllama {
+    fn new() -> Self {
+        let ollama = Ollama::start();
+        ollama.broken.store(true, Ordering::SeqCst);
+        let told = Told {
+            ollama: Arc::new(Mutex::new(status(ServiceState::Stopped, None, Some(0)))),
+            asked: Arc::new(Mutex::new(0)),
+        };
+        let home = tempfile::tempdir().unwrap();
+        let (mut sampler, runtime) = sampler_of(&ollama, Box::new(told.clone()), home.path());
+        let snap = runtime.block_on(sampler.sample()).services.ollama.service;
+        assert_eq!(snap.state, RunState::Stopped);
+        assert_eq!(told.asked(), 1);
+        Self {
+            ollama,
+            told,
+            sampler,
+            runtime,
+            _home: home,
+        }
+    }
+
+    fn sample(&mut self) -> ServiceSnapshot {
+        let sampling = self.sampler.sample();
+        self.runtime.block_on(sampling).services.ollama.service
+    }
 }
 
 #[test]
 fn an_ollama_started_while_cached_as_stopped_is_asked_about_at_once() {
-    let ollama = Ollama::start();
-    ollama.broken.store(true, Ordering::SeqCst);
-    let told = Told {
-        ollama: Arc::new(Mutex::new(status(ServiceState::Stopped, None, Some(0)))),
-        asked: Arc::new(Mutex::new(0)),
-    };
-    let home = tempfile::tempdir().unwrap();
-    let (mut sampler, runtime) = managed_sampler(&ollama, &told, home.path());
-    runtime.block_on(async {
-        let snap = sampler.sample().await.services.ollama.service;
-        assert_eq!(snap.state, RunState::Stopped);
-        assert_eq!(*told.asked.lock().unwrap(), 1);
+    let mut t = StoppedOllama::new();
+    // Started by hand, or by its manager after its first start crashed:
+    // the next sample knows it as ours, running, and the restart counted.
+    let pid = std::process::id();
+    *t.told.ollama.lock().unwrap() = status(ServiceState::Running, Some(pid), Some(1));
+    t.ollama.broken.store(false, Ordering::SeqCst);
+    let snap = t.sample();
+    assert_eq!(snap.state, RunState::Running, "{:?}", snap.error);
+    assert!(snap.managed && snap.healthy);
+    assert_eq!(snap.pid, Some(pid));
+    assert!(snap.restarted, "the manager counted a restart");
+    assert_eq!(t.told.asked(), 2);
 
-        // Started by hand, or by its manager after its first start crashed:
-        // the next sample knows it as ours, running, and the restart counted.
-        let pid = std::process::id();
-        *told.ollama.lock().unwrap() = status(ServiceState::Running, Some(pid), Some(1));
-        ollama.broken.store(false, Ordering::SeqCst);
-        let snap = sampler.sample().await.services.ollama.service;
-        assert_eq!(snap.state, RunState::Running, "{:?}", snap.error);
-        assert!(snap.managed && snap.healthy);
-        assert_eq!(snap.pid, Some(pid));
-        assert!(snap.restarted, "the manager counted a restart");
-        assert_eq!(*told.asked.lock().unwrap(), 2);
-
-        // Running and its process alive: the answer stays trusted.
-        let snap = sampler.sample().await.services.ollama.service;
-        assert_eq!(snap.state, RunState::Running);
-        assert!(!snap.restarted);
-        assert_eq!(*told.asked.lock().unwrap(), 2);
-    });
+    // Running and its process alive: the answer stays trusted.
+    let snap = t.sample();
+    assert_eq!(snap.state, RunState::Running);
+    assert!(!snap.restarted);
+    assert_eq!(t.told.asked(), 2);
 }
 
 #[test]
 fn another_ollama_answering_while_ours_is_stopped_is_asked_about_once() {
-    let ollama = Ollama::start();
-    ollama.broken.store(true, Ordering::SeqCst);
-    let told = Told {
-        ollama: Arc::new(Mutex::new(status(ServiceState::Stopped, None, Some(0)))),
-        asked: Arc::new(Mutex::new(0)),
-    };
-    let home = tempfile::tempdir().unwrap();
-    let (mut sampler, runtime) = managed_sampler(&ollama, &told, home.path());
-    runtime.block_on(async {
-        assert_eq!(
-            sampler.sample().await.services.ollama.service.state,
-            RunState::Stopped
-        );
-        ollama.broken.store(false, Ordering::SeqCst);
-        for _ in 0..3 {
-            let snap = sampler.sample().await.services.ollama.service;
-            assert_eq!(snap.state, RunState::External);
-            assert!(snap.healthy && !snap.managed);
-        }
-        // Asked when it started answering, then trusted until it expires.
-        assert_eq!(*told.asked.lock().unwrap(), 2);
-    });
+    let mut t = StoppedOllama::new();
+    t.ollama.broken.store(false, Ordering::SeqCst);
+    for _ in 0..3 {
+        let snap = t.sample();
+        assert_eq!(snap.state, RunState::External);
+        assert!(snap.healthy && !snap.managed);
+    }
+    // Asked when it started answering, then trusted until it expires.
+    assert_eq!(t.told.asked(), 2);
 }
