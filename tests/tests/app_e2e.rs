@@ -323,28 +323,51 @@ fn menu_actions_restart_back_up_unload_and_pause() {
 }
 
 /// The processes below `pid` whose command line contains `arg`.
+/// The processes `pid` started.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .flat_map(|task| {
+            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn cmdline_has(pid: u32, arg: &str) -> bool {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmdline).contains(arg)
+}
+
+/// The processes below `pid`, at any depth, whose command line contains `arg`.
 fn descendants_with(pid: u32, arg: &str) -> Vec<u32> {
     let mut found = Vec::new();
     let mut queue = vec![pid];
     while let Some(p) = queue.pop() {
-        let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let children = fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for child in children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok())
-            {
-                let cmdline = fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
-                if String::from_utf8_lossy(&cmdline).contains(arg) {
-                    found.push(child);
-                }
-                queue.push(child);
+        for child in children(p) {
+            if cmdline_has(child, arg) {
+                found.push(child);
             }
+            queue.push(child);
         }
     }
     found
+}
+
+/// The menu-bar process's window processes whose command line contains `arg`: its own
+/// children only, since a window's process, forking its webview's processes, briefly has
+/// children with its own command line.
+fn windows_with(app: u32, arg: &str) -> Vec<u32> {
+    children(app)
+        .into_iter()
+        .filter(|&child| cmdline_has(child, arg))
+        .collect()
 }
 
 #[test]
@@ -358,7 +381,7 @@ fn set_up_opens_its_window_in_a_process_of_its_own() {
     let mut window = Vec::new();
     assert!(
         wait_until(SETTLE, || {
-            window = descendants_with(app.child.id(), "--window\0setup");
+            window = windows_with(app.child.id(), "--window\0setup");
             !window.is_empty()
         }),
         "no setup window process\n{}",
@@ -373,16 +396,13 @@ fn set_up_opens_its_window_in_a_process_of_its_own() {
     // A second Set Up… while it is open starts no second window.
     tray.click("Set Up…");
     thread::sleep(Duration::from_secs(1));
-    assert_eq!(descendants_with(app.child.id(), "--window\0setup"), window);
+    assert_eq!(windows_with(app.child.id(), "--window\0setup"), window);
 
     let pid = rustix::process::Pid::from_raw(i32::try_from(window[0]).unwrap()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     assert!(
-        wait_until(SETTLE, || descendants_with(
-            app.child.id(),
-            "--window\0setup"
-        )
-        .is_empty()
+        wait_until(SETTLE, || windows_with(app.child.id(), "--window\0setup")
+            .is_empty()
             && descendants_with(app.child.id(), "WebKit").is_empty()),
         "the window's process or its webview outlived it"
     );
@@ -404,7 +424,7 @@ fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_
     }
     let (machine, desktop, app, tray, _) = app_showing_healthy();
     let dashboards = |view: &str| {
-        descendants_with(
+        windows_with(
             app.child.id(),
             &format!("--window\0dashboard\0--view\0{view}"),
         )
@@ -438,15 +458,12 @@ fn the_dashboard_opens_in_a_process_of_its_own_fed_by_the_tray_and_a_click_on_a_
     tray.click("Open Dashboard…");
     tray.click("Settings…");
     thread::sleep(Duration::from_secs(1));
-    assert_eq!(
-        descendants_with(app.child.id(), "--window\0dashboard"),
-        window
-    );
+    assert_eq!(windows_with(app.child.id(), "--window\0dashboard"), window);
 
     let pid = rustix::process::Pid::from_raw(i32::try_from(window[0]).unwrap()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     assert!(
-        wait_until(SETTLE, || descendants_with(app.child.id(), "--window")
+        wait_until(SETTLE, || windows_with(app.child.id(), "--window")
             .is_empty()
             && descendants_with(app.child.id(), "WebKit").is_empty()),
         "the dashboard's process or its webview outlived it"
@@ -523,7 +540,7 @@ fn the_models_submenu_unloads_one_model_and_pull_model_opens_the_models_tab() {
 
     tray.click("Pull Model…");
     assert!(
-        wait_until(SETTLE, || !descendants_with(
+        wait_until(SETTLE, || !windows_with(
             app.child.id(),
             "--window\0dashboard\0--view\0models"
         )
