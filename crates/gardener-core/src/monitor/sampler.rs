@@ -210,11 +210,7 @@ impl Sampler {
             return;
         }
         statuses[0] = Some(self.ask(ServiceId::Ollama));
-        let pids: Vec<u32> = statuses
-            .iter()
-            .map(|s| s.as_ref().and_then(|(s, _)| s.pid).unwrap_or(0))
-            .collect();
-        *trees = self.gauges.process_trees(&pids);
+        *trees = self.gauges.process_trees(&main_pids(statuses));
     }
 
     /// Takes one snapshot (its `alerts` are left empty for the engine).
@@ -278,10 +274,7 @@ impl Sampler {
             roots[1] != 0 && trees[1].is_some(),
         ];
         let statuses = self.statuses(&alive);
-        let pids: Vec<u32> = statuses
-            .iter()
-            .map(|s| s.as_ref().and_then(|(s, _)| s.pid).unwrap_or(0))
-            .collect();
+        let pids = main_pids(&statuses);
         let trees = if pids == roots {
             trees
         } else {
@@ -443,6 +436,14 @@ impl Sampler {
 /// Each service's status from its manager (None: not managed), and whether
 /// it restarted since the last sample.
 type Statuses = [Option<(ServiceStatus, bool)>; 2];
+
+/// Each service's main pid (0: none), as the process trees are asked for.
+fn main_pids(statuses: &Statuses) -> Vec<u32> {
+    statuses
+        .iter()
+        .map(|s| s.as_ref().and_then(|(s, _)| s.pid).unwrap_or(0))
+        .collect()
+}
 
 /// What this tick's HTTP probes learnt that the snapshot shows.
 struct Probes {
