@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gardener_e2e::desktop::{self, Desktop, TrayMenu};
 use gardener_e2e::machine::Machine;
@@ -162,7 +162,16 @@ fn the_tray_shows_live_status_and_a_stopped_ollama_gives_one_down_and_one_recove
     machine
         .systemd
         .systemctl(&["start", "gardener-ollama.service"]);
+    let started = Instant::now();
     wait_for_menu(&tray, "Ollama healthy again", healthy);
+    // Its manager is asked again as soon as it answers, not when the stopped state's
+    // 15 s in the cache run out (until then it would be shown as someone else's Ollama).
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "Ollama was seen healthy again {:?} after it started\n{}",
+        started.elapsed(),
+        app.log()
+    );
     assert!(
         wait_until(SETTLE, || icon_bytes(&tray) == ok_icon),
         "the icon is back to all-is-well"
