@@ -331,7 +331,6 @@ fn menu_actions_restart_back_up_unload_and_pause() {
     );
 }
 
-/// The processes below `pid` whose command line contains `arg`.
 /// The processes `pid` started.
 fn children(pid: u32) -> Vec<u32> {
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -370,8 +369,8 @@ fn descendants_with(pid: u32, arg: &str) -> Vec<u32> {
 }
 
 /// The menu-bar process's window processes whose command line contains `arg`: its own
-/// children only, since a window's process, forking its webview's processes, briefly has
-/// children with its own command line.
+/// children only, since a window's process, forking its webview's processes, may briefly
+/// have children with its own command line.
 fn windows_with(app: u32, arg: &str) -> Vec<u32> {
     children(app)
         .into_iter()
