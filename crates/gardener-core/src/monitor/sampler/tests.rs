@@ -1,5 +1,5 @@
 //! Tests of the sampler: restarts, why a service is not running, tree usage,
-//! and when Ollama's version is asked again.
+//! when Ollama's version is asked again, and when its manager is.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
