@@ -3,7 +3,18 @@
 //! whatever comes next in the file (the next table), so a first key would
 //! land between the header and its own comments.
 
-use toml_edit::{DocumentMut, Item, Table};
+use toml_edit::{Decor, DocumentMut, Item, Table};
+
+/// The text before an item in the file (its comment and blank lines).
+fn prefix(decor: &Decor) -> &str {
+    decor.prefix().and_then(|p| p.as_str()).unwrap_or_default()
+}
+
+/// Puts `comments` above the text already before an item.
+fn prepend(decor: &mut Decor, comments: &str) {
+    let joined = format!("{comments}{}", prefix(decor));
+    decor.set_prefix(joined);
+}
 
 /// The table after position `after` in the file's order, at any depth.
 fn next_table(table: &mut Table, after: isize) -> Option<&mut Table> {
@@ -42,26 +53,21 @@ pub(super) fn key_below_comments(doc: &mut DocumentMut, key: &str) {
     let Some(next) = next_table(doc.as_table_mut(), position) else {
         return;
     };
-    let prefix = next
-        .decor()
-        .prefix()
-        .and_then(|p| p.as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let before = prefix(next.decor()).to_owned();
     // The comment lines, up to the last; the blank lines after them stay
     // with the next table.
-    let Some(end) = prefix
+    let Some(end) = before
         .rfind('#')
-        .and_then(|i| prefix[i..].find('\n').map(|n| i + n + 1))
+        .and_then(|i| before[i..].find('\n').map(|n| i + n + 1))
     else {
         return;
     };
-    next.decor_mut().set_prefix(&prefix[end..]);
+    next.decor_mut().set_prefix(&before[end..]);
     if let Some(mut k) = doc["ollama"]["env"]
         .as_table_mut()
         .and_then(|t| t.key_mut(key))
     {
-        k.leaf_decor_mut().set_prefix(&prefix[..end]);
+        k.leaf_decor_mut().set_prefix(&before[..end]);
     }
 }
 
@@ -80,8 +86,7 @@ pub(super) fn remove_keeping_comments(doc: &mut DocumentMut, key: &str) {
     };
     let comments = env
         .key(key)
-        .and_then(|k| k.leaf_decor().prefix())
-        .and_then(|p| p.as_str())
+        .map(|k| prefix(k.leaf_decor()))
         .filter(|p| p.contains('#'))
         .map(str::to_owned);
     let position = env.position();
@@ -94,23 +99,12 @@ pub(super) fn remove_keeping_comments(doc: &mut DocumentMut, key: &str) {
     let Some(comments) = comments else {
         return;
     };
-    let joined = |own: Option<&str>| format!("{comments}{}", own.unwrap_or_default());
     if let Some(next_key) = following {
         if let Some(mut k) = env.key_mut(&next_key) {
-            let own = k
-                .leaf_decor()
-                .prefix()
-                .and_then(|p| p.as_str())
-                .map(str::to_owned);
-            k.leaf_decor_mut().set_prefix(joined(own.as_deref()));
+            prepend(k.leaf_decor_mut(), &comments);
         }
     } else if let Some(next) = position.and_then(|p| next_table(doc.as_table_mut(), p)) {
-        let own = next
-            .decor()
-            .prefix()
-            .and_then(|p| p.as_str())
-            .map(str::to_owned);
-        next.decor_mut().set_prefix(joined(own.as_deref()));
+        prepend(next.decor_mut(), &comments);
     }
 }
 
